@@ -1,0 +1,225 @@
+// Building blocks shared by every Quay dynamic provider: the connection input, token overrides,
+// preview-tolerant validation, pure diffs, and the "look before you write again" helpers.
+//
+// Like client.ts, this module is captured by value when a provider is serialized into state: keep it to
+// plain functions, build zod schemas inside functions, keep no module-level state.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { QuayApiError, QuayClient, isQuayApiError } from "./client";
+
+/** How a resource reaches Quay. Pass the token as a secret; it is stored encrypted with the resource. */
+export interface QuayConnectionArgs {
+  /** Base URL of Quay, e.g. `https://quay.example.com`. */
+  endpoint: pulumi.Input<string>;
+  /** OAuth access token with the scopes the resource needs. */
+  token: pulumi.Input<string>;
+}
+
+export interface QuayConnection {
+  endpoint: string;
+  token: string;
+}
+
+/** Inputs every Quay resource takes. */
+export interface CommonProps {
+  connection: QuayConnection;
+  /** Take over an object that already exists (registries seeded by the old scripts) instead of failing. */
+  adopt?: boolean;
+}
+
+/** The value the engine sends for inputs that are not known yet during preview. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export function isUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (Array.isArray(value)) return value.some(isUnknown);
+  if (value && typeof value === "object") return Object.values(value as Record<string, unknown>).some(isUnknown);
+  return false;
+}
+
+/** True when the value at `path` (or one of its parents) is not known yet. */
+function unknownAt(root: unknown, path: PropertyKey[]): boolean {
+  let cursor: unknown = root;
+  if (cursor === UNKNOWN) return true;
+  for (const key of path) {
+    if (cursor === null || typeof cursor !== "object") return false;
+    cursor = (cursor as Record<PropertyKey, unknown>)[key];
+    if (cursor === UNKNOWN) return true;
+  }
+  return isUnknown(cursor);
+}
+
+/** The zod schema of the connection input, shared by every resource's `check`. */
+export function connectionSchema() {
+  return z.object({
+    endpoint: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, "must be an http(s) URL such as https://quay.example.com"),
+    token: z.string().min(1, "must not be empty"),
+  });
+}
+
+export function commonShape() {
+  return { connection: connectionSchema(), adopt: z.boolean().optional() };
+}
+
+/**
+ * `check` for every provider: validates with zod, ignores failures on values still unknown in preview,
+ * names the property that failed, and returns the inputs with zod's defaults filled in.
+ */
+export function checkWith<T extends object>(schema: z.ZodType, news: T, resourceType: string): pulumi.dynamic.CheckResult<T> {
+  const result = schema.safeParse(news);
+  if (result.success) {
+    return { inputs: { ...news, ...(result.data as object) } as T };
+  }
+  const failures = result.error.issues
+    .filter((issue) => !unknownAt(news, issue.path as PropertyKey[]))
+    .map((issue) => ({
+      property: issue.path.length ? issue.path.map(String).join(".") : "(inputs)",
+      reason: `${resourceType}: ${issue.path.length ? issue.path.map(String).join(".") + ": " : ""}${issue.message}`,
+    }));
+  return failures.length ? { inputs: news, failures } : { inputs: news };
+}
+
+/** Canonical JSON for comparisons: object keys sorted, undefined dropped. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+    }
+    return v;
+  });
+}
+
+export function sameValue(a: unknown, b: unknown): boolean {
+  return canonical(a ?? null) === canonical(b ?? null);
+}
+
+export interface DiffSpec {
+  /** Identity: a change replaces the object. */
+  replaceOn: string[];
+  /** Updated in place. */
+  updateOn: string[];
+  /** Values the server fills in when the input is absent, so `undefined` and the default compare equal. */
+  defaults?: Record<string, unknown>;
+  /** Replacement must delete first (the name cannot exist twice). */
+  deleteBeforeReplace?: boolean;
+}
+
+/**
+ * A pure diff of old outputs against new inputs. A change of connection (endpoint or rotated token) is an
+ * in-place update that stores the new connection without calling Quay, so it never replaces anything.
+ */
+export function diffProps(oldProps: object, newProps: object, spec: DiffSpec): pulumi.dynamic.DiffResult {
+  const olds = oldProps as Record<string, unknown>;
+  const news = newProps as Record<string, unknown>;
+  const value = (props: Record<string, unknown>, key: string) => props[key] ?? spec.defaults?.[key];
+  const replaces = spec.replaceOn.filter((k) => !sameValue(value(olds, k), value(news, k)));
+  const updates = spec.updateOn.filter((k) => !sameValue(value(olds, k), value(news, k)));
+  const connectionChanged = !sameValue(olds.connection, news.connection);
+  const changes = replaces.length > 0 || updates.length > 0 || connectionChanged;
+  return {
+    changes,
+    replaces: replaces.length ? replaces : undefined,
+    deleteBeforeReplace: replaces.length && spec.deleteBeforeReplace ? true : undefined,
+  };
+}
+
+/** Which of the listed keys differ between old outputs and new inputs. */
+export function changedKeys(oldProps: object, newProps: object, keys: string[], defaults: Record<string, unknown> = {}): string[] {
+  const olds = oldProps as Record<string, unknown>;
+  const news = newProps as Record<string, unknown>;
+  return keys.filter((k) => !sameValue(olds[k] ?? defaults[k], news[k] ?? defaults[k]));
+}
+
+/** Tokens that may rescue a call when the stored one was revoked: `QUAY_TOKEN`, then the stack's `quay:token`. */
+export function overrideTokens(configured?: string): string[] {
+  return [process.env.QUAY_TOKEN, configured].filter((t): t is string => !!t);
+}
+
+/** A client for one provider call. Limits come from env so benchmarks and users can tune them. */
+export function clientFor(connection: QuayConnection, configuredToken?: string): QuayClient {
+  const num = (name: string) => (process.env[name] && /^\d+$/.test(process.env[name] as string) ? Number(process.env[name]) : undefined);
+  return new QuayClient({
+    endpoint: connection.endpoint,
+    token: connection.token,
+    fallbackTokens: overrideTokens(configuredToken),
+    maxConcurrent: num("QUAY_MAX_CONCURRENCY"),
+    retries: num("QUAY_RETRIES"),
+    timeoutMs: num("QUAY_TIMEOUT_MS"),
+    log: (message) => {
+      void pulumi.log.debug(message);
+    },
+  });
+}
+
+/** Reads the stack's `quay:token` in a provider's `configure`. */
+export function configuredToken(req: pulumi.dynamic.ConfigureRequest): string | undefined {
+  try {
+    return req.config.get("quay:token") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function statusOf(e: unknown): number | undefined {
+  return isQuayApiError(e) ? e.status : undefined;
+}
+
+/** True for Quay's "it does not exist" answers: 404, and the 400-means-gone cases (quay-api.md §15.3). */
+export function isGone(e: unknown, goneMessages: RegExp[] = []): boolean {
+  if (!isQuayApiError(e)) return false;
+  if (e.status === 404) return true;
+  return e.status === 400 && goneMessages.some((re) => re.test(e.quayMessage));
+}
+
+/** True when a write may have been applied although no success was seen: look before writing again. */
+export function isAmbiguous(e: unknown): boolean {
+  return isQuayApiError(e) && e.ambiguous;
+}
+
+/**
+ * Runs a non-idempotent write. When its outcome is unknown (timeout, reset, 5xx), looks for the object
+ * before writing again, so a retried create never makes a duplicate.
+ */
+export async function writeOnce<T>(write: () => Promise<T>, lookup: () => Promise<T | undefined>, attempts = 4): Promise<T> {
+  let lastError: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await write();
+    } catch (e) {
+      if (!isAmbiguous(e)) throw e;
+      lastError = e;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+      const found = await lookup();
+      if (found !== undefined) return found;
+    }
+  }
+  throw lastError;
+}
+
+/** The error for an object that already exists when `adopt` was not asked for. */
+export function alreadyExists(kind: string, name: string): Error {
+  return new Error(
+    `${kind} "${name}" already exists in Quay. To manage the existing object with Pulumi, set \`adopt: true\` on this resource ` +
+      `(pulumi import does not work for dynamic resources), run \`pulumi up\`, then remove the flag if you like.`,
+  );
+}
+
+/**
+ * An error for a create whose object exists in Quay although a follow-up step failed: the engine records
+ * the resource (with this id and these outputs) as created-but-failed and updates it on the next `up`.
+ */
+export function partialCreate(id: string, props: Record<string, unknown>, cause: unknown): Error {
+  const err = new Error(`created ${id}, but a follow-up step failed: ${(cause as Error)?.message ?? String(cause)}`) as Error & {
+    id: string;
+    properties: Record<string, unknown>;
+    reasons: string[];
+  };
+  err.id = id;
+  err.properties = props;
+  err.reasons = [(cause as Error)?.message ?? String(cause)];
+  return err;
+}
+
+export { QuayApiError, QuayClient };

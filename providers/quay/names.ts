@@ -1,0 +1,48 @@
+// Quay's own naming rules (util/validation.py, util/names.py, data/model/team.py), as zod schemas built on
+// demand so that no schema object lives at module level (dynamic providers are serialized by value).
+import { z } from "zod";
+
+/** VALID_USERNAME_REGEX: users, organizations, robot short names and teams share it. */
+export const QUAY_NAME_PATTERN = "^([a-z0-9]+(?:[._-][a-z0-9]+)*)$";
+/** The extended repository name rule (FEATURE_EXTENDED_REPOSITORY_NAMES, Quay's default). */
+export const QUAY_REPOSITORY_PATTERN = "^(?=.{0,255}$)[a-z0-9][\\.a-z0-9_-]*(?:\\/[a-z0-9][\\.a-z0-9_-]*)*$";
+
+function quayName(what: string) {
+  return z
+    .string()
+    .min(2, `${what} must be between 2 and 255 characters in length`)
+    .max(255, `${what} must be between 2 and 255 characters in length`)
+    .regex(new RegExp(QUAY_NAME_PATTERN), `${what} must match expression ${QUAY_NAME_PATTERN} (lowercase letters and digits, separated by single '.', '_' or '-')`);
+}
+
+export const namespaceName = () => quayName("Namespace");
+export const teamName = () => quayName("Team name");
+export const robotShortName = () => quayName("Robot short name");
+export const userName = () => quayName("Username");
+
+/** `namespace+short` as Quay formats robot usernames. */
+export const robotFullName = () =>
+  z.string().regex(new RegExp(`^${QUAY_NAME_PATTERN.slice(1, -1)}\\+${QUAY_NAME_PATTERN.slice(1, -1)}$`), "must be a robot name of the form <namespace>+<shortname>");
+
+export const repositoryName = () =>
+  z
+    .string()
+    .min(1, "Repository name must not be empty")
+    .regex(new RegExp(QUAY_REPOSITORY_PATTERN), `Repository name must match ${QUAY_REPOSITORY_PATTERN} (lowercase path segments separated by '/', at most 255 characters)`);
+
+export const repositoryRole = () => z.enum(["read", "write", "admin"], { message: "role must be one of read, write, admin" });
+export const teamRole = () => z.enum(["member", "creator", "admin"], { message: "role must be one of member, creator, admin" });
+export const visibility = () => z.enum(["private", "public"], { message: "visibility must be private or public" });
+
+/** validate_password: at least 8 characters, no whitespace. */
+export const password = () =>
+  z.string().min(8, "password must be at least 8 characters and contain no whitespace").regex(/^\S+$/, "password must be at least 8 characters and contain no whitespace");
+
+export const tagExpirationSeconds = () => z.number().int("must be a whole number of seconds").min(0, "must be 0 or more seconds");
+
+/** Splits `org+short` into its parts (undefined when it is not a robot name). */
+export function splitRobotName(fullName: string): { namespace: string; shortName: string } | undefined {
+  const plus = fullName.indexOf("+");
+  if (plus <= 0 || plus === fullName.length - 1) return undefined;
+  return { namespace: fullName.slice(0, plus), shortName: fullName.slice(plus + 1) };
+}

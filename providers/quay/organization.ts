@@ -1,0 +1,170 @@
+// Organization: a Quay namespace that holds repositories, robots and teams.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { apiPath } from "./client";
+import {
+  CommonProps,
+  QuayConnectionArgs,
+  alreadyExists,
+  checkWith,
+  clientFor,
+  commonShape,
+  configuredToken,
+  diffProps,
+  isGone,
+  writeOnce,
+} from "./common";
+import { namespaceName, tagExpirationSeconds } from "./names";
+
+export interface OrganizationArgs {
+  connection: pulumi.Input<QuayConnectionArgs>;
+  /** Organization name (Quay's namespace rules: lowercase letters, digits, `._-` separators, 2–255 chars). */
+  name: pulumi.Input<string>;
+  /** Contact email. Leave unset for registries with FEATURE_MAILING off; Quay then stores none. */
+  email?: pulumi.Input<string>;
+  /** Default tag expiration in seconds; must be one of Quay's TAG_EXPIRATION_OPTIONS (default 0/1d/1w/2w/4w). */
+  tagExpirationSeconds?: pulumi.Input<number>;
+  /** Take over an organization that already exists instead of failing. */
+  adopt?: pulumi.Input<boolean>;
+}
+
+export interface OrganizationProps extends CommonProps {
+  name: string;
+  email?: string;
+  tagExpirationSeconds?: number;
+}
+
+/** How long a re-create waits for Quay's name lock after a delete (the namespace GC worker polls every ~60 s). */
+function nameLockWaitMs(): number {
+  const fromEnv = Number(process.env.QUAY_ORG_NAME_LOCK_WAIT_SECONDS);
+  return (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 300) * 1000;
+}
+
+export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<OrganizationProps, OrganizationProps> {
+  static readonly instance = new OrganizationProvider();
+  private overrideToken?: string;
+
+  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+    this.overrideToken = configuredToken(req);
+  }
+
+  async check(_olds: OrganizationProps, news: OrganizationProps): Promise<pulumi.dynamic.CheckResult<OrganizationProps>> {
+    const schema = z.object({
+      ...commonShape(),
+      name: namespaceName(),
+      email: z.string().email("must be an email address").max(254).optional(),
+      tagExpirationSeconds: tagExpirationSeconds().optional(),
+    });
+    return checkWith(schema, news, "quay:Organization");
+  }
+
+  async diff(_id: string, olds: OrganizationProps, news: OrganizationProps): Promise<pulumi.dynamic.DiffResult> {
+    return diffProps(olds, news, { replaceOn: ["name"], updateOn: ["email", "tagExpirationSeconds"] });
+  }
+
+  async create(inputs: OrganizationProps): Promise<pulumi.dynamic.CreateResult<OrganizationProps>> {
+    const client = clientFor(inputs.connection, this.overrideToken);
+    const path = apiPath`/organization/${inputs.name}`;
+    const body: Record<string, unknown> = { name: inputs.name };
+    if (inputs.email) body.email = inputs.email;
+
+    const lookup = async () => {
+      try {
+        await client.get(path);
+        return "exists" as const;
+      } catch (e) {
+        if (isGone(e)) return undefined;
+        throw e;
+      }
+    };
+
+    const deadline = Date.now() + nameLockWaitMs();
+    let outcome: "created" | "exists";
+    for (let wait = 2_000; ; wait = Math.min(wait * 2, 15_000)) {
+      try {
+        outcome = await writeOnce(async () => {
+          await client.post("/api/v1/organization/", body);
+          return "created" as const;
+        }, lookup);
+        break;
+      } catch (e) {
+        const message = (e as { quayMessage?: string }).quayMessage ?? "";
+        if (/already exists/i.test(message)) {
+          outcome = "exists";
+          break;
+        }
+        // Quay keeps a deleted organization's name until its namespace GC worker runs.
+        if (/Username is not available/i.test(message) && Date.now() < deadline) {
+          void pulumi.log.info(`organization "${inputs.name}": Quay still holds the name of a deleted organization; retrying in ${wait / 1000} s`);
+          await new Promise((r) => setTimeout(r, wait));
+          continue;
+        }
+        throw e;
+      }
+    }
+
+    if (outcome === "exists" && !inputs.adopt) throw alreadyExists("organization", inputs.name);
+    const update: Record<string, unknown> = {};
+    if (inputs.tagExpirationSeconds !== undefined) update.tag_expiration_s = inputs.tagExpirationSeconds;
+    if (outcome === "exists" && inputs.email) update.email = inputs.email;
+    if (Object.keys(update).length > 0) await client.put(path, update, { idempotent: true });
+    return { id: inputs.name, outs: { ...inputs } };
+  }
+
+  async read(id: string, props?: OrganizationProps): Promise<pulumi.dynamic.ReadResult<OrganizationProps>> {
+    if (!props) throw new Error("quay:Organization cannot be imported; use `adopt: true` instead");
+    const client = clientFor(props.connection, this.overrideToken);
+    try {
+      const { body } = await client.get<{ email?: string; tag_expiration_s?: number }>(apiPath`/organization/${id}`);
+      return {
+        id,
+        props: {
+          ...props,
+          name: id,
+          // Only track what the program manages: an unset email stays unset.
+          email: props.email === undefined ? undefined : body.email || undefined,
+          tagExpirationSeconds: props.tagExpirationSeconds === undefined ? undefined : body.tag_expiration_s,
+        },
+      };
+    } catch (e) {
+      if (isGone(e)) return {};
+      throw e;
+    }
+  }
+
+  async update(id: string, olds: OrganizationProps, news: OrganizationProps): Promise<pulumi.dynamic.UpdateResult<OrganizationProps>> {
+    const body: Record<string, unknown> = {};
+    if (news.email !== olds.email && news.email !== undefined) body.email = news.email;
+    if (news.tagExpirationSeconds !== olds.tagExpirationSeconds && news.tagExpirationSeconds !== undefined) body.tag_expiration_s = news.tagExpirationSeconds;
+    if (Object.keys(body).length > 0) {
+      await clientFor(news.connection, this.overrideToken).put(apiPath`/organization/${id}`, body, { idempotent: true });
+    }
+    return { outs: { ...news } };
+  }
+
+  async delete(id: string, props: OrganizationProps): Promise<void> {
+    try {
+      await clientFor(props.connection, this.overrideToken).delete(apiPath`/organization/${id}`, { idempotent: true });
+    } catch (e) {
+      if (!isGone(e)) throw e;
+    }
+  }
+}
+
+/** A Quay organization. Type token `pulumi-nodejs:dynamic/quay:Organization`. */
+export class Organization extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly email: pulumi.Output<string | undefined>;
+  declare readonly tagExpirationSeconds: pulumi.Output<number | undefined>;
+
+  constructor(name: string, args: OrganizationArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      OrganizationProvider.instance,
+      name,
+      { ...args, connection: pulumi.secret(args.connection), email: args.email, tagExpirationSeconds: args.tagExpirationSeconds, adopt: args.adopt },
+      opts,
+      "quay",
+      "Organization",
+    );
+  }
+}
