@@ -1,0 +1,85 @@
+import { OrganizationProvider } from "../../providers/quay/organization";
+import { UNKNOWN } from "../../providers/quay/common";
+import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+
+describe("quay:Organization provider against the emulator", () => {
+  let quay: QuayFixture;
+  const provider = OrganizationProvider.instance;
+
+  beforeAll(async () => {
+    quay = await startQuay({ orgNameLockMs: 1_500 });
+  });
+  afterAll(async () => quay.close());
+
+  const props = (name: string, extra: Record<string, unknown> = {}) => ({ connection: quay.connection, name, ...extra });
+
+  it("check names the property and Quay's rule, and lets unknown values through in preview", async () => {
+    const bad = await provider.check(props("x") as never, props("Bad_Name!") as never);
+    expect(bad.failures?.[0]?.property).toBe("name");
+    expect(bad.failures?.[0]?.reason).toMatch(/must match expression/);
+    const preview = await provider.check(props("x") as never, props(UNKNOWN) as never);
+    expect(preview.failures).toBeUndefined();
+  });
+
+  it("creates, reads back, diffs to nothing, updates in place with one call, and deletes", async () => {
+    const name = uniqueName("org");
+    const inputs = props(name, { tagExpirationSeconds: 1209600 });
+    const created = await provider.create(inputs as never);
+    expect(created.id).toBe(name);
+
+    const read = await provider.read(created.id, created.outs!);
+    expect(read.id).toBe(name);
+    expect(read.props?.tagExpirationSeconds).toBe(1209600);
+    expect((await provider.diff(name, read.props!, inputs as never)).changes).toBe(false);
+
+    quay.emulator.counter.reset();
+    const changed = { ...inputs, tagExpirationSeconds: 604800 };
+    expect(await provider.diff(name, read.props!, changed as never)).toMatchObject({ changes: true, replaces: undefined });
+    await provider.update(name, read.props!, changed as never);
+    expect(quay.emulator.counter.writes()).toBe(1);
+    expect((await provider.read(name, changed as never)).props?.tagExpirationSeconds).toBe(604800);
+
+    expect((await provider.diff(name, read.props!, props(uniqueName("other")) as never)).replaces).toEqual(["name"]);
+
+    await provider.delete(name, changed as never);
+    expect(await provider.read(name, changed as never)).toEqual({});
+    await expect(provider.delete(name, changed as never)).resolves.toBeUndefined();
+  });
+
+  it("refuses an existing organization unless asked to adopt it", async () => {
+    const name = uniqueName("adopt");
+    await quay.admin.post("/api/v1/organization/", { name });
+    await expect(provider.create(props(name) as never)).rejects.toThrow(/already exists.*adopt: true/s);
+    const adopted = await provider.create(props(name, { adopt: true }) as never);
+    expect(adopted.id).toBe(name);
+  });
+
+  it("re-creating a just-deleted organization waits out Quay's name lock", async () => {
+    const name = uniqueName("lock");
+    await provider.create(props(name) as never);
+    await provider.delete(name, props(name) as never);
+    const started = Date.now();
+    await provider.create(props(name) as never);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it("a token change is an in-place update that calls nothing", async () => {
+    const name = uniqueName("tok");
+    const created = await provider.create(props(name) as never);
+    const rotated = { ...props(name), connection: { ...quay.connection, token: "a-new-token" } };
+    expect(await provider.diff(name, created.outs!, rotated as never)).toMatchObject({ changes: true, replaces: undefined });
+    quay.emulator.counter.reset();
+    await provider.update(name, created.outs!, rotated as never);
+    expect(quay.emulator.counter.total()).toBe(0);
+  });
+
+  it("survives serialization without capturing a secret and still works", async () => {
+    const { provider: loaded, containsSecrets, text } = await roundTripProvider(provider);
+    expect(containsSecrets).toBe(false);
+    expect(text).not.toContain(quay.connection.token);
+    const name = uniqueName("ser");
+    const created = await loaded.create(props(name) as never);
+    expect((await loaded.read(created.id, created.outs!)).id).toBe(name);
+    await loaded.delete(name, created.outs!);
+  });
+});
