@@ -1,0 +1,189 @@
+// NamespaceReadGrant: a user or robot holds a role on every repository of some namespaces — including
+// repositories that appeared since the last `up` (an oc-mirror pass). Its `check` lists each namespace
+// (one paginated list + one reachability call per namespace), so `preview` shows the repositories that
+// lack the grant by name, and `up` grants exactly those.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { encodeSegment, repoPath } from "./client";
+import { CommonProps, QuayConnectionArgs, checkWith, clientFor, commonShape, configuredToken, isGone, isUnknown, sameValue } from "./common";
+import { listNamespaceRepositories, reachableRepositories } from "./listing";
+import { namespaceName, repositoryRole, robotFullName, userName } from "./names";
+
+export interface NamespaceReadGrantArgs {
+  connection: pulumi.Input<QuayConnectionArgs>;
+  /** `user` (e.g. the cluster-pull user) or `robot` (`namespace+name`; robots only reach their own namespace). */
+  granteeKind: pulumi.Input<"user" | "robot">;
+  /** Username or robot full name. */
+  grantee: pulumi.Input<string>;
+  /** Namespaces whose every repository gets the role. */
+  namespaces: pulumi.Input<pulumi.Input<string>[]>;
+  /** `read` (default); `write` for a mirror robot. */
+  role?: pulumi.Input<"read" | "write" | "admin">;
+}
+
+export interface NamespaceReadGrantProps extends CommonProps {
+  granteeKind: "user" | "robot";
+  grantee: string;
+  namespaces: string[];
+  role: "read" | "write" | "admin";
+  /** Computed by `check`: every repository of the namespaces, as of this plan. */
+  repositories?: string[];
+  /** Computed by `check`: the repositories that lack the grant, as of this plan (what `up` will grant). */
+  missingGrants?: string[];
+}
+
+/** Lists the namespaces and finds the repositories the grantee cannot reach yet. */
+export async function planGrants(props: NamespaceReadGrantProps, overrideToken?: string): Promise<{ repositories: string[]; missingGrants: string[] }> {
+  const client = clientFor(props.connection, overrideToken);
+  const perNamespace = await Promise.all(
+    props.namespaces.map(async (namespace) => {
+      const [repos, reachable] = await Promise.all([
+        listNamespaceRepositories(client, namespace),
+        reachableRepositories(client, namespace, props.granteeKind, props.grantee).catch((e) => {
+          if (isGone(e)) return new Set<string>();
+          throw e;
+        }),
+      ]);
+      return { repos, missing: repos.filter((r) => !reachable.has(r)) };
+    }),
+  );
+  return {
+    repositories: perNamespace.flatMap((n) => n.repos).sort(),
+    missingGrants: perNamespace.flatMap((n) => n.missing).sort(),
+  };
+}
+
+function permissionPath(fullRepo: string, grantee: string): string {
+  const slash = fullRepo.indexOf("/");
+  return `/api/v1/repository/${repoPath(fullRepo.slice(0, slash), fullRepo.slice(slash + 1))}/permissions/user/${encodeSegment(grantee)}`;
+}
+
+export class NamespaceReadGrantProvider implements pulumi.dynamic.ResourceProvider<NamespaceReadGrantProps, NamespaceReadGrantProps> {
+  static readonly instance = new NamespaceReadGrantProvider();
+  private overrideToken?: string;
+
+  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+    this.overrideToken = configuredToken(req);
+  }
+
+  async check(_olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.CheckResult<NamespaceReadGrantProps>> {
+    const schema = z
+      .object({
+        ...commonShape(),
+        granteeKind: z.enum(["user", "robot"], { message: "granteeKind must be user or robot" }),
+        grantee: z.string(),
+        namespaces: z.array(namespaceName()).min(1, "list at least one namespace"),
+        role: repositoryRole().default("read"),
+      })
+      .superRefine((v, ctx) => {
+        const rule = v.granteeKind === "robot" ? robotFullName() : userName();
+        const parsed = rule.safeParse(v.grantee);
+        if (!parsed.success) ctx.addIssue({ code: "custom", path: ["grantee"], message: parsed.error.issues[0].message });
+        if (v.granteeKind === "robot") {
+          const ns = v.grantee.split("+")[0];
+          const foreign = v.namespaces.filter((n) => n !== ns);
+          if (foreign.length) ctx.addIssue({ code: "custom", path: ["namespaces"], message: `robot ${v.grantee} can only be granted repositories of ${ns}, not ${foreign.join(", ")}` });
+        }
+      });
+    const checked = checkWith(schema, news, "quay:NamespaceReadGrant");
+    if (checked.failures?.length || isUnknown(news)) return checked;
+    const inputs = checked.inputs as NamespaceReadGrantProps;
+    // The live part of the plan: which repositories exist and which of them lack the grant.
+    const plan = await planGrants(inputs, this.overrideToken);
+    return { inputs: { ...inputs, ...plan } };
+  }
+
+  async diff(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.DiffResult> {
+    const replaces = ["granteeKind", "grantee"].filter((k) => !sameValue((olds as never)[k], (news as never)[k]));
+    const changed =
+      replaces.length > 0 ||
+      !sameValue(olds.role, news.role) ||
+      !sameValue([...olds.namespaces].sort(), [...(news.namespaces ?? [])].sort()) ||
+      !sameValue(olds.connection, news.connection) ||
+      isUnknown(news.missingGrants) ||
+      (news.missingGrants ?? []).length > 0;
+    return { changes: changed, replaces: replaces.length ? replaces : undefined };
+  }
+
+  async create(inputs: NamespaceReadGrantProps): Promise<pulumi.dynamic.CreateResult<NamespaceReadGrantProps>> {
+    const id = `${inputs.granteeKind}:${inputs.grantee}:${[...inputs.namespaces].sort().join(",")}`;
+    return { id, outs: await this.grantMissing(inputs) };
+  }
+
+  async read(id: string, props?: NamespaceReadGrantProps): Promise<pulumi.dynamic.ReadResult<NamespaceReadGrantProps>> {
+    if (!props) throw new Error("quay:NamespaceReadGrant cannot be imported; declare it instead");
+    const plan = await planGrants(props, this.overrideToken);
+    return { id, props: { ...props, ...plan } };
+  }
+
+  async update(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.UpdateResult<NamespaceReadGrantProps>> {
+    // A role change re-grants everything; otherwise only what `check` found missing.
+    const regrantAll = olds.role !== news.role;
+    return { outs: await this.grantMissing(news, regrantAll) };
+  }
+
+  async delete(_id: string, props: NamespaceReadGrantProps): Promise<void> {
+    const client = clientFor(props.connection, this.overrideToken);
+    for (const namespace of props.namespaces) {
+      let reachable: Set<string>;
+      try {
+        reachable = await reachableRepositories(client, namespace, props.granteeKind, props.grantee);
+      } catch (e) {
+        if (isGone(e)) continue;
+        throw e;
+      }
+      await Promise.all(
+        [...reachable].map(async (repo) => {
+          try {
+            await client.delete(permissionPath(repo, props.grantee), { idempotent: true });
+          } catch (e) {
+            if (!isGone(e, [/does not have permission/i])) throw e;
+          }
+        }),
+      );
+    }
+  }
+
+  /** Grants the role on every repository that lacks it (re-planning when the plan is not at hand). */
+  private async grantMissing(props: NamespaceReadGrantProps, everything = false): Promise<NamespaceReadGrantProps> {
+    const plan = props.repositories && props.missingGrants && !isUnknown(props.missingGrants) ? { repositories: props.repositories, missingGrants: props.missingGrants } : await planGrants(props, this.overrideToken);
+    const targets = everything ? plan.repositories : plan.missingGrants;
+    const client = clientFor(props.connection, this.overrideToken);
+    await Promise.all(
+      targets.map(async (repo) => {
+        try {
+          // Permission PUT is an upsert: safe to repeat.
+          await client.put(permissionPath(repo, props.grantee), { role: props.role }, { idempotent: true });
+        } catch (e) {
+          // A repository deleted since the plan was made has nothing to grant.
+          if (!isGone(e)) throw e;
+        }
+      }),
+    );
+    return { ...props, repositories: plan.repositories, missingGrants: [] };
+  }
+}
+
+/**
+ * Gives a user or robot a role on every repository of some namespaces. Type token
+ * `pulumi-nodejs:dynamic/quay:NamespaceReadGrant`. Pair it with a DefaultPermission per namespace so
+ * repositories created later are covered at once; this resource repairs the ones that predate it.
+ */
+export class NamespaceReadGrant extends pulumi.dynamic.Resource {
+  declare readonly grantee: pulumi.Output<string>;
+  declare readonly namespaces: pulumi.Output<string[]>;
+  declare readonly role: pulumi.Output<string>;
+  declare readonly repositories: pulumi.Output<string[]>;
+  declare readonly missingGrants: pulumi.Output<string[]>;
+
+  constructor(name: string, args: NamespaceReadGrantArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      NamespaceReadGrantProvider.instance,
+      name,
+      { ...args, connection: pulumi.secret(args.connection), role: args.role, repositories: undefined, missingGrants: undefined },
+      opts,
+      "quay",
+      "NamespaceReadGrant",
+    );
+  }
+}
