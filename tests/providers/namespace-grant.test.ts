@@ -1,0 +1,91 @@
+import { NamespaceReadGrantProvider } from "../../providers/quay/namespace-grant";
+import { UNKNOWN } from "../../providers/quay/common";
+import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+
+describe("quay:NamespaceReadGrant provider against the emulator", () => {
+  let quay: QuayFixture;
+  let rel: string;
+  let ops: string;
+  const pullUser = "ocp_cluster_pull";
+  const provider = NamespaceReadGrantProvider.instance;
+
+  const createRepo = (namespace: string, repository: string) =>
+    quay.admin.post("/api/v1/repository", { namespace, repository, visibility: "private", description: "" });
+
+  beforeAll(async () => {
+    quay = await startQuay();
+    rel = uniqueName("rel");
+    ops = uniqueName("ops");
+    for (const org of [rel, ops]) await quay.admin.post("/api/v1/organization/", { name: org });
+    await quay.admin.post("/api/v1/superuser/users/", { username: pullUser, email: "pull@example.com" });
+    for (let i = 0; i < 130; i++) await createRepo(ops, `redhat/op${String(i).padStart(3, "0")}`);
+    await createRepo(rel, "release-images");
+    await createRepo(rel, "openshift/release-images");
+  });
+  afterAll(async () => quay.close());
+
+  const props = (extra: Record<string, unknown> = {}) =>
+    ({ connection: quay.connection, granteeKind: "user", grantee: pullUser, namespaces: [rel, ops], role: "read", ...extra }) as never;
+
+  it("check validates the grantee and plans with one listing per page and one reachability call per namespace", async () => {
+    expect((await provider.check(props(), props({ grantee: "Bad User" }))).failures?.[0].property).toBe("grantee");
+    expect((await provider.check(props(), props({ granteeKind: "robot", grantee: `${rel}+m`, namespaces: [rel, ops] }))).failures?.[0].property).toBe("namespaces");
+    expect((await provider.check(props(), props({ namespaces: [UNKNOWN] }))).failures).toBeUndefined();
+
+    quay.emulator.counter.reset();
+    const checked = await provider.check(props(), props());
+    const calls = quay.emulator.counter.snapshot();
+    expect(quay.emulator.counter.writes()).toBe(0);
+    // ops has 130 repositories (2 pages), rel has 2 (1 page); plus one collaborators call each.
+    expect(quay.emulator.counter.total()).toBe(5);
+    expect(Object.keys(calls).some((k) => k.includes("collaborators"))).toBe(true);
+    expect(checked.inputs?.missingGrants).toHaveLength(132);
+  });
+
+  it("grants read on every repository, converges to no diff, and picks up repositories created later", async () => {
+    const planned = (await provider.check(props(), props())).inputs!;
+    const created = await provider.create(planned);
+    expect(created.outs?.missingGrants).toEqual([]);
+    const { body } = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${rel}/openshift/release-images/permissions/user/`);
+    expect(body.permissions[pullUser].role).toBe("read");
+
+    // Nothing to do: the plan is empty and diff says so.
+    const again = (await provider.check(created.outs!, props())).inputs!;
+    expect(again.missingGrants).toEqual([]);
+    expect((await provider.diff(created.id, created.outs!, again)).changes).toBe(false);
+
+    // An oc-mirror pass adds repositories: the plan names exactly those.
+    await createRepo(ops, "appcafe/open-liberty/new1");
+    await createRepo(rel, "release-metadata");
+    await new Promise((r) => setTimeout(r, 10_100)); // the per-process listing cache lives 10 s
+    const after = (await provider.check(created.outs!, props())).inputs!;
+    expect(after.missingGrants).toEqual([`${ops}/appcafe/open-liberty/new1`, `${rel}/release-metadata`].sort());
+    expect((await provider.diff(created.id, created.outs!, after)).changes).toBe(true);
+    quay.emulator.counter.reset();
+    const updated = await provider.update(created.id, created.outs!, after);
+    expect(quay.emulator.counter.writes()).toBe(2);
+    expect(updated.outs?.missingGrants).toEqual([]);
+  });
+
+  it("refresh reports a grant removed behind Pulumi's back", async () => {
+    const planned = (await provider.check(props(), props())).inputs!;
+    const created = await provider.create(planned);
+    await quay.admin.delete(`/api/v1/repository/${rel}/release-images/permissions/user/${pullUser}`);
+    const read = await provider.read(created.id, created.outs!);
+    expect(read.props?.missingGrants).toEqual([`${rel}/release-images`]);
+  });
+
+  it("delete revokes the grants", async () => {
+    const planned = (await provider.check(props(), props())).inputs!;
+    const created = await provider.create(planned);
+    await provider.delete(created.id, created.outs!);
+    const { body } = await quay.admin.get<{ collaborators: Array<{ name: string }> }>(`/api/v1/organization/${rel}/collaborators`);
+    expect(body.collaborators.find((c) => c.name === pullUser)).toBeUndefined();
+  });
+
+  it("survives serialization without capturing a secret", async () => {
+    const { containsSecrets, text } = await roundTripProvider(provider);
+    expect(containsSecrets).toBe(false);
+    expect(text).not.toContain(quay.connection.token);
+  });
+});
