@@ -3,11 +3,14 @@
 # Node: @pulumi/pulumi >= 3.249 requires Node >= 22; Node 20 is end-of-life.
 NODE_VERSION="22.23.3"
 NODE_MIN_MAJOR=22
-# Pulumi engine built from Go modules. 3.260.0 is the newest pkg/v3 release the module proxy serves;
-# package.json pins @pulumi/pulumi to the same release.
-PULUMI_VERSION="3.260.0"
+# Pulumi engine built from Go modules. 3.259.0 is the newest pkg/v3 release whose module zip the proxy
+# serves (3.260.0 has its .info and .mod but the zip answers 403: docs/toolchain.md). package.json pins the
+# Node SDK @pulumi/pulumi to 3.260.0; the engine talks to it over gRPC and accepts any CLI >= 3.2.
+PULUMI_VERSION="3.259.0"
 # Resource plugins: exactly the versions the npm packages ask for (package.json "pulumi.version").
 PULUMI_COMMAND_VERSION="1.2.1"
+# Its provider module has no tags: the commit of the v1.2.1 release.
+PULUMI_COMMAND_COMMIT="7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25"
 PULUMI_RANDOM_VERSION="4.21.2"
 # Where toolchains are cached, outside the repository.
 QUAY_MIRROR_CACHE="${QUAY_MIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quay-mirror}"

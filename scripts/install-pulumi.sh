@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Builds the Pulumi toolchain from Go modules (the ordinary `go` client and the module proxy, nothing else)
+# and installs it outside the repository, into $QUAY_MIRROR_CACHE/pulumi-$PULUMI_VERSION/bin:
+#   pulumi                          the CLI, github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+#   pulumi-language-nodejs          the Node.js language host (only if the proxy serves its module)
+#   pulumi-resource-pulumi-nodejs   the sh script that starts dynamic providers, from the sdk module zip
+#   pulumi-resource-command         the command plugin (only if the proxy serves its module)
+# then installs the resource plugins into $PULUMI_HOME so the engine never downloads anything.
+# Pieces the proxy does not serve are skipped with a message; docs/toolchain.md has the evidence.
+# Idempotent: each piece already built at the pinned version is skipped. Versions: scripts/versions.sh.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+
+prefix="$QUAY_MIRROR_CACHE/pulumi-$PULUMI_VERSION"
+bin="$prefix/bin"
+work="$QUAY_MIRROR_CACHE/build/pulumi-$PULUMI_VERSION"
+mkdir -p "$bin" "$work"
+export CGO_ENABLED=0
+started=$SECONDS
+
+log() { printf '[install-pulumi +%ss] %s\n' "$((SECONDS - started))" "$*" >&2; }
+skip() { log "SKIPPED: $*"; skipped+=("$1"); }
+skipped=()
+
+command -v go >/dev/null || { echo "install-pulumi: the go toolchain is required" >&2; exit 1; }
+log "Pulumi v$PULUMI_VERSION toolchain into $bin ($(go version | cut -d' ' -f3), GOMODCACHE=$(go env GOMODCACHE))"
+
+# Prints the module's directory in the module cache, downloading it if needed. Fails like `go` does.
+module_dir() {
+  local json
+  json="$(cd "$work" && go mod download -json "$1")" || { printf '%s\n' "$json" >&2; return 1; }
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json"
+}
+
+# Prints the commit a tagged module version was made from (its Origin hash), or nothing.
+origin_hash() {
+  (cd "$work" && go mod download -json "$1" 2>/dev/null) | sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]*\)",*$/\1/p' | head -n1 || true
+}
+
+# Writes a throw-away wrapper module in $1 that requires the given modules (path@version), with the replace
+# directives of pulumi/pulumi's own go.mod files that a dependency's go.mod cannot pass on.
+wrapper() {
+  local dir="$1"; shift
+  mkdir -p "$dir"
+  rm -f "$dir/go.mod" "$dir/go.sum"
+  (cd "$dir" && go mod init local/quay-mirror-pulumi-build >/dev/null 2>&1)
+  local args=(-replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+              -replace golang.org/x/text=golang.org/x/text@v0.39.0)
+  local m
+  for m in "$@"; do args+=(-require "$m"); done
+  (cd "$dir" && go mod edit "${args[@]}")
+}
+
+# Writes tools.go importing the given main packages, resolves the graph and builds each into $bin.
+build_mains() {
+  local dir="$1" ldflags="$2"; shift 2
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    printf '\t_ "%s"\n' "$@"
+    printf ')\n'
+  } >"$dir/tools.go"
+  log "resolving dependencies in $dir (go mod tidy)"
+  (cd "$dir" && go mod tidy)
+  local pkg
+  for pkg in "$@"; do
+    log "building ${pkg##*/} (go build -trimpath, CGO_ENABLED=0; minutes on two cores)"
+    (cd "$dir" && go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o "$bin/${pkg##*/}.new" "$pkg")
+    mv -f "$bin/${pkg##*/}.new" "$bin/${pkg##*/}"
+  done
+}
+
+pulumi_ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
+cli_pkg=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+host_mod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+
+# 1. The CLI.
+if [ "$("$bin/pulumi" version 2>/dev/null || true)" = "v$PULUMI_VERSION" ]; then
+  log "pulumi v$PULUMI_VERSION already built"
+else
+  wrapper "$work/cli" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  build_mains "$work/cli" "$pulumi_ldflags" "$cli_pkg"
+fi
+log "$("$bin/pulumi" version) at $bin/pulumi"
+
+# 2. The Node.js language host. Its module has no tags: it is only reachable at the release commit.
+host_stamp="$bin/.pulumi-language-nodejs.version"
+if [ -x "$bin/pulumi-language-nodejs" ] && [ "$(cat "$host_stamp" 2>/dev/null)" = "v$PULUMI_VERSION" ]; then
+  log "pulumi-language-nodejs v$PULUMI_VERSION already built"
+else
+  commit="$(origin_hash "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION")"
+  log "looking for $host_mod at the v$PULUMI_VERSION commit ${commit:-<unknown>}"
+  if [ -n "$commit" ] && host_err="$(cd "$work" && go mod download -json "$host_mod@$commit" 2>&1)"; then
+    wrapper "$work/host" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "$host_mod@$commit"
+    build_mains "$work/host" "$pulumi_ldflags" "$host_mod"
+    echo "v$PULUMI_VERSION" >"$host_stamp"
+  else
+    printf '%s\n' "${host_err:-no commit for v$PULUMI_VERSION}" | grep -m1 -E 'Error|403|404|invalid|no commit' >&2 || true
+    skip "pulumi-language-nodejs: the module proxy does not serve $host_mod at the v$PULUMI_VERSION commit;" \
+      "programs run through the Automation API's inline mode (docs/toolchain.md)"
+  fi
+fi
+
+# 3. The dynamic provider launcher: a small sh script shipped in the sdk module (nodejs/dist).
+sdk_dir="$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")"
+launcher="$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs"
+if cmp -s "$launcher" "$bin/pulumi-resource-pulumi-nodejs"; then
+  log "pulumi-resource-pulumi-nodejs already installed"
+else
+  install -m 0755 "$launcher" "$bin/pulumi-resource-pulumi-nodejs"
+  log "installed pulumi-resource-pulumi-nodejs from $launcher"
+fi
+
+# 4. The command resource plugin, at the v$PULUMI_COMMAND_VERSION release commit (the provider module has no tags).
+command_mod=github.com/pulumi/pulumi-command/provider
+command_stamp="$bin/.pulumi-resource-command.version"
+if [ -x "$bin/pulumi-resource-command" ] && [ "$(cat "$command_stamp" 2>/dev/null)" = "v$PULUMI_COMMAND_VERSION" ]; then
+  log "pulumi-resource-command v$PULUMI_COMMAND_VERSION already built"
+elif command_err="$(cd "$work" && go mod download -json "$command_mod@$PULUMI_COMMAND_COMMIT" 2>&1)"; then
+  log "building pulumi-resource-command v$PULUMI_COMMAND_VERSION ($command_mod@$PULUMI_COMMAND_COMMIT)"
+  (cd "$work" && GOBIN="$work/gobin" go install -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$PULUMI_COMMAND_VERSION" \
+    "$command_mod/cmd/pulumi-resource-command@$PULUMI_COMMAND_COMMIT")
+  mv -f "$work/gobin/pulumi-resource-command" "$bin/pulumi-resource-command"
+  echo "v$PULUMI_COMMAND_VERSION" >"$command_stamp"
+else
+  printf '%s\n' "$command_err" | grep -m1 -E 'Error|403|404|invalid' >&2 || true
+  skip "pulumi-resource-command: the module proxy does not serve $command_mod@$PULUMI_COMMAND_COMMIT"
+fi
+
+# 5. The random resource plugin: its provider module (github.com/pulumi/pulumi-random/provider/v4) is not
+# served by the module proxy at any release commit, and it also needs a nested shim module and a generated
+# schema that no registry package carries (docs/toolchain.md).
+skip "pulumi-resource-random: v$PULUMI_RANDOM_VERSION is not buildable from registry packages"
+
+# 6. Resource plugins into $PULUMI_HOME, at exactly the versions the npm packages ask for.
+install_plugin() {
+  local name="$1" version="$2" file="$bin/pulumi-resource-$1"
+  [ -x "$file" ] || return 0
+  if "$bin/pulumi" plugin ls 2>/dev/null | awk -v n="$name" -v v="$version" '$1 == n && $2 == "resource" && $3 == v { f = 1 } END { exit !f }'; then
+    log "plugin resource $name $version already in $PULUMI_HOME"
+  else
+    log "pulumi plugin install resource $name $version --file $file"
+    "$bin/pulumi" plugin install resource "$name" "$version" --file "$file" --reinstall
+  fi
+}
+install_plugin command "$PULUMI_COMMAND_VERSION"
+
+log "done in $((SECONDS - started))s; $bin holds: $(find "$bin" -maxdepth 1 -type f ! -name '.*' -printf '%f ')"
+if [ "${#skipped[@]}" -gt 0 ]; then
+  log "not installed (${#skipped[@]}): ${skipped[*]%%:*}"
+fi
