@@ -1,0 +1,79 @@
+// Stack configuration (Pulumi.<stack>.yaml, namespace `quay-mirror`), validated before anything is declared.
+import { z } from "zod";
+import { ConfigError, issuesFromZod } from "./errors";
+
+const hostname = z
+  .string()
+  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$/, "must be a hostname (optionally :port), without scheme or path");
+
+const registryHost = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9](?::\d{1,5})?(?:\/[a-z0-9._-]+)*$/, "must be a registry host such as quay.io or registry.redhat.io (no scheme)");
+
+const orgName = z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, "must be a Quay organization name");
+
+export const stackConfigSchema = z
+  .object({
+    /** `full`: provision the host, then govern Quay. `existing`: govern a Quay that already runs. */
+    mode: z.enum(["full", "existing"]).default("full"),
+    /** The name clusters pull from (behind the TLS-terminating proxy). */
+    registryHostname: hostname,
+    /** Quay API base URL in existing mode (e.g. https://quay.example.com). In full mode it comes from the host. */
+    apiUrl: z.string().regex(/^https?:\/\/[^\s/]+\/?$/, "must be an http(s) base URL without a path").optional(),
+    /** The registry model, relative to the project directory. */
+    modelFile: z.string().min(1).default("data/quay/bootstrap-model.json"),
+    /** oc-mirror dry-run mappings whose destination repositories are declared before the real push. */
+    mirrorMappings: z
+      .array(z.object({ file: z.string().min(1), organization: orgName }).strict())
+      .default([]),
+    /** Pull-through caches: one organization per upstream (`cache_<host with dots as underscores>`). */
+    proxyCaches: z
+      .object({
+        upstreams: z.array(registryHost).min(1),
+        /** A pull secret (dockerconfigjson) holding upstream credentials; upstreams it lacks are anonymous. */
+        pullSecretFile: z.string().min(1).optional(),
+        expirationSeconds: z.number().int().positive("a proxy cache needs an expiration").default(86400),
+        insecure: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    /** An existing pull secret file (e.g. Red Hat's) merged into the `pullSecret` output. */
+    pullSecretMergeFile: z.string().min(1).optional(),
+    /** Full mode: the host to provision (validated by the QuayHost schema). */
+    host: z.record(z.string(), z.unknown()).optional(),
+    /** Adopt objects that already exist (a registry seeded by the old scripts). */
+    adoptExisting: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.mode === "existing" && !c.apiUrl) {
+      ctx.addIssue({ code: "custom", path: ["apiUrl"], message: "existing mode needs the Quay API URL (quay-mirror:apiUrl)" });
+    }
+    if (c.mode === "full" && !c.host) {
+      ctx.addIssue({ code: "custom", path: ["host"], message: "full mode needs the host to provision (quay-mirror:host)" });
+    }
+    const seen = new Set<string>();
+    c.mirrorMappings.forEach((m, i) => {
+      if (seen.has(m.file)) ctx.addIssue({ code: "custom", path: ["mirrorMappings", i, "file"], message: `mapping ${m.file} is listed twice` });
+      seen.add(m.file);
+    });
+  });
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+/** Validates the raw `quay-mirror:*` values; the error names the stack file and each key's path. */
+export function parseStackConfig(raw: Record<string, unknown>, stackFile: string): StackConfig {
+  const parsed = stackConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      stackFile,
+      issuesFromZod(parsed.error).map((i) => ({ ...i, path: [`quay-mirror:${String(i.path[0] ?? "")}`, ...i.path.slice(1)] })),
+    );
+  }
+  return parsed.data;
+}
+
+/** The upstream's cache organization, e.g. `registry.redhat.io` → `cache_registry_redhat_io`. */
+export function cacheOrganizationName(upstream: string): string {
+  return `cache_${upstream.replace(/[.:/]/g, "_")}`;
+}
