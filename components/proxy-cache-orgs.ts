@@ -1,0 +1,58 @@
+// ProxyCacheOrgs: one pull-through cache organization per upstream registry (`cache_<host>`), with upstream
+// credentials from a pull secret where it has them and anonymous access where it does not.
+import * as pulumi from "@pulumi/pulumi";
+import { DockerConfig, credentialFor } from "../config/pull-secret";
+import { cacheOrganizationName } from "../config/stack";
+import { QuayConnectionArgs } from "../providers/quay/common";
+import { Organization } from "../providers/quay/organization";
+import { ProxyCache } from "../providers/quay/proxy-cache";
+
+export interface ProxyCacheOrgsArgs {
+  connection: pulumi.Input<QuayConnectionArgs>;
+  /** The registry clients pull from, to name the mirrors. */
+  registryHostname: string;
+  /** Upstream registries, e.g. quay.io, registry.redhat.io. */
+  upstreams: string[];
+  /** Upstream credentials (secret): a parsed pull secret. */
+  pullSecret?: pulumi.Input<DockerConfig>;
+  expirationSeconds: number;
+  insecure?: boolean;
+  adopt?: boolean;
+}
+
+export interface ProxyCacheMirror {
+  upstream: string;
+  organization: string;
+  /** Where clients pull the upstream's images through the cache. */
+  mirror: string;
+}
+
+export class ProxyCacheOrgs extends pulumi.ComponentResource {
+  readonly mirrors: ProxyCacheMirror[];
+
+  constructor(name: string, args: ProxyCacheOrgsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("quay-mirror:registry:ProxyCacheOrgs", name, {}, opts);
+    const secret = pulumi.secret(pulumi.output(args.pullSecret ?? { auths: {} }));
+    this.mirrors = args.upstreams.map((upstream) => {
+      const organization = cacheOrganizationName(upstream);
+      const org = new Organization(`${name}-${organization}`, { connection: args.connection, name: organization, adopt: args.adopt }, { parent: this });
+      const credential = secret.apply((ps) => credentialFor(ps as DockerConfig, upstream.split("/")[0]));
+      new ProxyCache(
+        `${name}-${organization}-cache`,
+        {
+          connection: args.connection,
+          organization: org.name,
+          upstreamRegistry: upstream,
+          upstreamUsername: credential.apply((c) => c?.username),
+          upstreamPassword: pulumi.secret(credential.apply((c) => c?.password)),
+          expirationSeconds: args.expirationSeconds,
+          insecure: args.insecure ?? false,
+          adopt: args.adopt,
+        },
+        { parent: this },
+      );
+      return { upstream, organization, mirror: `${args.registryHostname}/${organization}` };
+    });
+    this.registerOutputs({ mirrors: this.mirrors });
+  }
+}
