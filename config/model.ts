@@ -90,7 +90,7 @@ export const clusterPullUserSchema = z
 export const registryModelSchema = z
   .object({
     $schema: z.string().optional(),
-    organizations: z.array(organizationSchema).min(1),
+    organizations: z.array(organizationSchema).min(1, "list at least 1 organization"),
     repositories: z.array(repositorySchema).default([]),
     robots: z.array(robotSchema).default([]),
     teams: z.array(teamSchema).default([]),
