@@ -1,5 +1,18 @@
-// quay-mirror: the program composes config, components and providers; it holds no logic of its own.
-import * as pulumi from "@pulumi/pulumi";
+// quay-mirror: stands up and governs the Quay registry that disconnected OpenShift clusters pull from.
+// This file only composes; see components/program.ts.
+import { quayMirror } from "./components/program";
 
-const stack = pulumi.getStack();
-export const stackName = stack;
+const outputs = quayMirror();
+
+/** Quay's API base URL. */
+export const apiUrl = outputs.apiUrl;
+/** The hostname clusters pull from. */
+export const registryHostname = outputs.registryHostname;
+/** dockerconfigjson for install-config.yaml's `pullSecret` (secret). */
+export const pullSecret = outputs.pullSecret;
+/** Per mirror organization, the auth.json oc-mirror pushes with (secret). */
+export const mirrorCredentials = outputs.mirrorCredentials;
+/** Every robot's username and token (secret). */
+export const robotCredentials = outputs.robotCredentials;
+/** Pull-through caches: upstream → mirror path. */
+export const proxyCacheMirrors = outputs.proxyCacheMirrors;

@@ -11,6 +11,7 @@ import { Repository } from "../providers/quay/repository";
 import { RepositoryPermission } from "../providers/quay/repository-permission";
 import { RobotAccount } from "../providers/quay/robot";
 import { Team } from "../providers/quay/team";
+import { ClusterPullUser } from "./cluster-pull-user";
 
 export interface RegistryModelArgs {
   /** Where Quay is and the (secret) token to use. */
@@ -37,6 +38,8 @@ export class RegistryModel extends pulumi.ComponentResource {
   readonly defaultPermissions: Record<string, DefaultPermission[]>;
   /** Robot credentials by full name (secret). */
   readonly robotCredentials: pulumi.Output<Record<string, RobotCredential>>;
+  /** The cluster-pull user, when the model declares one. */
+  readonly clusterPullUser?: ClusterPullUser;
 
   constructor(name: string, args: RegistryModelArgs, opts?: pulumi.ComponentResourceOptions) {
     super("quay-mirror:registry:RegistryModel", name, {}, opts);
@@ -92,6 +95,18 @@ export class RegistryModel extends pulumi.ComponentResource {
         );
       }
     });
+
+    // The cluster-pull user's default permissions must exist before repositories are created, so Quay
+    // applies them to the program's own repositories as well as to oc-mirror's.
+    if (model.clusterPullUser) {
+      const pull = model.clusterPullUser;
+      this.clusterPullUser = new ClusterPullUser(
+        `${name}-cluster-pull`,
+        { connection, username: pull.username, email: pull.email, namespaces: pull.namespaces.map(orgName), adopt },
+        child,
+      );
+      pull.namespaces.forEach((ns, i) => (this.defaultPermissions[ns] ??= []).push(this.clusterPullUser!.defaultPermissions[i]));
+    }
 
     this.repositories = {};
     for (const repo of model.repositories) {
