@@ -74,7 +74,12 @@ rmdir "/run/systemd/nspawn/propagate/$name" 2>/dev/null || true
 
 if [ -d "$state" ]; then
   # The last console log outlives an ephemeral host's state dir, for post-mortems.
-  [ -f "$state/console.log" ] && cp "$state/console.log" "$TESTHOST_STATE_ROOT/.$name.console.log"
+  if [ -f "$state/console.log" ]; then
+    cp "$state/console.log" "$TESTHOST_STATE_ROOT/.$name.console.log"
+    # Keep the ten newest of those.
+    find "$TESTHOST_STATE_ROOT" -maxdepth 1 -name '.*.console.log' -printf '%T@ %p\n' | sort -rn |
+      tail -n +11 | cut -d' ' -f2- | while IFS= read -r old; do rm -f "$old"; done
+  fi
   if [ -f "$state/persistent" ] && ! $purge; then
     rm -f "$state/nspawn.pid" "$state/proxy.pid" "$state/host.json"
   else
