@@ -157,6 +157,7 @@ fi
 
 # --- boot -----------------------------------------------------------------------------------------
 fail() {
+  trap - ERR INT TERM
   th_log "error: $*; tearing '$name' down (console: $state/console.log)"
   [ -f "$state/console.log" ] && tail -n 20 "$state/console.log" | sed 's/^/  console| /' >&2
   "$here/down.sh" "$name" >&2 || true
@@ -164,6 +165,9 @@ fail() {
 }
 
 : >"$state/console.log"
+# From here on, any failure or interruption tears down what was started.
+trap 'fail "unexpected failure at line $LINENO"' ERR
+trap 'fail "interrupted"' INT TERM
 if [ -d /run/systemd/system ]; then
   # Host runs systemd: let it own the container's cgroup (untested on the project's machines).
   unit="quay-testhost-$name"
@@ -253,4 +257,5 @@ with open(sys.argv[1], "w") as f:
     f.write("\n")
 print(json.dumps(facts))
 EOF
+trap - ERR INT TERM
 th_log "'$name' is up: ssh -i $state/id_ed25519 -o UserKnownHostsFile=$state/known_hosts ci@$guest_ip (${boot_seconds} s)"
