@@ -1,0 +1,316 @@
+// The HTTP server: routing, the API request pipeline (auth, CSRF, anonymous protection), serialisation,
+// plus the emulator's own admin endpoints under /__emulator/.
+import * as crypto from "node:crypto";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe } from "./auth";
+import { QuayConfig } from "./config";
+import { Core, Reply, Router, Rq } from "./context";
+import { ApiProblem, HttpReply, httpAbort, WERKZEUG_MESSAGES } from "./errors";
+import { Counters, FaultRule, Faults, faultBody, Limiter, seededRandom, sleep } from "./faults";
+import { pyDumps } from "./pyjson";
+import * as organizations from "./routes/organizations";
+import * as prototypes from "./routes/prototypes";
+import * as registry from "./routes/registry";
+import * as repositories from "./routes/repositories";
+import * as robots from "./routes/robots";
+import * as superuser from "./routes/superuser";
+import * as teams from "./routes/teams";
+import * as web from "./routes/web";
+import { getSession, resolveApiAuth } from "./sessions";
+import { QuayState } from "./state";
+
+export interface QuayEmulatorOptions {
+  config?: Record<string, unknown>;
+  host?: string;
+  port?: number;
+  latencyMs?: number;
+  maxConcurrent?: number;
+  orgNameLockMs?: number;
+  seed?: number;
+}
+
+export interface QuayEmulator {
+  url: string;
+  close(): Promise<void>;
+  faults: { add(rule: FaultRule): void; clear(): void };
+  counter: { snapshot(): Record<string, number>; reset(): void; writes(): number; total(): number };
+  initialize(username?: string, password?: string): Promise<{ token: string; username: string; password: string }>;
+}
+
+export function buildRouter(cfg: QuayConfig): Router {
+  const r = new Router();
+  web.register(r);
+  web.registerSignin(r, cfg.feature("DIRECT_LOGIN"));
+  organizations.register(r, cfg.feature("PROXY_CACHE"));
+  robots.register(r);
+  teams.register(r, cfg.feature("MAILING"));
+  repositories.register(r);
+  prototypes.register(r);
+  superuser.register(r, cfg.feature("SUPER_USERS"));
+  registry.register(r);
+  return r;
+}
+
+class JwtSigner {
+  private key: crypto.KeyObject | null = null;
+  private kid = "";
+  sign(payload: Record<string, unknown>): string {
+    if (!this.key) {
+      const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+      this.key = privateKey;
+      this.kid = crypto.createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("base64url").slice(0, 43);
+    }
+    const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const head = enc({ alg: "RS256", kid: this.kid, typ: "JWT" });
+    const body = enc(payload);
+    const sig = crypto.sign("sha256", Buffer.from(`${head}.${body}`), this.key).toString("base64url");
+    return `${head}.${body}.${sig}`;
+  }
+}
+
+export class EmulatorServer {
+  readonly state = new QuayState();
+  config: QuayConfig;
+  router: Router;
+  readonly counters = new Counters();
+  readonly faults: Faults;
+  readonly limiter: Limiter;
+  latencyMs: number;
+  clockOffsetMs = 0;
+  private jwt = new JwtSigner();
+  readonly core: Core;
+  private server: http.Server | null = null;
+  private sockets = new Set<import("node:net").Socket>();
+
+  constructor(readonly opts: QuayEmulatorOptions = {}) {
+    this.config = new QuayConfig(opts.config ?? {});
+    this.router = buildRouter(this.config);
+    this.faults = new Faults(seededRandom(opts.seed ?? 1));
+    this.limiter = new Limiter(opts.maxConcurrent ?? 0);
+    this.latencyMs = opts.latencyMs ?? 0;
+    const self = this;
+    this.core = {
+      state: this.state,
+      get config() {
+        return self.config;
+      },
+      orgNameLockMs: opts.orgNameLockMs ?? 60_000,
+      now: () => Date.now() + self.clockOffsetMs,
+      jwtSign: (p) => self.jwt.sign(p),
+    };
+  }
+
+  setConfig(patch: Record<string, unknown>): void {
+    this.config = new QuayConfig({ ...this.config.values, ...patch });
+    this.router = buildRouter(this.config);
+  }
+
+  async listen(host: string, port: number): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e) => {
+        console.error("quay-emulator: unhandled error", e);
+        if (!res.headersSent) {
+          res.writeHead(500, { "Content-Type": "text/plain" });
+          res.end("emulator error");
+        } else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 5000;
+    this.server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once("error", reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const addr = this.server.address() as AddressInfo;
+    return `http://${host}:${addr.port}`;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    const s = this.server;
+    this.server = null;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      for (const sock of this.sockets) sock.destroy();
+    });
+  }
+
+  private readBody(req: http.IncomingMessage): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => resolve(Buffer.concat(chunks)));
+      req.on("error", reject);
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await this.readBody(req);
+    const method = (req.method ?? "GET").toUpperCase();
+    const url = new URL(req.url ?? "/", "http://emulator.invalid");
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      path = url.pathname;
+    }
+    if (path.startsWith("/__emulator/")) return this.admin(method, path, url.searchParams, body, res);
+
+    await this.limiter.acquire();
+    try {
+      const match = this.router.match(method, path);
+      const template = match && "route" in match ? match.route.template : null;
+      this.counters.add(`${method} ${template ?? path}`);
+      const rule = this.faults.take(method, path, template);
+      const delay = this.latencyMs + (rule?.latencyMs ?? 0);
+      if (delay > 0) await sleep(delay);
+      if (rule?.reset) {
+        req.socket.destroy();
+        return;
+      }
+      const rq = new Rq(this.core, req, method, path, url.searchParams, body);
+      if (rule?.status) {
+        const fb = faultBody(rule.status, rq.baseUrl);
+        res.writeHead(rule.status, { "Content-Type": fb.contentType, "Content-Length": Buffer.byteLength(fb.body) });
+        res.end(method === "HEAD" ? undefined : fb.body);
+        return;
+      }
+      this.core.state.collectGarbage(this.core.now());
+      let reply: Reply;
+      try {
+        reply = await this.dispatch(rq, match, url);
+      } catch (e) {
+        if (e instanceof ApiProblem) reply = { status: e.status, body: e.toBody(rq.baseUrl), style: "restful", headers: e.headers };
+        else if (e instanceof HttpReply) reply = { status: e.status, body: e.body, style: e.style, headers: e.headers };
+        else {
+          console.error("quay-emulator: handler error", e);
+          reply = { status: 500, body: "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n", style: "html" };
+        }
+      }
+      this.send(res, method, rq, reply);
+    } finally {
+      this.limiter.release();
+    }
+  }
+
+  private async dispatch(rq: Rq, match: ReturnType<Router["match"]>, url: URL): Promise<Reply> {
+    if (!match) {
+      // Werkzeug strict slashes: a rule with a trailing slash redirects its slash-less form.
+      const alt = this.router.match(rq.method, rq.path + "/");
+      if (alt && "route" in alt) {
+        const loc = `${rq.baseUrl}${url.pathname}/${url.search}`;
+        return { status: 308, body: `<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: <a href="${loc}">${loc}</a>. If not, click the link.\n`, style: "html", headers: { Location: loc } };
+      }
+      return { status: 404, body: { message: WERKZEUG_MESSAGES[404] }, style: rq.path.startsWith("/api/") ? "restful" : "jsonify" };
+    }
+    if (!("route" in match)) {
+      return { status: 405, body: { message: WERKZEUG_MESSAGES[405] }, style: "restful", headers: { Allow: [...match.allowed, "OPTIONS", ...(match.allowed.includes("GET") ? ["HEAD"] : [])].join(", ") } };
+    }
+    const route = match.route;
+    rq.params = match.params;
+    if (route.api) {
+      const { ctx } = resolveApiAuth(rq);
+      rq.setAuth(ctx);
+      if (rq.method !== "GET" && rq.method !== "HEAD" && !ctx.token) {
+        const s = ctx.session ?? getSession(rq);
+        const expected = s?.csrf ?? "";
+        const found = rq.query.get("_csrf_token") ?? rq.header("x-csrf-token") ?? "";
+        if (!expected || !found || expected !== found) throw httpAbort(403, "CSRF token was invalid or missing.", describe(ctx));
+      }
+      if (!this.config.feature("ANONYMOUS_ACCESS") && !route.anonAllowed && !ctx.user) {
+        throw httpAbort(401, "Anonymous access is not allowed", describe(ctx));
+      }
+      if (rq.method !== "GET" && this.config.get("REGISTRY_STATE") === "readonly" && route.template !== "/api/v1/signin") {
+        throw new HttpReply(503, { message: "System is currently read-only. Pulls will succeed but all write operations are currently suspended.", is_readonly: true }, "jsonify");
+      }
+    }
+    return route.handler(rq);
+  }
+
+  private send(res: http.ServerResponse, method: string, rq: Rq, reply: Reply): void {
+    let text: string;
+    let contentType = "application/json";
+    switch (reply.style ?? "restful") {
+      case "restful":
+        text = reply.status === 204 ? "" : pyDumps(reply.body) + "\n";
+        break;
+      case "jsonify":
+        text = pyDumps(reply.body, { compact: true, sortKeys: true }) + "\n";
+        break;
+      case "abort":
+        text = pyDumps(reply.body);
+        break;
+      default:
+        text = String(reply.body);
+        contentType = "text/html; charset=utf-8";
+    }
+    const headers: Record<string, string | string[]> = { "Content-Type": contentType, ...rq.responseHeaders, ...(reply.headers ?? {}) };
+    if (rq.path.startsWith("/v2/")) headers["Docker-Distribution-API-Version"] = "registry/2.0";
+    if (reply.status === 204) text = "";
+    headers["Content-Length"] = String(Buffer.byteLength(text));
+    res.writeHead(reply.status, headers);
+    res.end(method === "HEAD" ? undefined : text);
+  }
+
+  private admin(method: string, path: string, query: URLSearchParams, body: Buffer, res: http.ServerResponse): void {
+    const send = (status: number, obj: unknown) => {
+      const t = JSON.stringify(obj, null, 2) + "\n";
+      res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(t) });
+      res.end(t);
+    };
+    const json = (): Record<string, unknown> => {
+      try {
+        return body.length ? (JSON.parse(body.toString("utf8")) as Record<string, unknown>) : {};
+      } catch {
+        return {};
+      }
+    };
+    const route = `${method} ${path.replace(/\/+$/, "")}`;
+    switch (route) {
+      case "GET /__emulator/counters": {
+        const snap = { counts: this.counters.snapshot(), total: this.counters.total(), writes: this.counters.writes() };
+        if (query.get("reset") === "1" || query.get("reset") === "true") this.counters.reset();
+        return send(200, snap);
+      }
+      case "DELETE /__emulator/counters":
+        this.counters.reset();
+        return send(200, { reset: true });
+      case "GET /__emulator/faults":
+        return send(200, { faults: this.faults.list() });
+      case "POST /__emulator/faults": {
+        const r = json() as FaultRule & { path?: string; pathRegex?: string };
+        const rule: FaultRule = { ...r };
+        if (typeof r.pathRegex === "string") rule.path = new RegExp(r.pathRegex);
+        else if (typeof r.path === "string" && r.path.startsWith("re:")) rule.path = new RegExp(r.path.slice(3));
+        delete (rule as { pathRegex?: string }).pathRegex;
+        this.faults.add(rule);
+        return send(201, { added: true });
+      }
+      case "DELETE /__emulator/faults":
+        this.faults.clear();
+        return send(200, { cleared: true });
+      case "GET /__emulator/state":
+        return send(200, { config: this.config.values, clockOffsetMs: this.clockOffsetMs, state: this.state.snapshot() });
+      case "POST /__emulator/config":
+        this.setConfig(json());
+        return send(200, { config: this.config.values });
+      case "POST /__emulator/clock": {
+        const d = json();
+        this.clockOffsetMs += Number(d.advanceMs ?? 0) || 0;
+        return send(200, { clockOffsetMs: this.clockOffsetMs });
+      }
+      case "POST /__emulator/settings": {
+        const d = json();
+        if (typeof d.latencyMs === "number") this.latencyMs = d.latencyMs;
+        if (typeof d.maxConcurrent === "number") this.limiter.max = d.maxConcurrent;
+        return send(200, { latencyMs: this.latencyMs, maxConcurrent: this.limiter.max });
+      }
+      default:
+        return send(404, { error: `unknown emulator admin route ${route}` });
+    }
+  }
+}
