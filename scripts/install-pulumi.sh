@@ -98,7 +98,7 @@ else
     echo "v$PULUMI_VERSION" >"$host_stamp"
   else
     printf '%s\n' "${host_err:-no commit for v$PULUMI_VERSION}" | grep -m1 -E 'Error|403|404|invalid|no commit' >&2 || true
-    skip "pulumi-language-nodejs: the module proxy does not serve $host_mod at the v$PULUMI_VERSION commit;" \
+    skip "pulumi-language-nodejs: $host_mod is not to be had at the v$PULUMI_VERSION commit (the proxy answers 403);" \
       "programs run through the Automation API's inline mode (docs/toolchain.md)"
   fi
 fi
@@ -127,7 +127,7 @@ elif command_err="$(cd "$work" && go mod download -json "$command_mod@$PULUMI_CO
   echo "v$PULUMI_COMMAND_VERSION" >"$command_stamp"
 else
   printf '%s\n' "$command_err" | grep -m1 -E 'Error|403|404|invalid' >&2 || true
-  skip "pulumi-resource-command: the module proxy does not serve $command_mod@$PULUMI_COMMAND_COMMIT"
+  skip "pulumi-resource-command: $command_mod@$PULUMI_COMMAND_COMMIT is not to be had (the proxy answers 403; docs/toolchain.md)"
 fi
 
 # 5. The random resource plugin: its provider module (github.com/pulumi/pulumi-random/provider/v4) is not
