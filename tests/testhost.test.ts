@@ -27,11 +27,11 @@ const stateRoot = () =>
 
 describeHost("test host (slow: boots a systemd-nspawn guest and installs packages in it)", () => {
   let host: TestHost;
-  let nspawnPid = 0;
+  let guestPid = 0;
 
   beforeAll(async () => {
     host = await startTestHost(name, { persistent: true });
-    nspawnPid = JSON.parse(fs.readFileSync(path.join(stateRoot(), name, "host.json"), "utf8")).pid;
+    guestPid = JSON.parse(fs.readFileSync(path.join(stateRoot(), name, "host.json"), "utf8")).pid;
   }, 15 * MIN);
 
   afterAll(async () => {
@@ -132,7 +132,7 @@ describeHost("test host (slow: boots a systemd-nspawn guest and installs package
       await host.reboot();
       // eslint-disable-next-line no-console
       console.log(`power cycle (clean power-off + boot) took ${Math.round((Date.now() - started) / 1000)} s`);
-      nspawnPid = JSON.parse(fs.readFileSync(path.join(stateRoot(), name, "host.json"), "utf8")).pid;
+      guestPid = JSON.parse(fs.readFileSync(path.join(stateRoot(), name, "host.json"), "utf8")).pid;
       expect((await host.sshOk("systemctl is-system-running")).trim()).toBe("running");
       expect((await host.sshOk("cat /var/lib/power-cycle-marker")).trim()).toBe("before-power-cycle");
       expect((await host.sshOk("cat /etc/machine-id")).trim()).toBe(machineIdBefore);
@@ -146,11 +146,27 @@ describeHost("test host (slow: boots a systemd-nspawn guest and installs package
   );
 
   test(
+    "a reboot from inside the guest (systemctl reboot) boots the same disk, with its units",
+    async () => {
+      await host.sshOk("echo before-reboot | sudo tee /var/lib/reboot-marker >/dev/null");
+      const started = Date.now();
+      await host.reboot({ inGuest: true });
+      // eslint-disable-next-line no-console
+      console.log(`in-guest reboot took ${Math.round((Date.now() - started) / 1000)} s`);
+      expect((await host.sshOk("cat /var/lib/reboot-marker")).trim()).toBe("before-reboot");
+      const active = await host.sshOk("systemctl is-active postgresql redis-server ufw standin");
+      expect(active.trim().split("\n")).toEqual(["active", "active", "active", "active"]);
+      expect(await waitForHealth(host)).toMatch(/"status_code":200/);
+    },
+    5 * MIN,
+  );
+
+  test(
     "teardown leaves no process, veth, cgroup or state behind",
     async () => {
-      expect(nspawnPid).toBeGreaterThan(0);
+      expect(guestPid).toBeGreaterThan(0);
       await host.stop();
-      expect(fs.existsSync(`/proc/${nspawnPid}`)).toBe(false);
+      expect(fs.existsSync(`/proc/${guestPid}`)).toBe(false);
       expect(spawnSync("ip", ["link", "show", `ve-${name}`]).status).not.toBe(0);
       const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout;
       expect(ps.split("\n").filter((l) => l.includes(`-M ${name} `) || l.includes(`ve-${name}`))).toEqual([]);

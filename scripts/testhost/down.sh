@@ -42,7 +42,7 @@ stop_pid() { # stop_pid PIDFILE WORD GRACE_SECONDS
 if [ -d /run/systemd/system ] && systemctl is-active --quiet "quay-testhost-$name" 2>/dev/null; then
   systemctl stop "quay-testhost-$name" || true
 fi
-stop_pid "$state/nspawn.pid" systemd-nspawn 60
+stop_pid "$state/nspawn.pid" run-guest.sh 60
 stop_pid "$state/proxy.pid" apt-proxy.py 5
 
 if ip link show "$iface" >/dev/null 2>&1; then

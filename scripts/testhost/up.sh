@@ -6,8 +6,9 @@
 #
 #   <name>          1-11 characters [a-z0-9-]; the host side interface is ve-<name>.
 #   --persistent    boot a per-name copy of the base (kept by down.sh unless --purge), so the guest's
-#                   disk survives a power cycle (down.sh + up.sh --persistent again). Without it the
-#                   host boots an ephemeral snapshot (nspawn -x) that vanishes when it stops.
+#                   disk survives a power cycle (down.sh + up.sh --persistent again), and a reboot from
+#                   inside the guest (`systemctl reboot`) boots it again. Without it the host boots an
+#                   ephemeral snapshot (nspawn -x) that vanishes when it stops or reboots itself.
 #   --subnet N      use 10.77.N.0/24 (host side .1, guest .2). Default: the lowest N not used by
 #                   another test host or any host interface (a persistent host keeps its own).
 #   --timeout S     how long to wait for SSH and `systemctl is-system-running --wait` (default 180).
@@ -15,6 +16,7 @@
 # Prints the connection facts as JSON on stdout (also written to <state>/host.json):
 #   {"name","host","port","user","privateKeyPath","publicKey","hostKey","knownHostsPath",
 #    "hostAddress","proxy","persistent","stateDir","rootfs","pid","bootSeconds"}
+# "pid" is run-guest.sh's, the supervisor of systemd-nspawn (SIGTERM to it powers the guest off).
 # Logs go to stderr; the guest's console to <state>/console.log, the proxy's to <state>/proxy.log.
 # On failure it tears down what it started (down.sh) and exits non-zero.
 set -euo pipefail
@@ -48,7 +50,7 @@ state="$TESTHOST_STATE_ROOT/$name"
 iface="ve-$name"
 mkdir -p "$TESTHOST_STATE_ROOT"
 
-if pid="$(th_live_pid "$state/nspawn.pid" systemd-nspawn)"; then
+if pid="$(th_live_pid "$state/nspawn.pid" run-guest.sh)"; then
   th_die "test host '$name' is already up (nspawn PID $pid); scripts/testhost/down.sh $name first"
 fi
 
@@ -74,7 +76,7 @@ subnet_in_use() {
     [ -f "$other/subnet" ] || continue
     [ "$(cat "$other/subnet")" = "$n" ] || continue
     # Reserved while that host runs, or for good while it keeps a persistent disk.
-    if [ -f "$other/persistent" ] || th_live_pid "$other/nspawn.pid" systemd-nspawn >/dev/null; then
+    if [ -f "$other/persistent" ] || th_live_pid "$other/nspawn.pid" run-guest.sh >/dev/null; then
       return 0
     fi
   done
@@ -168,12 +170,15 @@ fail() {
 # From here on, any failure or interruption tears down what was started.
 trap 'fail "unexpected failure at line $LINENO"' ERR
 trap 'fail "interrupted"' INT TERM
+# run-guest.sh runs nspawn, addresses the host side of the veth and, for a persistent host, boots the
+# guest again when it reboots itself.
+guest_cmd=("$here/run-guest.sh" "$iface" "$host_ip/24" "$persistent" --)
 if [ -d /run/systemd/system ]; then
   # Host runs systemd: let it own the container's cgroup (untested on the project's machines).
   unit="quay-testhost-$name"
   systemd-run --quiet --unit="$unit" --property=Delegate=yes --collect \
     --property=StandardOutput="file:$state/console.log" --property=StandardError="file:$state/console.log" \
-    systemd-nspawn --keep-unit "${nspawn_args[@]}"
+    "${guest_cmd[@]}" --keep-unit "${nspawn_args[@]}"
   pid=""
   for _ in $(seq 1 50); do
     pid="$(systemctl show --property=MainPID --value "$unit" 2>/dev/null || true)"
@@ -190,21 +195,19 @@ else
   # shellcheck disable=SC2016 # expanded by the inner shell
   setsid bash -c 'n=$1; shift; for ((i = 0; i < n; i++)); do echo $$ >"$1/cgroup.procs"; shift; done; exec "$@"' \
     _ "${#cgdirs[@]}" "${cgdirs[@]}" \
-    env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --register=no --keep-unit "${nspawn_args[@]}" \
+    env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 "${guest_cmd[@]}" --register=no --keep-unit "${nspawn_args[@]}" \
     </dev/null >>"$state/console.log" 2>&1 &
   pid=$!
 fi
 echo "$pid" >"$state/nspawn.pid"
-th_log "booting '$name' (nspawn PID $pid, $([ "$persistent" = true ] && echo persistent || echo ephemeral), 10.77.$subnet.0/24)"
+th_log "booting '$name' (PID $pid, $([ "$persistent" = true ] && echo persistent || echo ephemeral), 10.77.$subnet.0/24)"
 
 for _ in $(seq 1 300); do
-  ip link show "$iface" >/dev/null 2>&1 && break
+  ip -o -4 addr show dev "$iface" 2>/dev/null | grep -qF " $host_ip/" && break
   kill -0 "$pid" 2>/dev/null || fail "systemd-nspawn exited during start"
   sleep 0.1
 done
-ip link show "$iface" >/dev/null 2>&1 || fail "no $iface after 30 s"
-ip addr replace "$host_ip/24" dev "$iface"
-ip link set "$iface" up
+ip -o -4 addr show dev "$iface" 2>/dev/null | grep -qF " $host_ip/" || fail "no $iface with $host_ip after 30 s"
 
 # --- apt proxy on the host side of the veth --------------------------------------------------------
 setsid "$TESTHOST_PYTHON" "$here/apt-proxy.py" --listen "$host_ip:$TESTHOST_PROXY_PORT" \

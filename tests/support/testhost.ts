@@ -60,8 +60,13 @@ export interface TestHost {
   sshOk(cmd: string, opts?: SshOptions): Promise<string>;
   /** Streams a local file to remotePath (as the ssh user; use a path it can write, e.g. /tmp). */
   upload(localPath: string, remotePath: string): Promise<void>;
-  /** Power cycle: the guest powers off cleanly, then boots again from the same disk (persistent only). */
-  reboot(): Promise<void>;
+  /**
+   * Persistent hosts only. Default: a power cycle — the guest powers off cleanly (SIGTERM to nspawn),
+   * then boots again from the same disk. `{ inGuest: true }`: `sudo systemctl reboot` inside the guest
+   * instead (nspawn exits with 133 and run-guest.sh boots the same disk again). Resolves once SSH
+   * answers and systemd is "running" in the new boot.
+   */
+  reboot(opts?: { inGuest?: boolean }): Promise<void>;
   /** Powers off and removes everything (a persistent disk too, unless keepDisk). Idempotent. */
   stop(opts?: { keepDisk?: boolean }): Promise<void>;
 }
@@ -241,10 +246,27 @@ export async function startTestHost(name: string, opts: TestHostOptions = {}): P
       });
       if (r.code !== 0) throw new Error(`upload of ${localPath} to ${remotePath} failed (${r.code}): ${r.stderr}`);
     },
-    async reboot() {
+    async reboot(o = {}) {
       if (!facts.persistent) throw new Error(`test host ${name} is ephemeral: start it with { persistent: true } to reboot it`);
-      await down(name, false);
-      facts = await up(name, { ...opts, persistent: true });
+      if (!o.inGuest) {
+        await down(name, false);
+        facts = await up(name, { ...opts, persistent: true });
+        return;
+      }
+      // /run is the guest's tmpfs: the marker is gone once the new boot answers.
+      const marker = "/run/testhost-reboot-pending";
+      const r = await ssh(`sudo touch ${marker}`);
+      if (r.code !== 0) throw new Error(`cannot reach ${name} before rebooting it: ${r.stderr}`);
+      await ssh("sudo systemctl reboot", { timeoutMs: 30_000 }); // the connection drops: ignore its result
+      const deadline = Date.now() + (opts.bootTimeoutSeconds ?? 180) * 1000;
+      let last = "";
+      while (Date.now() < deadline) {
+        const b = await ssh(`test ! -e ${marker} && systemctl is-system-running --wait`, { timeoutMs: 60_000 });
+        if (b.stdout.trim() === "running") return;
+        last = `${b.code} ${b.stdout.trim()} ${b.stderr.trim()}`;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      throw new Error(`test host ${name} did not come back from an in-guest reboot: ${last}`);
     },
     async stop(o = {}) {
       await down(name, !o.keepDisk);
