@@ -69,6 +69,10 @@ class JwtSigner {
   }
 }
 
+function flaskErrorPage(status: number, title: string, description: string): string {
+  return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${description}</p>\n`;
+}
+
 export class EmulatorServer {
   readonly state = new QuayState();
   config: QuayConfig;
@@ -205,10 +209,16 @@ export class EmulatorServer {
         const loc = `${rq.baseUrl}${url.pathname}/${url.search}`;
         return { status: 308, body: `<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: <a href="${loc}">${loc}</a>. If not, click the link.\n`, style: "html", headers: { Location: loc } };
       }
-      return { status: 404, body: { message: WERKZEUG_MESSAGES[404] }, style: rq.path.startsWith("/api/") ? "restful" : "jsonify" };
+      // Routing-level 404s reach Flask's default handler (flask-restful's catch_all_404s is off): HTML.
+      return { status: 404, body: flaskErrorPage(404, "Not Found", WERKZEUG_MESSAGES[404]), style: "html" };
     }
     if (!("route" in match)) {
-      return { status: 405, body: { message: WERKZEUG_MESSAGES[405] }, style: "restful", headers: { Allow: [...match.allowed, "OPTIONS", ...(match.allowed.includes("GET") ? ["HEAD"] : [])].join(", ") } };
+      const allow = [...match.allowed, "OPTIONS", ...(match.allowed.includes("GET") ? ["HEAD"] : [])].join(", ");
+      // flask-restful owns 405s of its own endpoints (JSON); web routes get Flask's HTML page.
+      const apiOwned = rq.path.startsWith("/api/") && rq.path !== "/api/v1/user/initialize";
+      return apiOwned
+        ? { status: 405, body: { message: WERKZEUG_MESSAGES[405] }, style: "restful", headers: { Allow: allow } }
+        : { status: 405, body: flaskErrorPage(405, "Method Not Allowed", WERKZEUG_MESSAGES[405]), style: "html", headers: { Allow: allow } };
     }
     const route = match.route;
     rq.params = match.params;
