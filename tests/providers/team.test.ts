@@ -1,0 +1,300 @@
+import * as http from "http";
+import { AddressInfo } from "net";
+import { UNKNOWN } from "../../providers/quay/common";
+import { TeamProvider, planTeamMembers } from "../../providers/quay/team";
+import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+
+interface MembersBody {
+  members: Array<{ name: string; invited?: boolean }>;
+}
+
+/**
+ * A proxy in front of the emulator that forwards every request but, for the first `count` requests that
+ * match, throws Quay's answer away and replies 502: the write was applied and the client cannot know.
+ */
+async function lossyProxy(target: string, match: (method: string, path: string) => boolean, count: number) {
+  let left = count;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const lose = left > 0 && match(req.method ?? "GET", (req.url ?? "").split("?")[0]);
+      if (lose) left--;
+      const upstream = http.request(target + req.url, { method: req.method, headers: req.headers }, (answer) => {
+        const body: Buffer[] = [];
+        answer.on("data", (c: Buffer) => body.push(c));
+        answer.on("end", () => {
+          if (lose) {
+            res.writeHead(502, { "Content-Type": "text/html" });
+            res.end("<html><body><center><h1>502 Bad Gateway</h1></center></body></html>");
+          } else {
+            res.writeHead(answer.statusCode ?? 500, answer.headers);
+            res.end(Buffer.concat(body));
+          }
+        });
+      });
+      upstream.on("error", () => res.destroy());
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe("planTeamMembers", () => {
+  it("adds the missing, removes the extra, ignores duplicates and sorts", () => {
+    expect(planTeamMembers(["b", "a", "x"], ["c", "a", "c", "b"])).toEqual({ add: ["c"], remove: ["x"] });
+    expect(planTeamMembers([], [])).toEqual({ add: [], remove: [] });
+    expect(planTeamMembers(["o+r"], [])).toEqual({ add: [], remove: ["o+r"] });
+  });
+});
+
+describe("quay:Team provider against the emulator", () => {
+  let quay: QuayFixture;
+  let org: string;
+  const provider = TeamProvider.instance;
+  const robot = (short: string) => `${org}+${short}`;
+
+  beforeAll(async () => {
+    quay = await startQuay();
+    org = uniqueName("teams");
+    await quay.admin.post("/api/v1/organization/", { name: org });
+    for (const short of ["mirror", "ci", "ro"]) await quay.admin.put(`/api/v1/organization/${org}/robots/${short}`, { description: "" });
+    await quay.admin.post("/api/v1/superuser/users/", { username: "alice", email: "alice@example.com" });
+  });
+  afterAll(async () => quay.close());
+  afterEach(() => quay.emulator.faults.clear());
+
+  const props = (name: string, extra: Record<string, unknown> = {}) =>
+    ({ connection: quay.connection, organization: org, name, role: "creator", description: "", members: [], ...extra }) as never;
+  const members = async (team: string, includePending = false) =>
+    (await quay.admin.get<MembersBody>(`/api/v1/organization/${org}/team/${team}/members`, { query: { includePending: includePending ? "true" : undefined } })).body.members;
+  const teamsOfOrg = async () => (await quay.admin.get<{ teams: Record<string, { role: string; description: string }> }>(`/api/v1/organization/${org}`)).body.teams;
+
+  it("check names the property, applies Quay's rules, fills defaults, and lets unknown values through", async () => {
+    const failure = async (extra: Record<string, unknown>) => (await provider.check(props("x"), props("mirror-creators", extra))).failures?.[0];
+    expect(await failure({ name: "Bad Team!" })).toMatchObject({ property: "name", reason: expect.stringMatching(/must match expression/) });
+    expect(await failure({ role: "owner" })).toMatchObject({ property: "role", reason: expect.stringMatching(/member, creator, admin/) });
+    expect(await failure({ organization: "Org" })).toMatchObject({ property: "organization" });
+    expect(await failure({ members: ["ok", "Not A User"] })).toMatchObject({ property: "members.1" });
+    expect(await failure({ members: ["otherorg+robot"] })).toMatchObject({ property: "members.0", reason: expect.stringMatching(/belongs to namespace otherorg/) });
+
+    const checked = await provider.check(props("x"), { connection: quay.connection, organization: org, name: "t1", role: "member", members: [robot("ro"), "alice", robot("ro")] } as never);
+    expect(checked.failures).toBeUndefined();
+    expect(checked.inputs).toMatchObject({ description: "", members: ["alice", robot("ro")] });
+
+    for (const extra of [{ name: UNKNOWN }, { organization: UNKNOWN, members: [robot("ci")] }, { members: [UNKNOWN, "alice"] }, { members: UNKNOWN }, { role: UNKNOWN }]) {
+      expect((await provider.check(props("x"), props("tt", extra))).failures).toBeUndefined();
+    }
+  });
+
+  it("creates, reads back, diffs to nothing, updates each field in place with the fewest calls, and deletes", async () => {
+    const inputs = props("mirror-creators", { description: "oc-mirror robots", members: [robot("mirror"), robot("ci")] });
+    quay.emulator.counter.reset();
+    const created = await provider.create(inputs);
+    expect(created.id).toBe(`${org}/mirror-creators`);
+    // One look, one team PUT, one PUT per member.
+    expect(quay.emulator.counter.writes()).toBe(3);
+    expect((await members("mirror-creators")).map((m) => m.name).sort()).toEqual([robot("ci"), robot("mirror")]);
+
+    const read = await provider.read(created.id, created.outs!);
+    expect(read.props).toMatchObject({ role: "creator", description: "oc-mirror robots", members: [robot("ci"), robot("mirror")] });
+    expect((await provider.diff(created.id, read.props!, inputs)).changes).toBe(false);
+    // Member order does not matter.
+    expect((await provider.diff(created.id, read.props!, props("mirror-creators", { description: "oc-mirror robots", members: [robot("mirror"), robot("ci")] }))).changes).toBe(false);
+
+    // role: one PUT, nothing else.
+    let olds = read.props!;
+    let news = props("mirror-creators", { role: "admin", description: "oc-mirror robots", members: [robot("ci"), robot("mirror")] });
+    expect(await provider.diff(created.id, olds, news)).toMatchObject({ changes: true, replaces: undefined });
+    quay.emulator.counter.reset();
+    olds = (await provider.update(created.id, olds, news)).outs!;
+    expect(quay.emulator.counter.snapshot()).toEqual({ "PUT /api/v1/organization/{org}/team/{team}": 1 });
+    expect((await teamsOfOrg())["mirror-creators"].role).toBe("admin");
+
+    // description: one PUT.
+    news = props("mirror-creators", { role: "admin", description: "changed", members: [robot("ci"), robot("mirror")] });
+    quay.emulator.counter.reset();
+    olds = (await provider.update(created.id, olds, news)).outs!;
+    expect(quay.emulator.counter.snapshot()).toEqual({ "PUT /api/v1/organization/{org}/team/{team}": 1 });
+    expect((await teamsOfOrg())["mirror-creators"].description).toBe("changed");
+
+    // members: one listing, then one call per member added or removed.
+    news = props("mirror-creators", { role: "admin", description: "changed", members: [robot("mirror"), robot("ro"), "alice"] });
+    expect((await provider.diff(created.id, olds, news)).changes).toBe(true);
+    quay.emulator.counter.reset();
+    olds = (await provider.update(created.id, olds, news)).outs!;
+    expect(quay.emulator.counter.snapshot()).toEqual({
+      "GET /api/v1/organization/{org}/team/{team}/members": 1,
+      "PUT /api/v1/organization/{org}/team/{team}/members/{member}": 2,
+      "DELETE /api/v1/organization/{org}/team/{team}/members/{member}": 1,
+    });
+    expect((await members("mirror-creators")).map((m) => m.name).sort()).toEqual(["alice", robot("mirror"), robot("ro")]);
+    expect((await provider.read(created.id, olds)).props?.members).toEqual(["alice", robot("mirror"), robot("ro")]);
+
+    // identity
+    expect((await provider.diff(created.id, olds, props("other-name"))).replaces).toEqual(["name"]);
+    expect((await provider.diff(created.id, olds, { ...(props("mirror-creators") as object), organization: "elsewhere" } as never)).replaces).toEqual(["organization"]);
+
+    await provider.delete(created.id, olds);
+    expect(await provider.read(created.id, olds)).toEqual({});
+    // 400 "Team 'x' is not a team in org 'y'" means it is gone already.
+    await expect(provider.delete(created.id, olds)).resolves.toBeUndefined();
+  });
+
+  it("reports drift made behind Pulumi's back, and a team deleted outside Pulumi as gone", async () => {
+    const created = await provider.create(props("drift", { members: [robot("ci")] }));
+    await quay.admin.put(`/api/v1/organization/${org}/team/drift`, { role: "member", description: "edited in the UI" });
+    await quay.admin.put(`/api/v1/organization/${org}/team/drift/members/${robot("ro")}`);
+    await quay.admin.delete(`/api/v1/organization/${org}/team/drift/members/${robot("ci")}`);
+    const read = await provider.read(created.id, created.outs!);
+    expect(read.props).toMatchObject({ role: "member", description: "edited in the UI", members: [robot("ro")] });
+    expect((await provider.diff(created.id, read.props!, props("drift", { members: [robot("ci")] }))).changes).toBe(true);
+
+    // The next `up` converges it exactly.
+    await provider.update(created.id, read.props!, props("drift", { members: [robot("ci")] }));
+    expect((await members("drift")).map((m) => m.name)).toEqual([robot("ci")]);
+    expect((await teamsOfOrg()).drift).toMatchObject({ role: "creator", description: "" });
+
+    await quay.admin.delete(`/api/v1/organization/${org}/team/drift`);
+    expect(await provider.read(created.id, created.outs!)).toEqual({});
+  });
+
+  it("refuses an existing team without touching it unless asked to adopt it, then converges it", async () => {
+    await quay.admin.put(`/api/v1/organization/${org}/team/seeded`, { role: "member", description: "old script" });
+    await quay.admin.put(`/api/v1/organization/${org}/team/seeded/members/${robot("ro")}`);
+    const desired = props("seeded", { role: "creator", description: "now managed", members: [robot("mirror")] });
+
+    quay.emulator.counter.reset();
+    await expect(provider.create(desired)).rejects.toThrow(/team ".*seeded" already exists.*adopt: true/s);
+    expect(quay.emulator.counter.writes()).toBe(0);
+    expect((await teamsOfOrg()).seeded).toMatchObject({ role: "member", description: "old script" });
+
+    const adopted = await provider.create({ ...(desired as object), adopt: true } as never);
+    expect(adopted.id).toBe(`${org}/seeded`);
+    expect((await teamsOfOrg()).seeded).toMatchObject({ role: "creator", description: "now managed" });
+    expect((await members("seeded")).map((m) => m.name)).toEqual([robot("mirror")]);
+  });
+
+  it("a create whose member step fails is recorded as created, and the next up converges it", async () => {
+    quay.emulator.faults.add({ method: "PUT", path: /\/team\/partial\/members\//, status: 400, count: 1 });
+    const inputs = props("partial", { members: [robot("ci")] });
+    const err = await provider.create(inputs).catch((e) => e);
+    expect(err).toMatchObject({ id: `${org}/partial`, properties: expect.objectContaining({ members: [] }) });
+    expect(err.message).toMatch(/created .*partial, but a follow-up step failed/);
+
+    // The engine now holds the partial outputs: diff sees the missing member and update adds it.
+    expect((await provider.diff(err.id, err.properties, inputs)).changes).toBe(true);
+    await provider.update(err.id, err.properties, inputs);
+    expect((await members("partial")).map((m) => m.name)).toEqual([robot("ci")]);
+  });
+
+  it("a member PUT whose answer was lost is looked up, not repeated", async () => {
+    const proxy = await lossyProxy(quay.emulator.url, (method, path) => method === "PUT" && /\/team\/lossy\/members\//.test(path), 1);
+    try {
+      const via = (extra: Record<string, unknown>) => ({ ...(props("lossy", extra) as object), connection: { ...quay.connection, endpoint: proxy.url } }) as never;
+      quay.emulator.counter.reset();
+      const created = await provider.create(via({ members: [robot("mirror")] }));
+      expect(created.id).toBe(`${org}/lossy`);
+      expect(quay.emulator.counter.snapshot()["PUT /api/v1/organization/{org}/team/{team}/members/{member}"]).toBe(1);
+      expect((await members("lossy")).map((m) => m.name)).toEqual([robot("mirror")]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a token change is an in-place update that calls nothing", async () => {
+    const created = await provider.create(props("tok", { members: [robot("ci")] }));
+    const rotated = { ...(props("tok", { members: [robot("ci")] }) as object), connection: { ...quay.connection, token: "a-new-token" } } as never;
+    expect(await provider.diff(created.id, created.outs!, rotated)).toMatchObject({ changes: true, replaces: undefined });
+    quay.emulator.counter.reset();
+    const updated = await provider.update(created.id, created.outs!, rotated);
+    expect(quay.emulator.counter.total()).toBe(0);
+    expect(updated.outs?.connection.token).toBe("a-new-token");
+  });
+
+  it("survives serialization without capturing a secret and still works", async () => {
+    const { provider: loaded, containsSecrets, text } = await roundTripProvider(provider);
+    expect(containsSecrets).toBe(false);
+    expect(text).not.toContain(quay.connection.token);
+    const created = await loaded.create(props("serialized", { members: [robot("ro")] }));
+    expect((await loaded.read(created.id, created.outs!)).props?.members).toEqual([robot("ro")]);
+    await loaded.delete(created.id, created.outs!);
+    expect(await loaded.read(created.id, created.outs!)).toEqual({});
+  });
+
+  it.each([
+    ["500", { status: 500 }],
+    ["502", { status: 502 }],
+    ["503", { status: 503 }],
+    ["429", { status: 429 }],
+    ["reset", { reset: true }],
+  ])("converges under 10 %% injected %s faults with nothing duplicated", async (label, fault) => {
+    const names = Array.from({ length: 6 }, (_, i) => `faulty-${label}-${i}`);
+    const want = [robot("mirror"), robot("ci"), "alice"];
+    // What repeated `pulumi up` runs do: create (or adopt what a failed run left), then update to the target.
+    const converge = async (name: string) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          let outs: object;
+          try {
+            outs = (await provider.create(props(name, { members: want.slice(0, 2) }))).outs!;
+          } catch (e) {
+            const partial = e as { id?: string; properties?: Record<string, unknown> };
+            if (partial.id) outs = partial.properties!;
+            else if (/already exists/.test(String(e))) outs = (await provider.create(props(name, { members: want.slice(0, 2), adopt: true }))).outs!;
+            else throw e;
+          }
+          await provider.update(`${org}/${name}`, outs as never, props(name, { role: "admin", members: want.slice(1) }));
+          return;
+        } catch (e) {
+          if (attempt > 10) throw e;
+        }
+      }
+    };
+    quay.emulator.faults.add({ fraction: 0.1, path: /\/team\//, ...fault });
+    await Promise.all(names.map(converge));
+    quay.emulator.faults.clear();
+    const teams = await teamsOfOrg();
+    for (const name of names) {
+      expect(teams[name]?.role).toBe("admin");
+      const listed = (await members(name, true)).map((m) => m.name);
+      expect(listed.sort()).toEqual(["alice", robot("ci")]);
+    }
+  });
+});
+
+describe("quay:Team provider with team invites (FEATURE_MAILING)", () => {
+  let quay: QuayFixture;
+  let org: string;
+  const provider = TeamProvider.instance;
+
+  beforeAll(async () => {
+    quay = await startQuay({ config: { FEATURE_MAILING: true, MAIL_SERVER: "smtp.example.com" } });
+    org = uniqueName("invites");
+    await quay.admin.post("/api/v1/organization/", { name: org, email: `${org}@example.com` });
+    await quay.admin.post("/api/v1/superuser/users/", { username: "bob", email: "bob@example.com" });
+  });
+  afterAll(async () => quay.close());
+
+  it("an invited user is not a member: read shows them missing and an update does not invite again", async () => {
+    const inputs = { connection: quay.connection, organization: org, name: "readers", role: "member", description: "", members: ["bob"] } as never;
+    const created = await provider.create(inputs);
+    const pending = async () =>
+      (await quay.admin.get<MembersBody>(`/api/v1/organization/${org}/team/readers/members`, { query: { includePending: "true" } })).body.members.filter((m) => m.invited);
+    expect((await pending()).map((m) => m.name)).toEqual(["bob"]);
+
+    const read = await provider.read(created.id, created.outs!);
+    expect(read.props?.members).toEqual([]);
+    expect((await provider.diff(created.id, read.props!, inputs)).changes).toBe(true);
+
+    quay.emulator.counter.reset();
+    await provider.update(created.id, read.props!, inputs);
+    expect(quay.emulator.counter.writes()).toBe(0);
+    expect(await pending()).toHaveLength(1);
+
+    // Dropping the user from the set withdraws the invite.
+    await provider.update(created.id, created.outs!, { ...(inputs as object), members: [] } as never);
+    expect(await pending()).toHaveLength(0);
+  });
+});
