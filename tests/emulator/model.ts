@@ -43,7 +43,13 @@ export function createUser(core: Core, username: string, password: string, email
 
 /** data/model/organization.py create_organization: the creator lands in a new "owners" admin team. */
 export function createOrganization(core: Core, name: string, email: string | null | undefined, creator: Entity, emailRequired: boolean): Entity {
-  const org = createUserNoVerify(core, name, email, emailRequired, "org");
+  // HEAD (3.18+): the email is optional even with FEATURE_MAILING; it must not belong to a user.
+  if (email && emailRequired && !validateEmail(email)) throw new ModelException(`Invalid email address: ${email}`);
+  if (email && !core.config.feature("ORG_SHARED_EMAIL") && core.state.entities.some((e) => e.kind !== "org" && e.email === email)) {
+    throw new ModelException(`Email has already been used: ${email}`);
+  }
+  const org = createUserNoVerify(core, name, null, false, "org");
+  if (email) org.email = email;
   const owners = createTeam(core.state, "owners", org, "admin", "");
   owners.members.push(creator.id);
   return org;

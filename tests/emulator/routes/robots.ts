@@ -139,6 +139,7 @@ function orgGet(rq: Rq): Reply {
   const isAdmin = p.administerOrg(org);
   const fa = rq.cfg.feature("SUPERUSERS_FULL_ACCESS") && p.superUser();
   if (!(isAdmin || p.isGlobalReadonlySuperuser() || fa)) throw unauthorized(rq);
+  if (!rq.st.getOrg(org)) throw modelError(`Organization does not exist: ${org}`);
   try {
     const robot = lookupRobot(rq.st, `${org}+${rq.params.robot}`);
     return ok(robotView(robot, { includeMetadata: true, includeToken: isAdmin || fa }));
@@ -175,6 +176,7 @@ function orgPermissions(rq: Rq): Reply {
   const org = rq.params.org;
   const p = rq.perms;
   if (!(p.administerOrg(org) || p.isGlobalReadonlySuperuser() || (rq.cfg.feature("SUPERUSERS_FULL_ACCESS") && p.superUser()))) throw werkzeugAbort(403);
+  if (!rq.st.getOrg(org)) throw modelError(`Organization does not exist: ${org}`);
   try {
     return ok({ permissions: robotPermissions(rq, `${org}+${rq.params.robot}`) });
   } catch (e) {
