@@ -124,11 +124,12 @@ export class Rq {
     if (v === null) return def;
     return !["false", "False", "0", "FALSE", "", "null"].includes(v);
   }
-  argInt(name: string): number | null {
+  /** reqparse int argument; a bad value answers 400 {"message": {name: help}} (help.format(error_msg=...)). */
+  argInt(name: string, help?: string): number | null {
     const v = this.query.get(name);
     if (v === null) return null;
     if (!/^\s*[-+]?\d+\s*$/.test(v)) {
-      throw new HttpReply(400, { message: { [name]: `invalid literal for int() with base 10: ${JSON.stringify(v).replace(/^"|"$/g, "'")}` } });
+      throw new HttpReply(400, { message: { [name]: help ?? `invalid literal for int() with base 10: '${v}'` } });
     }
     return parseInt(v, 10);
   }

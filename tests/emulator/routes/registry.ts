@@ -30,9 +30,11 @@ function basicAuth(rq: Rq): { ctx: AuthContext; sent: boolean; error: string | n
   const st = rq.st;
   const direct = new Set([DIRECT_LOGIN]);
   if (username === "$oauthtoken") {
-    const tok = st.tokens.find((t) => t.token === secret && t.expiresAt.getTime() > rq.core.now());
+    const tok = st.tokens.find((t) => t.token === secret);
     const user = tok ? st.entity(tok.userId) : undefined;
-    if (!tok || !user || !user.enabled) return { ctx: ANONYMOUS, sent: true, error: "Invalid access token" };
+    if (!tok || !user) return { ctx: ANONYMOUS, sent: true, error: "OAuth access token could not be validated" };
+    if (tok.expiresAt.getTime() <= rq.core.now()) return { ctx: ANONYMOUS, sent: true, error: "OAuth access token has expired" };
+    if (!user.enabled) return { ctx: ANONYMOUS, sent: true, error: "Granter of the oauth access token is disabled" };
     return { ctx: { kind: "oauth", user, scopes: scopesFromString(tok.scope), token: tok, session: null }, sent: true, error: null };
   }
   if (username.includes("+")) {
@@ -43,14 +45,23 @@ function basicAuth(rq: Rq): { ctx: AuthContext; sent: boolean; error: string | n
     if (!owner) return { ctx: ANONYMOUS, sent: true, error: `Robot ${username} owner does not exist` };
     if (!owner.enabled) return { ctx: ANONYMOUS, sent: true, error: `Robot ${username} owner ${owner.username} is disabled` };
     if (robot.robotToken !== secret) return { ctx: ANONYMOUS, sent: true, error: `Could not find robot with username: ${username} and supplied password.` };
-    robot.lastAccessed = new Date(rq.core.now());
+    touchLastAccessed(rq, robot);
     return { ctx: { kind: "robot", user: robot, scopes: direct, token: null, session: null }, sent: true, error: null };
   }
   const user = st.getNonRobotUser(username) ?? st.entities.find((e) => e.kind === "user" && e.email === username);
   if (!user || user.password === null || user.password !== secret) return { ctx: ANONYMOUS, sent: true, error: "Invalid Username or Password" };
   if (!user.enabled) return { ctx: ANONYMOUS, sent: true, error: "This user has been disabled. Please contact your administrator." };
-  user.lastAccessed = new Date(rq.core.now());
+  touchLastAccessed(rq, user);
   return { ctx: { kind: "user", user, scopes: direct, token: null, session: null }, sent: true, error: null };
+}
+
+/** data/model/_basequery.update_last_accessed: only with FEATURE_USER_LAST_ACCESSED, debounced. */
+function touchLastAccessed(rq: Rq, e: Entity): void {
+  if (!rq.cfg.feature("USER_LAST_ACCESSED")) return;
+  const now = rq.core.now();
+  const threshold = Number(rq.cfg.get("LAST_ACCESSED_UPDATE_THRESHOLD_S") ?? 60) * 1000;
+  if (e.lastAccessed && now - e.lastAccessed.getTime() < threshold) return;
+  e.lastAccessed = new Date(now);
 }
 
 function escapeRe(s: string): string {

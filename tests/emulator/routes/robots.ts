@@ -124,7 +124,7 @@ function orgList(rq: Rq): Reply {
   const p = rq.perms;
   const permissions = rq.argBool("permissions", false);
   const token = rq.argBool("token", true);
-  const limit = rq.argInt("limit");
+  const limit = rq.argInt("limit", "If specified, the number of robots to return.");
   const fa = rq.cfg.feature("SUPERUSERS_FULL_ACCESS") && p.superUser();
   if (!(p.orgMember(org) || p.isGlobalReadonlySuperuser() || fa)) throw unauthorized(rq);
   const isAdmin = p.administerOrg(org);
@@ -189,7 +189,7 @@ function userList(rq: Rq): Reply {
   const u = requireUserAdmin(rq);
   const permissions = rq.argBool("permissions", false);
   const token = rq.argBool("token", true);
-  const limit = rq.argInt("limit");
+  const limit = rq.argInt("limit", "If specified, the number of robots to return.");
   return ok({ robots: robotsList(rq, u.username, permissions, token, limit) });
 }
 function userGet(rq: Rq): Reply {

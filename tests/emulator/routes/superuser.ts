@@ -35,7 +35,7 @@ function listUsers(rq: Rq): Reply {
   requireFreshLogin(rq);
   verifyNotProd(rq);
   const disabled = rq.argBool("disabled", true);
-  const limit = rq.argInt("limit");
+  const limit = rq.argInt("limit", "Limit to the number of results to return per page. Max 100.");
   if (!rq.perms.allowIfAnySuperuser()) throw unauthorized(rq);
   if (limit !== null && limit > 100) throw invalidRequest("Page limit cannot be above 100");
   const users = rq.st.entities.filter((e) => e.kind === "user" && (disabled || e.enabled)).sort((a, b) => a.id - b.id);
