@@ -44,6 +44,11 @@ describe("engine smoke (real pulumi CLI, file backend)", () => {
             const quiet = await stack.preview();
             expect(quiet.summary).toEqual({ same: 2 });
 
+            // ...a preview-only refresh reports the change without recording it...
+            const peek = await stack.refresh(true);
+            expect(peek.summary.update).toBe(1);
+            expect((await stack.resources())[0].outputs?.content).toBe("hello from quay-mirror\n");
+
             // ...refresh reads it back and reports the change...
             const refreshed = await stack.refresh();
             expect(refreshed.summary.update).toBe(1);
