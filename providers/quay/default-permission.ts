@@ -8,7 +8,7 @@
 // - PUT `…/prototypes/{uuid}` changes the role; PUT and DELETE of a missing prototype are 404.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { apiPath } from "./client";
+import { QuayClient, apiPath } from "./client";
 import {
   CommonProps,
   QuayConnectionArgs,
@@ -67,6 +67,21 @@ function matchesPrototype(proto: PrototypeView, p: DefaultPermissionProps): bool
     proto.delegate?.name === p.delegateName &&
     (proto.activating_user?.name || undefined) === (p.activatingUser || undefined)
   );
+}
+
+/**
+ * True when the organization itself is gone. Quay checks org-admin permission before it looks anything up,
+ * so once an organization is deleted its prototypes answer 403, not 404; the organization GET still says 404.
+ */
+async function organizationGone(client: QuayClient, organization: string, e: unknown): Promise<boolean> {
+  if (isGone(e)) return true;
+  if ((e as { status?: number })?.status !== 403) return false;
+  try {
+    await client.get(apiPath`/organization/${organization}`);
+    return false;
+  } catch (lookup) {
+    return isGone(lookup);
+  }
 }
 
 function describe(p: DefaultPermissionProps): string {
@@ -168,7 +183,7 @@ export class DefaultPermissionProvider implements pulumi.dynamic.ResourceProvide
       protos = await this.list(client, props.organization);
     } catch (e) {
       // The organization is gone, and its default permissions with it.
-      if (isGone(e)) return {};
+      if (await organizationGone(client, props.organization, e)) return {};
       throw e;
     }
     const proto = protos.find((p) => p.id === id);
@@ -191,10 +206,11 @@ export class DefaultPermissionProvider implements pulumi.dynamic.ResourceProvide
   }
 
   async delete(id: string, props: DefaultPermissionProps): Promise<void> {
+    const client = clientFor(props.connection, this.overrideToken);
     try {
-      await clientFor(props.connection, this.overrideToken).delete(apiPath`/organization/${props.organization}/prototypes/${id}`, { idempotent: true });
+      await client.delete(apiPath`/organization/${props.organization}/prototypes/${id}`, { idempotent: true });
     } catch (e) {
-      if (!isGone(e)) throw e;
+      if (!(await organizationGone(client, props.organization, e))) throw e;
     }
   }
 

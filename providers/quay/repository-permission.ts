@@ -9,7 +9,7 @@
 //   namespace y").
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { encodeSegment, repoPath } from "./client";
+import { QuayClient, apiPath, encodeSegment, repoPath } from "./client";
 import {
   CommonProps,
   QuayConnectionArgs,
@@ -61,6 +61,23 @@ const permissionGone = () => [/does not have permission for repo/i];
 function permissionPath(p: Pick<RepositoryPermissionProps, "namespace" | "repository" | "kind" | "name">): string {
   // Robots are users in Quay's permission API.
   return `/api/v1/repository/${repoPath(p.namespace, p.repository)}/permissions/${p.kind === "team" ? "team" : "user"}/${encodeSegment(p.name)}`;
+}
+
+/**
+ * True when the repository's whole namespace is gone. Quay checks repo-admin permission first, so once an
+ * organization is deleted its permissions answer 403, not 404: ask whether the namespace still exists as
+ * an organization (404 when not) or as a user (`/users/{name}`, 404 when not).
+ */
+async function namespaceGone(client: QuayClient, namespace: string): Promise<boolean> {
+  for (const path of [apiPath`/organization/${namespace}`, apiPath`/users/${namespace}`]) {
+    try {
+      await client.get(path);
+      return false;
+    } catch (e) {
+      if (!isGone(e)) return false;
+    }
+  }
+  return true;
 }
 
 function permissionId(p: Pick<RepositoryPermissionProps, "namespace" | "repository" | "kind" | "name">): string {
@@ -139,10 +156,13 @@ export class RepositoryPermissionProvider implements pulumi.dynamic.ResourceProv
   }
 
   async delete(_id: string, props: RepositoryPermissionProps): Promise<void> {
+    const client = clientFor(props.connection, this.overrideToken);
     try {
-      await clientFor(props.connection, this.overrideToken).delete(permissionPath(props), { idempotent: true });
+      await client.delete(permissionPath(props), { idempotent: true });
     } catch (e) {
-      if (!isGone(e, permissionGone())) throw e;
+      if (isGone(e, permissionGone())) return;
+      if ((e as { status?: number }).status === 403 && (await namespaceGone(client, props.namespace))) return;
+      throw e;
     }
   }
 
@@ -153,6 +173,7 @@ export class RepositoryPermissionProvider implements pulumi.dynamic.ResourceProv
       return body?.role;
     } catch (e) {
       if (isGone(e, permissionGone())) return undefined;
+      if ((e as { status?: number }).status === 403 && (await namespaceGone(client, p.namespace))) return undefined;
       throw e;
     }
   }

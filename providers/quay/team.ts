@@ -9,7 +9,7 @@
 //   is 400 "is not a team in org".
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { apiPath } from "./client";
+import { QuayClient, apiPath } from "./client";
 import {
   CommonProps,
   QuayConnectionArgs,
@@ -93,6 +93,19 @@ function memberSet(members: unknown): unknown {
 const teamGone = () => [/is not a team in org/i];
 const memberAlreadyIn = () => [/is already a member of team/i];
 const memberNotIn = () => [/does not belong to team/i];
+
+/**
+ * True when the organization itself is gone. Quay checks org-admin permission before it looks anything up,
+ * so once an organization is deleted its teams answer 403, not 404; the organization GET still says 404.
+ */
+async function organizationGone(client: QuayClient, organization: string): Promise<boolean> {
+  try {
+    await client.get(apiPath`/organization/${organization}`);
+    return false;
+  } catch (e) {
+    return isGone(e);
+  }
+}
 
 /** A 400 whose message matches (Quay's model exceptions: "already a member" is no 404). */
 function isQuay400(e: unknown, messages: RegExp[]): boolean {
@@ -233,10 +246,13 @@ export class TeamProvider implements pulumi.dynamic.ResourceProvider<TeamProps, 
   }
 
   async delete(_id: string, props: TeamProps): Promise<void> {
+    const client = clientFor(props.connection, this.overrideToken);
     try {
-      await clientFor(props.connection, this.overrideToken).delete(apiPath`/organization/${props.organization}/team/${props.name}`, { idempotent: true });
+      await client.delete(apiPath`/organization/${props.organization}/team/${props.name}`, { idempotent: true });
     } catch (e) {
-      if (!isGone(e, teamGone())) throw e;
+      if (isGone(e, teamGone())) return;
+      if ((e as { status?: number }).status === 403 && (await organizationGone(client, props.organization))) return;
+      throw e;
     }
   }
 

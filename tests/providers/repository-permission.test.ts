@@ -102,6 +102,17 @@ describe("quay:RepositoryPermission provider against the emulator", () => {
     expect(await provider.read(team.id, team.outs!)).toEqual({});
   });
 
+  it("a permission whose organization was deleted is gone for read and delete (Quay answers 403 there, not 404)", async () => {
+    const doomed = uniqueName("doomed");
+    await quay.admin.post("/api/v1/organization/", { name: doomed });
+    await quay.admin.post("/api/v1/repository", { namespace: doomed, repository: "r", visibility: "private", description: "" });
+    const inputs = { ...(props("user", "alice") as object), namespace: doomed, repository: "r" } as never;
+    const created = await provider.create(inputs);
+    await quay.admin.delete(`/api/v1/organization/${doomed}`);
+    expect(await provider.read(created.id, created.outs!)).toEqual({});
+    await expect(provider.delete(created.id, created.outs!)).resolves.toBeUndefined();
+  });
+
   it("changes an existing grant's role only when asked to adopt it; one with the declared role is taken as is", async () => {
     await quay.admin.put(`/api/v1/repository/${org}/seeded/permissions/user/${robot("mirror")}`, { role: "admin" });
     const desired = props("robot", robot("mirror"), { repository: "seeded", role: "write" });

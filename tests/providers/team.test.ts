@@ -160,6 +160,16 @@ describe("quay:Team provider against the emulator", () => {
     expect(await provider.read(created.id, created.outs!)).toEqual({});
   });
 
+  it("a team whose organization was deleted is gone for read and delete (Quay answers 403 there, not 404)", async () => {
+    const doomed = uniqueName("doomed");
+    await quay.admin.post("/api/v1/organization/", { name: doomed });
+    const inputs = { ...(props("orphan") as object), organization: doomed } as never;
+    const created = await provider.create(inputs);
+    await quay.admin.delete(`/api/v1/organization/${doomed}`);
+    expect(await provider.read(created.id, created.outs!)).toEqual({});
+    await expect(provider.delete(created.id, created.outs!)).resolves.toBeUndefined();
+  });
+
   it("refuses an existing team without touching it unless asked to adopt it, then converges it", async () => {
     await quay.admin.put(`/api/v1/organization/${org}/team/seeded`, { role: "member", description: "old script" });
     await quay.admin.put(`/api/v1/organization/${org}/team/seeded/members/${robot("ro")}`);
