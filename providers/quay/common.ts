@@ -137,13 +137,18 @@ export function overrideTokens(configured?: string): string[] {
   return [process.env.QUAY_TOKEN, configured].filter((t): t is string => !!t);
 }
 
-/** A client for one provider call. Limits come from env so benchmarks and users can tune them. */
-export function clientFor(connection: QuayConnection, configuredToken?: string): QuayClient {
+/**
+ * A client for one provider call. Limits come from env so benchmarks and users can tune them.
+ * `preferredTokens` (optional) are tried before the connection's token, e.g. the token an ApiToken
+ * resource minted itself, which outlives the bootstrap token that created it.
+ */
+export function clientFor(connection: QuayConnection, configuredToken?: string, preferredTokens: string[] = []): QuayClient {
   const num = (name: string) => (process.env[name] && /^\d+$/.test(process.env[name] as string) ? Number(process.env[name]) : undefined);
+  const [first, ...rest] = [...preferredTokens.filter((t) => !!t), connection.token];
   return new QuayClient({
     endpoint: connection.endpoint,
-    token: connection.token,
-    fallbackTokens: overrideTokens(configuredToken),
+    token: first,
+    fallbackTokens: [...rest, ...overrideTokens(configuredToken)],
     maxConcurrent: num("QUAY_MAX_CONCURRENCY"),
     retries: num("QUAY_RETRIES"),
     timeoutMs: num("QUAY_TIMEOUT_MS"),
@@ -220,6 +225,29 @@ export function partialCreate(id: string, props: Record<string, unknown>, cause:
   err.properties = props;
   err.reasons = [(cause as Error)?.message ?? String(cause)];
   return err;
+}
+
+/**
+ * A salted scrypt hash of a write-only secret (a password Quay never gives back), stored as
+ * `scrypt$<salt>$<hash>` so that `diff` can tell whether the secret changed without keeping it.
+ */
+export function hashSecret(secret: string, salt?: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const crypto = require("crypto") as typeof import("crypto");
+  const s = salt ?? crypto.randomBytes(16).toString("base64");
+  return `scrypt$${s}$${crypto.scryptSync(secret, s, 32).toString("base64")}`;
+}
+
+/** Whether `secret` is the one `stored` (from hashSecret) was made from; false for a missing or malformed hash. */
+export function secretMatches(secret: string | undefined, stored: string | undefined): boolean {
+  if (typeof secret !== "string" || typeof stored !== "string") return false;
+  const parts = stored.split("$");
+  if (parts.length !== 3 || parts[0] !== "scrypt" || !parts[1]) return false;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const crypto = require("crypto") as typeof import("crypto");
+  const a = Buffer.from(hashSecret(secret, parts[1]));
+  const b = Buffer.from(stored);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
 export { QuayApiError, QuayClient };
