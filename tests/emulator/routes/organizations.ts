@@ -381,9 +381,18 @@ function validateUpstream(rq: Rq, upstream: string, insecure: boolean): void {
     return;
   }
   const lower = hostname.toLowerCase();
-  if ((BLOCKED_NAMES.has(lower) || lower.endsWith(".internal") || lower.endsWith(".local")) && !isAllowed()) {
-    throw invalidRequest("The provided registry URL is not allowed");
+  const blockedByName = BLOCKED_NAMES.has(lower) || lower.endsWith(".internal") || lower.endsWith(".local");
+  const nameAllowed = isAllowed();
+  // DNS is not consulted: "localhost" resolves to loopback (blocked), names under the reserved TLDs
+  // of RFC 6761 do not resolve, every other name resolves to a public address.
+  if (lower === "localhost" || lower.endsWith(".localhost")) {
+    if (!nameAllowed) throw invalidRequest("The provided registry URL is not allowed");
+    return;
   }
+  if (/\.(invalid|test|example)$/.test(lower) || lower === "invalid" || lower === "test" || lower === "example") {
+    throw invalidRequest(`Cannot resolve hostname '${hostname}'`);
+  }
+  if (blockedByName && !nameAllowed) throw invalidRequest("The provided registry URL is not allowed");
 }
 
 function getProxy(rq: Rq): Reply {
