@@ -107,15 +107,16 @@ function listRepos(rq: Rq): Reply {
   } else {
     if (!pub && !user) repos = [];
     if (namespace) repos = repos.filter((r) => nsOf(r.nsId)?.username === namespace);
-    if (!(isSuper && (!namespace || isSuper))) {
+    if (!isSuper) {
+      // filter_to_repos_for_user: public (when asked), own namespace, org-admin teams, direct or team permissions.
+      const myTeams = user ? rq.st.teams.filter((t) => t.members.includes(user.id)) : [];
+      const myTeamIds = new Set(myTeams.map((t) => t.id));
+      const adminOrgs = new Set(myTeams.filter((t) => t.role === "admin").map((t) => t.orgId));
+      const permitted = new Set(user ? rq.st.perms.filter((x) => x.userId === user.id || (x.teamId !== null && myTeamIds.has(x.teamId))).map((x) => x.repoId) : []);
       repos = repos.filter((r) => {
         if (pub && r.visibility === "public") return true;
         if (!user) return false;
-        const ns = nsOf(r.nsId)!;
-        if (ns.id === user.id) return true;
-        if (rq.st.memberTeams(user.id, ns.id).some((t) => t.role === "admin")) return true;
-        const myTeams = new Set(rq.st.teams.filter((t) => t.members.includes(user.id)).map((t) => t.id));
-        return rq.st.permsOfRepo(r.id).some((x) => x.userId === user.id || (x.teamId !== null && myTeams.has(x.teamId)));
+        return r.nsId === user.id || adminOrgs.has(r.nsId) || permitted.has(r.id);
       });
     }
   }
