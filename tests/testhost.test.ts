@@ -21,17 +21,13 @@ if (!prereq.ok) {
 const MIN = 60_000;
 // Unique per run so concurrent suites never share a name (1-11 characters).
 const name = `th${process.pid % 100000}`;
-const stateRoot = () =>
-  process.env.QUAY_MIRROR_TESTHOST_STATE ??
-  path.join(process.env.QUAY_MIRROR_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "quay-mirror"), "testhost", "hosts");
-
 describeHost("test host (slow: boots a systemd-nspawn guest and installs packages in it)", () => {
   let host: TestHost;
   let guestPid = 0;
 
   beforeAll(async () => {
     host = await startTestHost(name, { persistent: true });
-    guestPid = JSON.parse(fs.readFileSync(path.join(stateRoot(), name, "host.json"), "utf8")).pid;
+    guestPid = host.pid;
   }, 15 * MIN);
 
   afterAll(async () => {
@@ -132,7 +128,8 @@ describeHost("test host (slow: boots a systemd-nspawn guest and installs package
       await host.reboot();
       // eslint-disable-next-line no-console
       console.log(`power cycle (clean power-off + boot) took ${Math.round((Date.now() - started) / 1000)} s`);
-      guestPid = JSON.parse(fs.readFileSync(path.join(stateRoot(), name, "host.json"), "utf8")).pid;
+      expect(host.pid).not.toBe(guestPid);
+      guestPid = host.pid;
       expect((await host.sshOk("systemctl is-system-running")).trim()).toBe("running");
       expect((await host.sshOk("cat /var/lib/power-cycle-marker")).trim()).toBe("before-power-cycle");
       expect((await host.sshOk("cat /etc/machine-id")).trim()).toBe(machineIdBefore);
@@ -173,7 +170,7 @@ describeHost("test host (slow: boots a systemd-nspawn guest and installs package
       for (const h of ["unified", "systemd", ""]) {
         expect(fs.existsSync(path.join("/sys/fs/cgroup", h, `quay-testhost-${name}`))).toBe(false);
       }
-      expect(fs.existsSync(path.join(stateRoot(), name))).toBe(false);
+      expect(fs.existsSync(host.stateDir)).toBe(false);
       await host.stop(); // idempotent
     },
     3 * MIN,

@@ -42,7 +42,9 @@ stop_pid() { # stop_pid PIDFILE WORD GRACE_SECONDS
 if [ -d /run/systemd/system ] && systemctl is-active --quiet "quay-testhost-$name" 2>/dev/null; then
   systemctl stop "quay-testhost-$name" || true
 fi
+t0=$SECONDS
 stop_pid "$state/nspawn.pid" run-guest.sh 60
+t_off=$((SECONDS - t0))
 stop_pid "$state/proxy.pid" apt-proxy.py 5
 
 if ip link show "$iface" >/dev/null 2>&1; then
@@ -86,4 +88,4 @@ if [ -d "$state" ]; then
     rm -rf --one-file-system "$state"
   fi
 fi
-th_log "'$name' is down"
+th_log "'$name' is down (powered off in ${t_off} s, all done in $((SECONDS - t0)) s)"

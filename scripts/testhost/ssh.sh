@@ -12,5 +12,5 @@ shift
 th_check_name "$name"
 state="$TESTHOST_STATE_ROOT/$name"
 { [ -s "$state/subnet" ] && [ -s "$state/id_ed25519" ]; } || th_die "no test host '$name' (scripts/testhost/up.sh $name)"
-exec ssh -i "$state/id_ed25519" -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes \
+exec ssh -F /dev/null -i "$state/id_ed25519" -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes \
   -o "UserKnownHostsFile=$state/known_hosts" -o LogLevel=ERROR "ci@10.77.$(cat "$state/subnet").2" "$@"

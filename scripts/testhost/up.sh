@@ -215,7 +215,7 @@ setsid "$TESTHOST_PYTHON" "$here/apt-proxy.py" --listen "$host_ip:$TESTHOST_PROX
 echo $! >"$state/proxy.pid"
 
 # --- wait for SSH, then for systemd ---------------------------------------------------------------
-ssh_opts=(-i "$state/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes
+ssh_opts=(-F /dev/null -i "$state/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes
   -o "UserKnownHostsFile=$state/known_hosts" -o ConnectTimeout=3 -o LogLevel=ERROR)
 deadline=$((SECONDS + timeout))
 until ssh "${ssh_opts[@]}" "ci@$guest_ip" true 2>/dev/null; do

@@ -54,6 +54,10 @@ export interface TestHost {
   /** The allow-listed HTTP proxy the guest's apt uses. */
   readonly proxy: string;
   readonly persistent: boolean;
+  /** The host's state directory (keys, console.log, proxy.log, host.json; the disk of a persistent host). */
+  readonly stateDir: string;
+  /** PID of the host's supervisor (run-guest.sh → systemd-nspawn); changes with a power cycle. */
+  readonly pid: number;
   /** Runs `cmd` through the remote user's shell. Never rejects for a non-zero exit. */
   ssh(cmd: string, opts?: SshOptions): Promise<SshResult>;
   /** Like ssh() but rejects (with stdout/stderr in the message) unless the command exits 0. */
@@ -204,6 +208,7 @@ export async function startTestHost(name: string, opts: TestHostOptions = {}): P
   const privateKey = fs.readFileSync(facts.privateKeyPath, "utf8");
 
   const sshArgs = (): string[] => [
+    "-F", "/dev/null", // the machine's ~/.ssh/config and ssh_config play no part
     "-i", facts.privateKeyPath,
     "-o", "IdentitiesOnly=yes",
     "-o", "BatchMode=yes",
@@ -230,6 +235,10 @@ export async function startTestHost(name: string, opts: TestHostOptions = {}): P
     hostAddress: facts.hostAddress,
     proxy: facts.proxy,
     persistent: facts.persistent,
+    stateDir: facts.stateDir,
+    get pid() {
+      return facts.pid;
+    },
     ssh,
     async sshOk(cmd, o) {
       const r = await ssh(cmd, o);
