@@ -1,0 +1,428 @@
+// QuayHost: provisions the Quay mirror registry's VM over SSH as a chain of small, idempotent
+// remote.Commands (DESIGN.md §3), each re-run only when what it installs changes.
+//
+// How re-runs are decided (pulumi-command 1.2.1): a change of `create`, `stdin` or `connection` is an
+// in-place update that re-runs `create`; a change of `triggers` replaces the Command. Every step embeds the
+// content hash of what it installs in its (secret-free) `create` script, so a change re-runs exactly the
+// steps that install it: one config key ⇒ the config step, the unit step (restart) and the health wait.
+// `triggers` is used once, deliberately: `bootstrap.renew` replaces the initialize step to mint a new
+// bootstrap token through the sign-in path.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as command from "@pulumi/command";
+import {
+  checkLater,
+  defaultQuayImage,
+  lateRules,
+  parseQuayHostArgs,
+  QuayHostConfigError,
+  QuayHostInput,
+  QuayHostSettings,
+  StringInput,
+} from "../../config/quay-host";
+import {
+  APT_PACKAGES,
+  archiveRemotePath,
+  BOOTSTRAP_TOKEN_LIFETIME_SECONDS,
+  BOOTSTRAP_TOKEN_SCOPE,
+  ImageSource,
+  LOCAL_IMAGE_REPOSITORY,
+  localImageRef,
+  PODMAN_CGROUPS_DROPIN,
+  PODMAN_CGROUPS_DROPIN_PATH,
+  POSTGRES_PORT,
+  QUAY_CONFIG_DIR,
+  QUAY_CONTAINER_UID,
+  QUAY_HTTP_PORT,
+  QUAY_STORAGE_DIR,
+  QUAY_UNIT_PATH,
+  REDIS_PORT,
+  renderQuayConfig,
+  renderQuayUnit,
+  renderStep,
+  serializeQuayConfig,
+  sha256File,
+  sha256Hex,
+  sshCommand,
+  StepTemplate,
+  StepValue,
+  UPLOAD_DIR,
+} from "./render";
+
+export * from "./render";
+
+/** A bastion (jump host) the SSH connection goes through. */
+export interface QuayHostBastionArgs {
+  /** Bastion host name or IP address. */
+  host: string;
+  /** Bastion SSH port. Default 22. */
+  port?: number;
+  /** Bastion SSH user. Default "root". */
+  user?: string;
+  /** PEM private key for the bastion (a secret). Default: the target's key. */
+  privateKey?: StringInput;
+  /** Pinned bastion host key in authorized_keys format. Without it the bastion's key is not verified. */
+  hostKey?: string;
+}
+
+/** How pulumi-command reaches the Quay host. */
+export interface QuayHostConnectionArgs {
+  /** Host name or IP address of the Quay VM (may be another resource's output). */
+  host: StringInput;
+  /** SSH port. Default 22. The firewall always allows this port from anywhere. */
+  port?: number;
+  /** SSH user: root, or a user with passwordless sudo (`sudo -n`). Default "root". */
+  user?: string;
+  /** PEM private key (a secret: pass `pulumi.secret(...)` or a secret config value). */
+  privateKey: StringInput;
+  /** Passphrase of an encrypted private key (a secret). */
+  privateKeyPassword?: StringInput;
+  /** Pinned host key in authorized_keys format (`ssh-ed25519 AAAA…`). Without it the host key is not verified. */
+  hostKey?: string;
+  /** Optional bastion host. */
+  bastion?: QuayHostBastionArgs;
+  /** Dial attempts per step before failing. Default 10 (the wait-for-ssh step allows enough for bootTimeoutSeconds). */
+  dialErrorLimit?: number;
+  /** Seconds per dial attempt. Default 15. */
+  perDialTimeout?: number;
+}
+
+/** Quay's blob storage: RadosGWStorage pointed at a MinIO (or Ceph RGW) bucket. */
+export interface QuayHostStorageArgs {
+  /** MinIO host name or IP address (no scheme). */
+  hostname: string;
+  /** MinIO port. Default 9000. */
+  port?: number;
+  /** Bucket name, e.g. quay-storage. */
+  bucket: string;
+  /** Access key of the storage user (may be a secret). */
+  accessKey: StringInput;
+  /** Secret key of the storage user (a secret; any characters: it only travels inside config.yaml). */
+  secretKey: StringInput;
+  /** Use HTTPS to MinIO. Default false (plain HTTP on the private service network, as in the lab). */
+  isSecure?: boolean;
+  /** Key prefix inside the bucket. Default /datastorage/registry. */
+  storagePath?: string;
+  /** S3 signature version. Default v4. */
+  signatureVersion?: "v4" | "v2";
+  /** Region name, when the endpoint needs one. */
+  regionName?: string;
+}
+
+/** Where the sign-in path mints the bootstrap token when the initialize token is lost. */
+export interface QuayHostBootstrapArgs {
+  /** Organization owning the OAuth application the sign-in path mints with. Default quay-mirror-bootstrap. */
+  organization?: string;
+  /** OAuth application name in that organization. Default quay-mirror-bootstrap. */
+  application?: string;
+  /**
+   * Bump to mint a fresh bootstrap token (the initialize step is replaced and takes the sign-in path).
+   * Needed only when the 2.5 h token expired before the long-lived ApiToken was created. Default 0.
+   */
+  renew?: number;
+}
+
+export interface QuayHostArgs {
+  /** SSH connection to the Quay VM. */
+  connection: QuayHostConnectionArgs;
+  /** Quay's SERVER_HOSTNAME: the name clients use through the TLS proxy (no scheme), e.g. quay.example.com. */
+  serverHostname: string;
+  /** Quay image tag, ≥ v3.18 (token minting through the API). Default v3.18.0. Changing it upgrades in place. */
+  quayVersion?: string;
+  /** Image to pull instead of quay.io/projectquay/quay:<quayVersion> (e.g. from a mirror). Excludes imageArchive. */
+  quayImage?: string;
+  /** Local path of a `podman save`/`docker save` archive to upload and load (air-gapped hosts). Excludes quayImage. */
+  imageArchive?: string;
+  /** The only address (or CIDR network) allowed to reach Quay's port 8080: the TLS proxy. */
+  proxyAddress: string;
+  /** Blob storage (RadosGW-on-MinIO). */
+  storage: QuayHostStorageArgs;
+  /** The first superuser, created through /api/v1/user/initialize and listed in SUPER_USERS. Default quayadmin. */
+  superuserName?: string;
+  /** The superuser's email (required only if extraConfig turns FEATURE_MAILING on). */
+  superuserEmail?: string;
+  /** Sets FEATURE_PROXY_CACHE: true when the registry model declares proxy-cache organizations. Default false. */
+  proxyCache?: boolean;
+  /**
+   * Extra config.yaml keys on top of the lab's: known keys are type-checked, unknown UPPER_CASE keys are
+   * allowed if JSON-serializable. Keys the component owns (DB_URI, storage, secrets, SERVER_HOSTNAME…) are
+   * rejected, and no key can be unset.
+   */
+  extraConfig?: Record<string, unknown>;
+  /** On destroy, also delete config, data, database and images. Default false: stop and disable Quay only. */
+  purgeOnDestroy?: boolean;
+  /** How long the health step waits for /health/instance. Default 600 s. */
+  healthTimeoutSeconds?: number;
+  /** How long the first step waits for SSH, cloud-init and systemd. Default 900 s. */
+  bootTimeoutSeconds?: number;
+  /** The sign-in path's organization and application, and the renewal switch. */
+  bootstrap?: QuayHostBootstrapArgs;
+}
+
+// The interface above is the documented face of the schema in config/quay-host.ts; keep them in step.
+type Assignable<A, B> = [A] extends [B] ? true : false;
+const argsMatchSchema: Assignable<QuayHostArgs, QuayHostInput> = true;
+void argsMatchSchema;
+
+/** The generated secrets' names, with their lengths. Generated once; `ignoreChanges` keeps them forever. */
+const GENERATED_SECRETS = {
+  postgresPassword: { length: 32, special: false },
+  redisPassword: { length: 32, special: false },
+  secretKey: { length: 64, special: false },
+  databaseSecretKey: { length: 64, special: false },
+  superuserPassword: { length: 32, special: true, overrideSpecial: "!#%*+-=?@^_~", minSpecial: 2 },
+} as const;
+
+/** The steps, in the order they are declared (and chained). */
+export const QUAY_HOST_STEPS = ["wait", "packages", "postgres", "redis", "config", "image", "unit", "lifecycle", "firewall", "health", "initialize"] as const;
+
+export class QuayHost extends pulumi.ComponentResource {
+  /** Quay's API on the host itself: http://<host>:8080 (reachable from the proxy address only). */
+  public readonly apiUrl: pulumi.Output<string>;
+  /** SERVER_HOSTNAME: the name clients use (through the TLS proxy). */
+  public readonly registryHostname: pulumi.Output<string>;
+  /** The first superuser. */
+  public readonly superuserName: pulumi.Output<string>;
+  /** The first superuser's generated password (secret). */
+  public readonly superuserPassword: pulumi.Output<string>;
+  /** A 2.5 h superuser token (all eight scopes) for minting the long-lived ApiToken (secret). */
+  public readonly bootstrapToken: pulumi.Output<string>;
+  /** SHA-256 of the rendered config.yaml (changes exactly when the config step re-runs). */
+  public readonly configSha256: pulumi.Output<string>;
+  /** The last step: depend on it to use the registry. */
+  public readonly ready: pulumi.Resource;
+  /** Every step, by name (for dependsOn and tests). */
+  public readonly steps: Readonly<Record<string, pulumi.Resource>>;
+
+  constructor(name: string, args: QuayHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("quay-mirror:host:QuayHost", name, {}, opts);
+    const s = parseQuayHostArgs(args, `QuayHost "${name}" arguments`);
+    const steps: Record<string, pulumi.Resource> = {};
+    const child = { parent: this };
+
+    // ---- secrets, generated once ----
+    const generated = Object.fromEntries(
+      Object.entries(GENERATED_SECRETS).map(([key, spec]) => {
+        const pw = new random.RandomPassword(`${name}-${kebab(key)}`, { ...spec }, { ...child, ignoreChanges: Object.keys(spec), additionalSecretOutputs: ["result"] });
+        return [key, pulumi.secret(pw.result)];
+      }),
+    ) as Record<keyof typeof GENERATED_SECRETS, pulumi.Output<string>>;
+
+    // ---- connection ----
+    const connection = buildConnection(s);
+    const waitConnection = { ...connection, dialErrorLimit: Math.max(s.connection.dialErrorLimit, Math.ceil(s.bootTimeoutSeconds / s.connection.perDialTimeout)) };
+    const sudo = s.connection.user !== "root";
+
+    const step = (
+      stepName: string,
+      template: StepTemplate,
+      values: pulumi.Input<Record<string, StepValue>>,
+      o: { dependsOn: pulumi.Resource[]; stdin?: pulumi.Input<string>; secretOutput?: boolean; asRoot?: boolean; triggers?: unknown[]; conn?: typeof connection },
+    ) => {
+      const create = pulumi.output(values).apply((v) => sshCommand(renderStep(template, v as Record<string, StepValue>), { sudo: sudo && o.asRoot !== false, label: stepName }));
+      const cmd = new command.remote.Command(
+        `${name}-${stepName}`,
+        {
+          connection: o.conn ?? connection,
+          create,
+          ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
+          ...(o.triggers !== undefined ? { triggers: o.triggers } : {}),
+          logging: o.secretOutput ? "none" : "stdoutAndStderr",
+          addPreviousOutputInEnv: false,
+        },
+        { ...child, dependsOn: o.dependsOn, ...(o.secretOutput ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
+      );
+      steps[stepName] = cmd;
+      return cmd;
+    };
+
+    // 1. SSH, cloud-init, systemd; the private upload directory.
+    const wait = step("wait", "wait-for-ssh", { BOOT_TIMEOUT: s.bootTimeoutSeconds, UPLOAD_DIR }, { dependsOn: [], conn: waitConnection });
+
+    // 2. packages (+ podman cgroups drop-in where needed).
+    const packages = step("packages", "packages", { PACKAGES: [...APT_PACKAGES], DROPIN_PATH: PODMAN_CGROUPS_DROPIN_PATH, DROPIN_CONTENT: PODMAN_CGROUPS_DROPIN }, { dependsOn: [wait] });
+
+    // 3. PostgreSQL; 4. Redis. Passwords on stdin.
+    const postgres = step("postgres", "postgres", { PG_PORT: POSTGRES_PORT }, { dependsOn: [packages], stdin: generated.postgresPassword, secretOutput: true });
+    const redis = step(
+      "redis",
+      "redis",
+      { MAIN_CONF: "/etc/redis/redis.conf", INCLUDE_CONF: "/etc/redis/quay-mirror.conf", REDIS_PORT },
+      { dependsOn: [packages], stdin: generated.redisPassword, secretOutput: true },
+    );
+
+    // 5. config.yaml on stdin; its hash in the script (a hash of high-entropy secrets reveals none of them).
+    const configYaml = pulumi.secret(
+      pulumi
+        .all([generated.postgresPassword, generated.redisPassword, generated.secretKey, generated.databaseSecretKey, pulumi.output(s.storage.accessKey), pulumi.output(s.storage.secretKey)])
+        .apply(([postgresPassword, redisPassword, secretKey, databaseSecretKey, accessKey, secretKeyStorage]) =>
+          serializeQuayConfig(
+            renderQuayConfig({
+              serverHostname: s.serverHostname,
+              superuserName: s.superuserName,
+              proxyCache: s.proxyCache,
+              storage: { ...s.storage, accessKey, secretKey: secretKeyStorage },
+              secrets: { postgresPassword, redisPassword, secretKey, databaseSecretKey },
+              extraConfig: s.extraConfig,
+            }),
+          ),
+        ),
+    );
+    const configSha256 = pulumi.unsecret(configYaml.apply((y) => sha256Hex(y)));
+    const config = step(
+      "config",
+      "config",
+      configSha256.apply((sha) => ({ CONFIG_DIR: QUAY_CONFIG_DIR, STORAGE_DIR: QUAY_STORAGE_DIR, CONTAINER_UID: QUAY_CONTAINER_UID, CONFIG_SHA256: sha })),
+      { dependsOn: [packages], stdin: configYaml, secretOutput: true },
+    );
+
+    // 6. the image: pulled, or uploaded (CopyToRemote) and loaded.
+    let source: ImageSource;
+    const imageDeps: pulumi.Resource[] = [packages];
+    if (s.imageArchive !== undefined) {
+      const file = path.resolve(s.imageArchive);
+      if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+        throw new QuayHostConfigError([{ path: "$.imageArchive", message: `no such file: ${file} — fix: build or copy the archive there (podman save -o ${file} <image>)` }], `QuayHost "${name}" arguments`);
+      }
+      const sha = sha256File(file);
+      source = { kind: "archive", sha256: sha, remotePath: archiveRemotePath(sha) };
+      const upload = new command.remote.CopyToRemote(`${name}-image-archive`, { connection, source: new pulumi.asset.FileAsset(file), remotePath: source.remotePath }, { ...child, dependsOn: [wait] });
+      steps["image-archive"] = upload;
+      imageDeps.push(upload);
+    } else {
+      source = { kind: "pull", reference: s.quayImage ?? defaultQuayImage(s.quayVersion) };
+    }
+    const localRef = localImageRef(s.quayVersion, source);
+    const image = step(
+      "image",
+      "image",
+      { MODE: source.kind, SOURCE: source.kind === "pull" ? source.reference : source.remotePath, LOCAL_REF: localRef },
+      { dependsOn: imageDeps },
+    );
+
+    // 7. quay.service; restart when unit, config or image changed.
+    const unitText = renderQuayUnit({ image: localRef });
+    const deployment = configSha256.apply((sha) => sha256Hex(`${unitText}\n${sha}\n${localRef}`));
+    const unit = step(
+      "unit",
+      "unit",
+      deployment.apply((fp) => ({ UNIT_PATH: QUAY_UNIT_PATH, UNIT_CONTENT: unitText, FINGERPRINT: fp, STATE_FILE: "/var/lib/quay/.quay-mirror-deployment" })),
+      { dependsOn: [postgres, redis, config, image] },
+    );
+
+    // Destroy hook: its `create` does nothing; its `delete` stops Quay (and purges when asked). It depends on
+    // the unit, so destroy runs it before anything else of the host goes.
+    const destroyScript = sshCommand(
+      renderStep("destroy", {
+        PURGE: s.purgeOnDestroy,
+        UNIT_PATH: QUAY_UNIT_PATH,
+        CONFIG_DIR: QUAY_CONFIG_DIR,
+        QUAY_VAR_DIR: "/var/lib/quay",
+        UPLOAD_DIR,
+        LOCAL_REPOSITORY: LOCAL_IMAGE_REPOSITORY,
+      }),
+      { sudo, label: "destroy" },
+    );
+    steps.lifecycle = new command.remote.Command(
+      `${name}-lifecycle`,
+      { connection, create: "true", delete: destroyScript, logging: "stdoutAndStderr", addPreviousOutputInEnv: false },
+      { ...child, dependsOn: [unit] },
+    );
+
+    // 8. UFW.
+    const firewall = step("firewall", "firewall", { SSH_PORT: s.connection.port, QUAY_PORT: QUAY_HTTP_PORT, PROXY_ADDRESS: s.proxyAddress }, { dependsOn: [packages] });
+
+    // 9. health, re-run after every restart (same fingerprint as the unit step).
+    const health = step(
+      "health",
+      "health",
+      deployment.apply((fp) => ({ URL: `http://127.0.0.1:${QUAY_HTTP_PORT}/health/instance`, TIMEOUT: s.healthTimeoutSeconds, INTERVAL: 5, DEPLOYMENT: fp })),
+      { dependsOn: [unit, firewall], asRoot: false },
+    );
+
+    // 10. first superuser + bootstrap token (stdout is the token: secret, never logged).
+    const credentials = pulumi.secret(
+      generated.superuserPassword.apply((password) => JSON.stringify({ username: s.superuserName, password, ...(s.superuserEmail !== undefined ? { email: s.superuserEmail } : {}) })),
+    );
+    const initialize = step(
+      "initialize",
+      "initialize",
+      {
+        BASE_URL: `http://127.0.0.1:${QUAY_HTTP_PORT}`,
+        ORGANIZATION: s.bootstrap.organization,
+        APPLICATION: s.bootstrap.application,
+        TOKEN_NAME: "quay-mirror bootstrap",
+        TOKEN_SCOPE: BOOTSTRAP_TOKEN_SCOPE,
+        TOKEN_LIFETIME: BOOTSTRAP_TOKEN_LIFETIME_SECONDS,
+      },
+      { dependsOn: [health], stdin: credentials, secretOutput: true, asRoot: false, triggers: [s.bootstrap.renew] },
+    );
+
+    this.apiUrl = pulumi.interpolate`http://${connection.host}:${QUAY_HTTP_PORT}`;
+    this.registryHostname = pulumi.output(s.serverHostname);
+    this.superuserName = pulumi.output(s.superuserName);
+    this.superuserPassword = generated.superuserPassword;
+    this.bootstrapToken = pulumi.secret(initialize.stdout.apply((out) => out.trim()));
+    this.configSha256 = configSha256;
+    this.ready = initialize;
+    this.steps = steps;
+
+    this.registerOutputs({
+      apiUrl: this.apiUrl,
+      registryHostname: this.registryHostname,
+      superuserName: this.superuserName,
+      superuserPassword: this.superuserPassword,
+      bootstrapToken: this.bootstrapToken,
+      configSha256: this.configSha256,
+    });
+  }
+}
+
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+type Connection = {
+  host: pulumi.Input<string>;
+  port: number;
+  user: string;
+  privateKey: pulumi.Output<string>;
+  privateKeyPassword?: pulumi.Output<string>;
+  hostKey?: string;
+  dialErrorLimit: number;
+  perDialTimeout: number;
+  proxy?: {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: pulumi.Output<string>;
+    hostKey?: string;
+    dialErrorLimit: number;
+    perDialTimeout: number;
+  };
+};
+
+/** pulumi-command's ConnectionArgs: only defined fields (unknown or malformed ones make the engine print secrets). */
+function buildConnection(s: QuayHostSettings): Connection {
+  const c = s.connection;
+  const host = pulumi.Output.isInstance(c.host) ? checkLater(c.host, lateRules.host, ["connection", "host"]) : c.host;
+  const privateKey = pulumi.secret(pulumi.Output.isInstance(c.privateKey) ? checkLater(c.privateKey, lateRules.privateKey, ["connection", "privateKey"]) : c.privateKey);
+  const conn: Connection = { host, port: c.port, user: c.user, privateKey, dialErrorLimit: c.dialErrorLimit, perDialTimeout: c.perDialTimeout };
+  if (c.privateKeyPassword !== undefined) conn.privateKeyPassword = pulumi.secret(pulumi.output(c.privateKeyPassword));
+  if (c.hostKey !== undefined) conn.hostKey = c.hostKey;
+  if (c.bastion !== undefined) {
+    const b = c.bastion;
+    conn.proxy = {
+      host: b.host,
+      port: b.port,
+      user: b.user,
+      privateKey: b.privateKey !== undefined ? pulumi.secret(pulumi.output(b.privateKey)) : privateKey,
+      dialErrorLimit: c.dialErrorLimit,
+      perDialTimeout: c.perDialTimeout,
+      ...(b.hostKey !== undefined ? { hostKey: b.hostKey } : {}),
+    };
+  }
+  return conn;
+}
