@@ -363,6 +363,10 @@ describe("quay emulator: quirks of the object routes", () => {
     expect(r404.status).toBe(404);
     expect(r404.text).toContain("<title>404 Not Found</title>");
     expect(await api("PATCH", "/api/v1/organization/rel")).toMatchObject({ status: 405, body: { message: "The method is not allowed for the requested URL." } });
+    const browser = await api("GET", "/api/v1/user/", undefined, { "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0" });
+    expect(browser).toMatchObject({ status: 400, body: { error: "API calls must be invoked with an X-Requested-With header if called from a browser" } });
+    const xhr = await api("GET", "/api/v1/user/", undefined, { "User-Agent": "Mozilla/5.0 Firefox/120.0", "X-Requested-With": "XMLHttpRequest" });
+    expect(xhr.status).toBe(200);
     const redir = await api("POST", "/api/v1/organization", { name: "x" });
     expect(redir.status).toBe(308);
     expect(redir.headers.get("location")).toMatch(/\/api\/v1\/organization\/$/);

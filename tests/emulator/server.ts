@@ -69,6 +69,13 @@ class JwtSigner {
   }
 }
 
+/** ua-parser families Quay treats as browsers (desktop Chrome, Firefox, Safari, Opera, ...). */
+function isBrowser(ua: string | undefined): boolean {
+  if (!ua) return false;
+  if (/Edg\/|Mobile/.test(ua)) return false;
+  return /(Firefox|Chrome|OPR|Opera|SeaMonkey|Konqueror|Lynx|Links)\//.test(ua) || (/Safari\//.test(ua) && /Version\//.test(ua));
+}
+
 function flaskErrorPage(status: number, title: string, description: string): string {
   return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${description}</p>\n`;
 }
@@ -223,6 +230,10 @@ export class EmulatorServer {
     const route = match.route;
     rq.params = match.params;
     if (route.api) {
+      // require_xhr_from_browser (BROWSER_API_CALLS_XHR_ONLY defaults to True): browser GETs need XHR.
+      if (rq.method === "GET" && this.config.get("BROWSER_API_CALLS_XHR_ONLY") !== false && isBrowser(rq.header("user-agent")) && rq.header("x-requested-with") !== "XMLHttpRequest") {
+        throw httpAbort(400, "API calls must be invoked with an X-Requested-With header if called from a browser");
+      }
       const { ctx } = resolveApiAuth(rq);
       rq.setAuth(ctx);
       if (rq.method !== "GET" && rq.method !== "HEAD" && !ctx.token) {
