@@ -1,7 +1,7 @@
 // Web-blueprint routes (initialize, csrf_token, health) and the API's discovery, signin, current user.
 import { requireUserRead } from "../common";
 import { ok, Reply, Router, Rq } from "../context";
-import { ERROR_DESCRIPTION, httpAbort, internalError, invalidToken, notFound } from "../errors";
+import { ERROR_DESCRIPTION, httpAbort, internalError, invalidToken, notFound, werkzeugAbort } from "../errors";
 import { createUser, ModelException } from "../model";
 import { commonLogin, createAccessToken, createApplication, ensureSession, generateCsrfToken } from "../sessions";
 import { fakeBcrypt } from "../state";
@@ -102,6 +102,11 @@ export function register(r: Router): void {
     return ok({ type: `${rq.baseUrl}/api/v1/error/${t}`, title: t, description: ERROR_DESCRIPTION[t] });
   }, { anonAllowed: true });
   r.add("GET", "/api/v1/user/", currentUser, { anonAllowed: true });
+  r.add("GET", "/api/v1/users/{username}", (rq) => {
+    const u = rq.st.getNonRobotUser(rq.params.username);
+    if (!u) throw werkzeugAbort(404);
+    return ok(userView(rq, u));
+  });
 }
 
 export function registerSignin(r: Router, enabled: boolean): void {
