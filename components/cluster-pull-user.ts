@@ -3,10 +3,10 @@
 // namespaces — now (NamespaceReadGrant) and later (a default permission per namespace, which Quay applies
 // when oc-mirror's push creates a repository), so a fresh post-mirror node pull is never unauthorized.
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { QuayConnectionArgs } from "../providers/quay/common";
 import { DefaultPermission } from "../providers/quay/default-permission";
 import { NamespaceReadGrant } from "../providers/quay/namespace-grant";
+import { RandomSecret } from "../providers/local/random-secret";
 import { User } from "../providers/quay/user";
 
 export interface ClusterPullUserArgs {
@@ -34,7 +34,7 @@ export class ClusterPullUser extends pulumi.ComponentResource {
 
     // Generated once and kept in state (encrypted); never printed. Alphanumeric: it travels in
     // base64 `user:password` pairs and shell-free clients alike.
-    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, child);
+    const password = new RandomSecret(`${name}-password`, { length: 32 }, child);
     const user = new User(
       `${name}-user`,
       { connection: args.connection, username: args.username, email: args.email, password: password.result, adopt: args.adopt },

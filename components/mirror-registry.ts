@@ -64,7 +64,7 @@ export class MirrorRegistry extends pulumi.ComponentResource {
             connection,
             registryHostname: host,
             upstreams: config.proxyCaches.upstreams,
-            pullSecret: inputs.proxyPullSecret ? pulumi.secret(inputs.proxyPullSecret) : undefined,
+            pullSecret: inputs.proxyPullSecret,
             expirationSeconds: config.proxyCaches.expirationSeconds,
             insecure: config.proxyCaches.insecure,
             adopt,

@@ -13,8 +13,8 @@ export interface ProxyCacheOrgsArgs {
   registryHostname: string;
   /** Upstream registries, e.g. quay.io, registry.redhat.io. */
   upstreams: string[];
-  /** Upstream credentials (secret): a parsed pull secret. */
-  pullSecret?: pulumi.Input<DockerConfig>;
+  /** Upstream credentials: a parsed pull secret (its passwords become secret inputs). */
+  pullSecret?: DockerConfig;
   expirationSeconds: number;
   insecure?: boolean;
   adopt?: boolean;
@@ -32,19 +32,18 @@ export class ProxyCacheOrgs extends pulumi.ComponentResource {
 
   constructor(name: string, args: ProxyCacheOrgsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("quay-mirror:registry:ProxyCacheOrgs", name, {}, opts);
-    const secret = pulumi.secret(pulumi.output(args.pullSecret ?? { auths: {} }));
     this.mirrors = args.upstreams.map((upstream) => {
       const organization = cacheOrganizationName(upstream);
       const org = new Organization(`${name}-${organization}`, { connection: args.connection, name: organization, adopt: args.adopt }, { parent: this });
-      const credential = secret.apply((ps) => credentialFor(ps as DockerConfig, upstream.split("/")[0]));
+      const credential = args.pullSecret ? credentialFor(args.pullSecret, upstream.split("/")[0]) : undefined;
       new ProxyCache(
         `${name}-${organization}-cache`,
         {
           connection: args.connection,
           organization: org.name,
           upstreamRegistry: upstream,
-          upstreamUsername: credential.apply((c) => c?.username),
-          upstreamPassword: pulumi.secret(credential.apply((c) => c?.password)),
+          upstreamUsername: credential?.username,
+          upstreamPassword: credential ? pulumi.secret(credential.password) : undefined,
           expirationSeconds: args.expirationSeconds,
           insecure: args.insecure ?? false,
           adopt: args.adopt,

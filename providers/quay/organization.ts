@@ -12,6 +12,7 @@ import {
   configuredToken,
   diffProps,
   isGone,
+  statusOf,
   writeOnce,
 } from "./common";
 import { namespaceName, tagExpirationSeconds } from "./names";
@@ -143,10 +144,18 @@ export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<Org
   }
 
   async delete(id: string, props: OrganizationProps): Promise<void> {
+    const client = clientFor(props.connection, this.overrideToken);
     try {
-      await clientFor(props.connection, this.overrideToken).delete(apiPath`/organization/${id}`, { idempotent: true });
+      await client.delete(apiPath`/organization/${id}`, { idempotent: true });
     } catch (e) {
-      if (!isGone(e)) throw e;
+      if (isGone(e)) return;
+      // Quay checks admin rights before existence: a missing organization answers 403 to anyone who is not
+      // a FULL_ACCESS superuser. Only a 404 on GET (anonymous reads allowed) proves it is gone.
+      if (statusOf(e) === 403) {
+        const gone = await client.get(apiPath`/organization/${id}`).then(() => false, (err) => isGone(err));
+        if (gone) return;
+      }
+      throw e;
     }
   }
 }

@@ -1,4 +1,5 @@
 import { NamespaceReadGrantProvider } from "../../providers/quay/namespace-grant";
+import { forgetNamespaceListings } from "../../providers/quay/listing";
 import { UNKNOWN } from "../../providers/quay/common";
 import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
 
@@ -32,6 +33,7 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
     expect((await provider.check(props(), props({ granteeKind: "robot", grantee: `${rel}+m`, namespaces: [rel, ops] }))).failures?.[0].property).toBe("namespaces");
     expect((await provider.check(props(), props({ namespaces: [UNKNOWN] }))).failures).toBeUndefined();
 
+    forgetNamespaceListings();
     quay.emulator.counter.reset();
     const checked = await provider.check(props(), props());
     const calls = quay.emulator.counter.snapshot();
@@ -57,7 +59,7 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
     // An oc-mirror pass adds repositories: the plan names exactly those.
     await createRepo(ops, "appcafe/open-liberty/new1");
     await createRepo(rel, "release-metadata");
-    await new Promise((r) => setTimeout(r, 10_100)); // the per-process listing cache lives 10 s
+    forgetNamespaceListings(); // what a new engine operation (a new provider process) starts with
     const after = (await provider.check(created.outs!, props())).inputs!;
     expect(after.missingGrants).toEqual([`${ops}/appcafe/open-liberty/new1`, `${rel}/release-metadata`].sort());
     expect((await provider.diff(created.id, created.outs!, after)).changes).toBe(true);
@@ -71,6 +73,7 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
     const planned = (await provider.check(props(), props())).inputs!;
     const created = await provider.create(planned);
     await quay.admin.delete(`/api/v1/repository/${rel}/release-images/permissions/user/${pullUser}`);
+    forgetNamespaceListings();
     const read = await provider.read(created.id, created.outs!);
     expect(read.props?.missingGrants).toEqual([`${rel}/release-images`]);
   });

@@ -1,0 +1,65 @@
+// Issue "Dynamic providers", through the real engine: one of each resource against the emulator.
+import * as crypto from "crypto";
+import { QuayFixture, startQuay, uniqueName } from "../support/quay";
+import { findPlaintext, stepsFor, toolchain, withEngineStack } from "../support/engine";
+
+describe("every Quay resource through the real engine", () => {
+  let quay: QuayFixture;
+  beforeAll(async () => {
+    toolchain();
+    quay = await startQuay();
+  });
+  afterAll(async () => quay?.close());
+
+  test("up creates all, a second up changes nothing and writes nothing, drift shows and is repaired, destroy cleans up; no secret in state", async () => {
+    const prefix = uniqueName("e");
+    const userPassword = `pw-${crypto.randomBytes(12).toString("hex")}`;
+    await withEngineStack(
+      {
+        program: "all-resources",
+        config: { "test:endpoint": quay.emulator.url, "test:prefix": prefix },
+        secrets: { "test:token": quay.connection.token, "test:userPassword": userPassword },
+      },
+      async (stack) => {
+        const up = await stack.up();
+        const created = up.steps.filter((s) => s.op === "create" && s.type.startsWith("pulumi-nodejs:dynamic/quay:")).map((s) => s.type.split(":").pop());
+        expect(created.sort()).toEqual(
+          ["ApiToken", "DefaultPermission", "NamespaceReadGrant", "Organization", "Organization", "ProxyCache", "Repository", "RepositoryPermission", "RobotAccount", "Team", "User"].sort(),
+        );
+
+        quay.emulator.counter.reset();
+        const again = await stack.up();
+        expect(Object.keys(again.summary)).toEqual(["same"]);
+        expect(quay.emulator.counter.writes()).toBe(0);
+
+        // Out of band: someone edits the repository description in the UI.
+        await quay.admin.put(`/api/v1/repository/${prefix}rel/openshift/release-images`, { description: "edited in the UI" });
+        // `pulumi refresh --preview-only` names exactly the resource that drifted.
+        const drift = await stack.refresh(true);
+        const changed = drift.steps.filter((s) => s.op === "update" && s.type.startsWith("pulumi-nodejs:"));
+        expect(changed.map((s) => s.name)).toEqual(["repo"]);
+        await stack.refresh();
+        const plan = await stack.preview();
+        expect(plan.steps.filter((s) => s.op === "update").map((s) => s.name)).toEqual(["repo"]);
+        const repair = await stack.up();
+        expect(stepsFor(repair, "repo").map((s) => s.op)).toContain("update");
+        const { body } = await quay.admin.get<{ description: string }>(`/api/v1/repository/${prefix}rel/openshift/release-images`);
+        expect(body.description).toBe("release payloads");
+
+        const state = await stack.exportState();
+        const outputs = (await stack.exportState({ showSecrets: true })) as unknown as { deployment: { resources: Array<{ outputs?: Record<string, unknown> }> } };
+        const robotToken = outputs.deployment.resources.map((r) => r.outputs?.robotToken ?? r.outputs?.token).find((t) => typeof t === "string" && /^[A-Z0-9]{64}$/.test(t as string)) as string;
+        expect(robotToken).toBeTruthy();
+        for (const secret of [quay.connection.token, userPassword, robotToken]) {
+          expect(findPlaintext(state, secret)).toEqual([]);
+        }
+        const apiToken = up.outputs.apiToken;
+        expect(apiToken.secret).toBe(true);
+        expect(findPlaintext(state, apiToken.value as string)).toEqual([]);
+
+        await stack.destroy();
+        expect(await quay.admin.get(`/api/v1/organization/${prefix}rel`).catch((e) => e.status)).toBe(404);
+      },
+    );
+  });
+});
