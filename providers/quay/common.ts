@@ -27,6 +27,20 @@ export interface CommonProps {
   adopt?: boolean;
 }
 
+/**
+ * Drops `undefined` values (deeply). The dynamic-provider host encodes results with protobuf's
+ * Struct.fromJavaScript, which throws "Unexpected struct type" on an explicit undefined.
+ */
+export function compact<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : compact(v))) as unknown as T;
+  if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (v !== undefined) out[k] = compact(v);
+    return out as T;
+  }
+  return value;
+}
+
 /** The value the engine sends for inputs that are not known yet during preview. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -70,7 +84,7 @@ export function commonShape() {
 export function checkWith<T extends object>(schema: z.ZodType, news: T, resourceType: string): pulumi.dynamic.CheckResult<T> {
   const result = schema.safeParse(news);
   if (result.success) {
-    return { inputs: { ...news, ...(result.data as object) } as T };
+    return { inputs: compact({ ...news, ...(result.data as object) }) as T };
   }
   const failures = result.error.issues
     .filter((issue) => !unknownAt(news, issue.path as PropertyKey[]))
@@ -78,7 +92,7 @@ export function checkWith<T extends object>(schema: z.ZodType, news: T, resource
       property: issue.path.length ? issue.path.map(String).join(".") : "(inputs)",
       reason: `${resourceType}: ${issue.path.length ? issue.path.map(String).join(".") + ": " : ""}${issue.message}`,
     }));
-  return failures.length ? { inputs: news, failures } : { inputs: news };
+  return failures.length ? { inputs: compact(news), failures } : { inputs: compact(news) };
 }
 
 /** Canonical JSON for comparisons: object keys sorted, undefined dropped. */

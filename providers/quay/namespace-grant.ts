@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { encodeSegment, repoPath } from "./client";
-import { CommonProps, QuayConnectionArgs, checkWith, clientFor, commonShape, configuredToken, isGone, isUnknown, sameValue } from "./common";
+import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, configuredToken, isGone, isUnknown, sameValue } from "./common";
 import { listNamespaceRepositories, reachableRepositories } from "./listing";
 import { namespaceName, repositoryRole, robotFullName, userName } from "./names";
 
@@ -90,7 +90,7 @@ export class NamespaceReadGrantProvider implements pulumi.dynamic.ResourceProvid
     const inputs = checked.inputs as NamespaceReadGrantProps;
     // The live part of the plan: which repositories exist and which of them lack the grant.
     const plan = await planGrants(inputs, this.overrideToken);
-    return { inputs: { ...inputs, ...plan } };
+    return { inputs: compact({ ...inputs, ...plan }) };
   }
 
   async diff(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.DiffResult> {
@@ -113,7 +113,7 @@ export class NamespaceReadGrantProvider implements pulumi.dynamic.ResourceProvid
   async read(id: string, props?: NamespaceReadGrantProps): Promise<pulumi.dynamic.ReadResult<NamespaceReadGrantProps>> {
     if (!props) throw new Error("quay:NamespaceReadGrant cannot be imported; declare it instead");
     const plan = await planGrants(props, this.overrideToken);
-    return { id, props: { ...props, ...plan } };
+    return { id, props: compact({ ...props, ...plan }) };
   }
 
   async update(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.UpdateResult<NamespaceReadGrantProps>> {
@@ -160,7 +160,7 @@ export class NamespaceReadGrantProvider implements pulumi.dynamic.ResourceProvid
         }
       }),
     );
-    return { ...props, repositories: plan.repositories, missingGrants: [] };
+    return compact({ ...props, repositories: plan.repositories, missingGrants: [] });
   }
 }
 

@@ -7,6 +7,7 @@ import {
   QuayConnectionArgs,
   alreadyExists,
   checkWith,
+  compact,
   clientFor,
   commonShape,
   configuredToken,
@@ -109,7 +110,7 @@ export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<Org
     if (inputs.tagExpirationSeconds !== undefined) update.tag_expiration_s = inputs.tagExpirationSeconds;
     if (outcome === "exists" && inputs.email) update.email = inputs.email;
     if (Object.keys(update).length > 0) await client.put(path, update, { idempotent: true });
-    return { id: inputs.name, outs: { ...inputs } };
+    return { id: inputs.name, outs: compact({ ...inputs }) };
   }
 
   async read(id: string, props?: OrganizationProps): Promise<pulumi.dynamic.ReadResult<OrganizationProps>> {
@@ -119,13 +120,13 @@ export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<Org
       const { body } = await client.get<{ email?: string; tag_expiration_s?: number }>(apiPath`/organization/${id}`);
       return {
         id,
-        props: {
+        props: compact({
           ...props,
           name: id,
           // Only track what the program manages: an unset email stays unset.
           email: props.email === undefined ? undefined : body.email || undefined,
           tagExpirationSeconds: props.tagExpirationSeconds === undefined ? undefined : body.tag_expiration_s,
-        },
+        }),
       };
     } catch (e) {
       if (isGone(e)) return {};
@@ -140,7 +141,7 @@ export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<Org
     if (Object.keys(body).length > 0) {
       await clientFor(news.connection, this.overrideToken).put(apiPath`/organization/${id}`, body, { idempotent: true });
     }
-    return { outs: { ...news } };
+    return { outs: compact({ ...news }) };
   }
 
   async delete(id: string, props: OrganizationProps): Promise<void> {

@@ -7,6 +7,7 @@ import {
   QuayConnectionArgs,
   alreadyExists,
   checkWith,
+  compact,
   clientFor,
   commonShape,
   configuredToken,
@@ -100,7 +101,7 @@ export class RepositoryProvider implements pulumi.dynamic.ResourceProvider<Repos
       existing = await lookup();
     }
     if (existing) await this.converge(client, path, existing, inputs);
-    return { id, outs: { ...inputs } };
+    return { id, outs: compact({ ...inputs }) };
   }
 
   async read(id: string, props?: RepositoryProps): Promise<pulumi.dynamic.ReadResult<RepositoryProps>> {
@@ -110,7 +111,7 @@ export class RepositoryProvider implements pulumi.dynamic.ResourceProvider<Repos
       const { body } = await client.get<RepositoryView>(`/api/v1/repository/${repoPath(props.namespace, props.name)}`);
       return {
         id,
-        props: { ...props, description: body.description ?? "", visibility: body.is_public ? "public" : "private" },
+        props: compact({ ...props, description: body.description ?? "", visibility: body.is_public ? "public" : "private" }),
       };
     } catch (e) {
       if (isGone(e)) return {};
@@ -122,7 +123,7 @@ export class RepositoryProvider implements pulumi.dynamic.ResourceProvider<Repos
     const client = clientFor(news.connection, this.overrideToken);
     const path = `/api/v1/repository/${repoPath(news.namespace, news.name)}`;
     await this.converge(client, path, { description: olds.description, is_public: olds.visibility === "public" }, news);
-    return { outs: { ...news } };
+    return { outs: compact({ ...news }) };
   }
 
   async delete(_id: string, props: RepositoryProps): Promise<void> {

@@ -7,6 +7,7 @@ import {
   QuayConnectionArgs,
   alreadyExists,
   checkWith,
+  compact,
   clientFor,
   commonShape,
   configuredToken,
@@ -102,7 +103,7 @@ export class RobotAccountProvider implements pulumi.dynamic.ResourceProvider<Rob
       robot = await lookup();
     }
     if (!robot?.token) throw new Error(`quay:RobotAccount ${fullName}: Quay returned no token (the caller must be an organization admin)`);
-    return { id: fullName, outs: { ...inputs, fullName, token: robot.token } };
+    return { id: fullName, outs: compact({ ...inputs, fullName, token: robot.token }) };
   }
 
   async read(id: string, props?: RobotAccountOutputs): Promise<pulumi.dynamic.ReadResult<RobotAccountOutputs>> {
@@ -111,7 +112,7 @@ export class RobotAccountProvider implements pulumi.dynamic.ResourceProvider<Rob
     try {
       const { body } = await client.get<RobotView>(apiPath`/organization/${props.namespace}/robots/${props.name}`);
       // A token regenerated in the UI shows up here, so consumers of the output get the working one.
-      return { id, props: { ...props, description: body.description ?? props.description, token: body.token ?? props.token } };
+      return { id, props: compact({ ...props, description: body.description ?? props.description, token: body.token ?? props.token }) };
     } catch (e) {
       if (isGone(e, robotGone())) return {};
       throw e;
@@ -127,7 +128,7 @@ export class RobotAccountProvider implements pulumi.dynamic.ResourceProvider<Rob
       token = body.token;
     }
     // The description is create-only in Quay; keep what Quay has.
-    return { outs: { ...news, description: olds.description, fullName: olds.fullName, token } };
+    return { outs: compact({ ...news, description: olds.description, fullName: olds.fullName, token }) };
   }
 
   async delete(_id: string, props: RobotAccountOutputs): Promise<void> {
