@@ -83,9 +83,9 @@ export const hostnameOrIp = (what: string) =>
 const port = (what: string) =>
   z
     .number({ error: `${what} must be a number` })
-    .int(`${what} must be an integer`)
-    .min(1, `${what} must be between 1 and 65535`)
-    .max(65535, `${what} must be between 1 and 65535`);
+    .int(`${what} must be an integer — fix: use a TCP port number`)
+    .min(1, `${what} must be between 1 and 65535 — fix: use a TCP port number`)
+    .max(65535, `${what} must be between 1 and 65535 — fix: use a TCP port number`);
 
 const quayName = (what: string) =>
   z
@@ -125,7 +125,7 @@ export const connectionSchema = z
     port: port("port").default(22),
     user: sshUser.default("root"),
     privateKey,
-    privateKeyPassword: stringOrOutput(z.string().min(1)).optional(),
+    privateKeyPassword: stringOrOutput(z.string().min(1, "privateKeyPassword must not be empty — fix: omit it for an unencrypted key")).optional(),
     hostKey: hostKey.optional(),
     bastion: bastionSchema.optional(),
     dialErrorLimit: z.number().int().min(1).max(1000).default(10),
@@ -138,7 +138,7 @@ export const storageSchema = z
     hostname: hostnameOrIp("storage hostname"),
     port: port("storage port").default(9000),
     bucket: z.string().regex(BUCKET_RE, "bucket must be an S3 bucket name — fix: 3 to 63 lowercase letters, digits, '.' and '-'"),
-    accessKey: stringOrOutput(z.string().min(1, "accessKey must not be empty")),
+    accessKey: stringOrOutput(z.string().min(1, "accessKey must not be empty — fix: give the storage user's access key")),
     secretKey: stringOrOutput(z.string().min(1, "secretKey must not be empty — fix: pass it as a secret (pulumi config set --secret)")),
     isSecure: z.boolean().default(false),
     storagePath: z
@@ -147,7 +147,10 @@ export const storageSchema = z
       .refine((p) => !p.split("/").includes(".."), { message: "storagePath must not contain '..' — fix: e.g. /datastorage/registry" })
       .default("/datastorage/registry"),
     signatureVersion: z.enum(["v4", "v2"]).default("v4"),
-    regionName: z.string().regex(/^[a-z0-9-]{1,63}$/, "regionName must be lowercase letters, digits and '-'").optional(),
+    regionName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "regionName must be lowercase letters, digits and '-', starting with a letter or digit — fix: e.g. us-east-1")
+      .optional(),
   })
   .strict();
 
@@ -449,10 +452,16 @@ function hint(issue: z.core.$ZodIssue): string {
       return `${issue.message} — fix: give a value of type ${issue.expected}`;
     case "invalid_value":
       return `${issue.message} — fix: use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-    case "invalid_union":
-      return `has the wrong type — fix: give a string (or a pulumi Output<string>)`;
+    case "invalid_union": {
+      // a string-or-Output input: report the string branch's problem, which is the useful one
+      const inner = issue.errors.flat()[0];
+      return inner && inner.code !== "custom" ? hint(inner) : inner ? inner.message : "has the wrong type — fix: give a string (or a pulumi Output<string>)";
+    }
+    case "too_small":
+    case "too_big":
+      return `${issue.message} — fix: give a value within that range`;
     default:
-      return issue.message;
+      return `${issue.message} — fix: correct this value`;
   }
 }
 

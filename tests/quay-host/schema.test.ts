@@ -1,0 +1,245 @@
+// config/quay-host.ts: defaults, cross-checks, the overlay rules, and every string input against the
+// hostile corpus — each value is either rejected with its JSON path and a fix, or provably harmless.
+import * as pulumi from "@pulumi/pulumi";
+import YAML from "yaml";
+import { DEFAULT_QUAY_VERSION, parseQuayHostArgs, proxyAddressProblem, QuayHostConfigError } from "../../config/quay-host";
+import { renderQuayConfig, renderStep, serializeQuayConfig, valuesBlock } from "../../components/quay-host/render";
+import { bash, HOSTILE, labArgs, PEM, SAMPLE_VALUES } from "./samples";
+
+function problems(args: unknown): { path: string; message: string }[] {
+  try {
+    parseQuayHostArgs(args);
+    return [];
+  } catch (e) {
+    if (!(e instanceof QuayHostConfigError)) throw e;
+    return e.issues;
+  }
+}
+
+function withValue(path: (string | number)[], value: unknown): Record<string, any> {
+  const args = labArgs();
+  let o: any = args;
+  for (const k of path.slice(0, -1)) o = o[k] ??= {};
+  o[path[path.length - 1]!] = value;
+  return args;
+}
+
+describe("parseQuayHostArgs", () => {
+  test("the lab's arguments parse, with the documented defaults", () => {
+    const s = parseQuayHostArgs(labArgs());
+    expect(s.quayVersion).toBe(DEFAULT_QUAY_VERSION);
+    expect(s.connection).toMatchObject({ port: 22, user: "ci", dialErrorLimit: 10, perDialTimeout: 15 });
+    expect(s.storage).toMatchObject({ isSecure: false, storagePath: "/datastorage/registry", signatureVersion: "v4" });
+    expect(s).toMatchObject({ purgeOnDestroy: false, healthTimeoutSeconds: 600, proxyCache: false, extraConfig: {}, superuserName: "quayadmin" });
+    expect(s.bootstrap).toEqual({ organization: "quay-mirror-bootstrap", application: "quay-mirror-bootstrap", renew: 0 });
+  });
+
+  test("Outputs are accepted where a value may come from another resource or be a secret", () => {
+    const args = labArgs();
+    args.connection.host = pulumi.output("10.77.0.2");
+    args.connection.privateKey = pulumi.secret(PEM);
+    args.storage.secretKey = pulumi.secret("s3cr3t");
+    expect(() => parseQuayHostArgs(args)).not.toThrow();
+  });
+
+  test("all problems are reported at once, each with its JSON path and a fix", () => {
+    const args = labArgs();
+    args.storage.bucket = "Bad_Bucket";
+    args.connection.port = 70000;
+    args.serverHostname = "https://quay.example.com";
+    args.extra = 1;
+    const e = (() => {
+      try {
+        parseQuayHostArgs(args, "stack config quayHost");
+      } catch (err) {
+        return err as QuayHostConfigError;
+      }
+      throw new Error("no error");
+    })();
+    expect(e.message).toMatch(/^4 problems in stack config quayHost:/);
+    const paths = e.issues.map((i) => i.path).sort();
+    expect(paths).toEqual(["$", "$.connection.port", "$.serverHostname", "$.storage.bucket"]);
+    for (const i of e.issues) expect(i.message).toMatch(/fix:/);
+  });
+
+  test("quayImage and imageArchive are mutually exclusive", () => {
+    const p = problems({ ...labArgs(), quayImage: "quay.io/projectquay/quay:v3.18.0", imageArchive: "./quay.tar" });
+    expect(p).toEqual([{ path: "$.imageArchive", message: expect.stringMatching(/mutually exclusive — fix:/) }]);
+  });
+
+  test("quayImage must be pinned to a tag or digest", () => {
+    expect(problems({ ...labArgs(), quayImage: "quay.io/projectquay/quay" })[0]?.message).toMatch(/tag or a digest/);
+    expect(problems({ ...labArgs(), quayImage: `mirror.local:5000/quay/quay@sha256:${"a".repeat(64)}` })).toEqual([]);
+  });
+
+  test("quayVersion must be 3.18 or later (token minting); non-semver tags pass", () => {
+    expect(problems({ ...labArgs(), quayVersion: "v3.17.2" })[0]).toEqual({ path: "$.quayVersion", message: expect.stringMatching(/older than 3.18.*fix: use v3.18.0/) });
+    expect(problems({ ...labArgs(), quayVersion: "v3.19.1" })).toEqual([]);
+    expect(problems({ ...labArgs(), quayVersion: "nightly-20260101" })).toEqual([]);
+  });
+
+  describe("the TLS pair rule", () => {
+    test("EXTERNAL_TLS_TERMINATION true needs https", () => {
+      expect(problems({ ...labArgs(), extraConfig: { PREFERRED_URL_SCHEME: "http" } })).toEqual([
+        { path: "$.extraConfig.PREFERRED_URL_SCHEME", message: expect.stringMatching(/EXTERNAL_TLS_TERMINATION: true needs PREFERRED_URL_SCHEME: https/) },
+      ]);
+    });
+    test("https needs EXTERNAL_TLS_TERMINATION true", () => {
+      expect(problems({ ...labArgs(), extraConfig: { EXTERNAL_TLS_TERMINATION: false } })).toEqual([
+        { path: "$.extraConfig.EXTERNAL_TLS_TERMINATION", message: expect.stringMatching(/https without EXTERNAL_TLS_TERMINATION: true/) },
+      ]);
+    });
+    test("both turned off together is fine (a host without a TLS proxy)", () => {
+      expect(problems({ ...labArgs(), extraConfig: { EXTERNAL_TLS_TERMINATION: false, PREFERRED_URL_SCHEME: "http" } })).toEqual([]);
+    });
+  });
+
+  describe("the extraConfig overlay", () => {
+    test.each([
+      ["DB_URI", "postgresql://x"],
+      ["SECRET_KEY", "x"],
+      ["DATABASE_SECRET_KEY", "x"],
+      ["DISTRIBUTED_STORAGE_CONFIG", {}],
+      ["SERVER_HOSTNAME", "x"],
+      ["AUTHENTICATION_TYPE", "LDAP"],
+      ["BUILDLOGS_REDIS", {}],
+    ])("refuses the component-owned key %s, naming the input to use", (key, value) => {
+      const p = problems({ ...labArgs(), extraConfig: { [key]: value } });
+      expect(p).toEqual([{ path: `$.extraConfig.${key}`, message: expect.stringMatching(new RegExp(`${key} cannot be set in extraConfig: .* — fix: remove it`)) }]);
+    });
+
+    test("cannot unset anything, least of all a required key", () => {
+      expect(problems({ ...labArgs(), extraConfig: { DEFAULT_TAG_EXPIRATION: null } })).toEqual([
+        { path: "$.extraConfig.DEFAULT_TAG_EXPIRATION", message: expect.stringMatching(/the overlay can set keys, not unset them \(and DEFAULT_TAG_EXPIRATION is required by Quay\)/) },
+      ]);
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_FOO: undefined } })[0]?.message).toMatch(/not unset/);
+    });
+
+    test("known keys are type-checked", () => {
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_SUPERUSERS_FULL_ACCESS: "yes" } })[0]?.path).toBe("$.extraConfig.FEATURE_SUPERUSERS_FULL_ACCESS");
+      expect(problems({ ...labArgs(), extraConfig: { TAG_EXPIRATION_OPTIONS: ["2w", "forever"] } })[0]?.path).toBe("$.extraConfig.TAG_EXPIRATION_OPTIONS[1]");
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_EXTENDED_REPOSITORY_NAMES: false } })[0]?.message).toMatch(/oc-mirror/);
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_USER_INITIALIZE: false } })[0]?.message).toMatch(/initialize/);
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_DIRECT_LOGIN: false } })[0]?.message).toMatch(/signs in/);
+      expect(problems({ ...labArgs(), extraConfig: { SUPER_USERS: ["ok", "Not OK"] } })[0]?.path).toBe("$.extraConfig.SUPER_USERS[1]");
+    });
+
+    test("DEFAULT_TAG_EXPIRATION must be one of TAG_EXPIRATION_OPTIONS", () => {
+      expect(problems({ ...labArgs(), extraConfig: { DEFAULT_TAG_EXPIRATION: "3w" } })[0]).toEqual({ path: "$.extraConfig.DEFAULT_TAG_EXPIRATION", message: expect.stringMatching(/not one of TAG_EXPIRATION_OPTIONS/) });
+      expect(problems({ ...labArgs(), extraConfig: { DEFAULT_TAG_EXPIRATION: "3w", TAG_EXPIRATION_OPTIONS: ["1w", "3w"] } })).toEqual([]);
+    });
+
+    test("FEATURE_MAILING true requires superuserEmail", () => {
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_MAILING: true } })[0]?.path).toBe("$.superuserEmail");
+      expect(problems({ ...labArgs(), superuserEmail: "admin@example.com", extraConfig: { FEATURE_MAILING: true } })).toEqual([]);
+    });
+
+    test("unknown keys must be UPPER_SNAKE_CASE and JSON-serializable", () => {
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_NEW_THING: { a: [1, true, null, "x"] } } })).toEqual([]);
+      expect(problems({ ...labArgs(), extraConfig: { feature_typo: true } })[0]?.message).toMatch(/UPPER_SNAKE_CASE/);
+      const cyclic: any = { a: 1 };
+      cyclic.self = cyclic;
+      const bad: [string, unknown, RegExp][] = [
+        ["NAN", NaN, /finite/],
+        ["INF", [1, Infinity], /\[1\] is not a finite number/],
+        ["FN", () => 1, /function/],
+        ["BIG", 10n, /bigint/],
+        ["SYM", Symbol("x"), /symbol/],
+        ["DATE", new Date(0), /Date object/],
+        ["CYCLE", cyclic, /cycle/],
+        ["OUT", pulumi.output("x"), /Output/],
+        ["NESTED_UNDEF", { a: undefined }, /\.a is a undefined/],
+      ];
+      for (const [key, value, re] of bad) {
+        const p = problems({ ...labArgs(), extraConfig: { [key]: value } });
+        expect({ key, p }).toEqual({ key, p: [{ path: `$.extraConfig.${key}`, message: expect.stringMatching(re) }] });
+      }
+    });
+  });
+
+  test("proxyAddress: IPv4/IPv6 addresses and networks in the form UFW keeps", () => {
+    for (const ok of ["30.30.200.102", "10.0.0.0/24", "2001:db8::1", "2001:db8::/32"]) expect(proxyAddressProblem(ok)).toBeUndefined();
+    expect(proxyAddressProblem("10.1.2.3/24")).toMatch(/host bits set — fix/);
+    expect(proxyAddressProblem("2001:db8:0:0::1")).toMatch(/write it as 2001:db8::1/);
+    expect(proxyAddressProblem("10.0.0.0/33")).toMatch(/prefix length/);
+    expect(proxyAddressProblem("any")).toMatch(/IP address or CIDR/);
+  });
+});
+
+/**
+ * Every string input. `sink` says where an accepted value goes: "shell" (a template slot, quoted by shq),
+ * "yaml" (config.yaml, serialized by the yaml library), "provider" (pulumi-command's connection or a
+ * local file path: never a shell). Inputs with a narrow alphabet must reject every hostile value.
+ */
+const STRING_INPUTS: { path: (string | number)[]; sink: "reject-all" | "yaml" | "provider" }[] = [
+  { path: ["connection", "host"], sink: "reject-all" },
+  { path: ["connection", "user"], sink: "reject-all" },
+  { path: ["connection", "privateKey"], sink: "reject-all" },
+  { path: ["connection", "privateKeyPassword"], sink: "provider" },
+  { path: ["connection", "hostKey"], sink: "reject-all" },
+  { path: ["connection", "bastion", "host"], sink: "reject-all" },
+  { path: ["connection", "bastion", "user"], sink: "reject-all" },
+  { path: ["connection", "bastion", "hostKey"], sink: "reject-all" },
+  { path: ["serverHostname"], sink: "reject-all" },
+  { path: ["quayVersion"], sink: "reject-all" },
+  { path: ["quayImage"], sink: "reject-all" },
+  { path: ["imageArchive"], sink: "provider" },
+  { path: ["proxyAddress"], sink: "reject-all" },
+  { path: ["storage", "hostname"], sink: "reject-all" },
+  { path: ["storage", "bucket"], sink: "reject-all" },
+  { path: ["storage", "accessKey"], sink: "yaml" },
+  { path: ["storage", "secretKey"], sink: "yaml" },
+  { path: ["storage", "storagePath"], sink: "reject-all" },
+  { path: ["storage", "regionName"], sink: "reject-all" },
+  { path: ["superuserName"], sink: "reject-all" },
+  { path: ["superuserEmail"], sink: "reject-all" },
+  { path: ["bootstrap", "organization"], sink: "reject-all" },
+  { path: ["bootstrap", "application"], sink: "reject-all" },
+  { path: ["extraConfig", "REGISTRY_TITLE"], sink: "yaml" },
+  { path: ["extraConfig", "SOME_FUTURE_KEY"], sink: "yaml" },
+];
+
+describe("hostile values in every string input", () => {
+  const SHELL_SAFE = /^[A-Za-z0-9._/@+,=~:-]*$/;
+
+  test.each(STRING_INPUTS.map((i) => [i.path.join("."), i]))("%s", (_name, input) => {
+    for (const h of HOSTILE) {
+      const args = withValue(input.path, h);
+      if (input.path[1] === "bastion") args.connection.bastion = { host: "bastion.example.com", ...args.connection.bastion, [input.path[2]!]: h };
+      const p = problems(args);
+      if (p.length > 0) {
+        // rejected: the message names the JSON path and the fix, and never echoes the value
+        const where = "$." + input.path.join(".");
+        for (const i of p) expect({ h, path: i.path }).toEqual({ h, path: expect.stringContaining(where) });
+        expect(p[0]!.message).toMatch(/fix:|must|cannot/);
+        if (h.length > 3) expect(p[0]!.message).not.toContain(h);
+        continue;
+      }
+      expect({ h, sink: input.sink }).not.toEqual({ h, sink: "reject-all" });
+      if (input.sink === "yaml") {
+        const s = parseQuayHostArgs(args);
+        const c = renderQuayConfig({
+          serverHostname: s.serverHostname,
+          superuserName: s.superuserName,
+          proxyCache: false,
+          storage: { ...s.storage, accessKey: s.storage.accessKey as string, secretKey: s.storage.secretKey as string },
+          secrets: { postgresPassword: "p", redisPassword: "r", secretKey: "s", databaseSecretKey: "d" },
+          extraConfig: s.extraConfig,
+        });
+        const back = YAML.parse(serializeQuayConfig(c));
+        expect(back).toEqual(c);
+      } else {
+        // provider-only values (SSH key passphrase, the local archive path) never reach a shell;
+        // the archive path is read by node's fs, and only its hash names the upload
+        expect(input.sink).toBe("provider");
+      }
+    }
+  });
+
+  test("values that do reach a template slot are shell-safe after validation, and shq carries them anyway", () => {
+    const s = parseQuayHostArgs({ ...labArgs(), quayImage: "mirror.local:5000/quay/quay:v3.18.0", proxyAddress: "2001:db8::/32" });
+    for (const v of [s.quayImage!, s.quayVersion, s.proxyAddress, s.bootstrap.organization, s.bootstrap.application, s.superuserName]) expect(v).toMatch(SHELL_SAFE);
+    const block = valuesBlock(renderStep("firewall", { ...SAMPLE_VALUES.firewall, PROXY_ADDRESS: s.proxyAddress }));
+    expect(bash(`${block}\nprintf '%s' "$proxy_address"`).stdout).toBe("2001:db8::/32");
+  });
+});
