@@ -41,8 +41,8 @@ export interface RepositoryPermissionArgs {
   role: pulumi.Input<RepositoryRole>;
   /**
    * Take over a permission that already exists with another role (its role is set to `role`) instead of
-   * failing. One that already has exactly `role` (typically applied by a default permission when the
-   * repository was created) is taken over without it.
+   * failing. Not needed for one that already has exactly `role`, nor for one a default permission of the
+   * namespace applied when the repository was created: those are taken over (and set to `role`) as is.
    */
   adopt?: pulumi.Input<boolean>;
 }
@@ -133,7 +133,7 @@ export class RepositoryPermissionProvider implements pulumi.dynamic.ResourceProv
     // PUT is an upsert: look first so an existing grant is only changed when asked.
     const current = await this.currentRole(client, inputs);
     if (current !== inputs.role) {
-      if (current !== undefined && !inputs.adopt) {
+      if (current !== undefined && !inputs.adopt && !(await this.fromDefaultPermission(client, inputs))) {
         const e = alreadyExists("repository permission", id);
         e.message = e.message.replace("already exists in Quay.", `already exists in Quay with role "${current}" (declared: "${inputs.role}").`);
         throw e;
@@ -175,6 +175,26 @@ export class RepositoryPermissionProvider implements pulumi.dynamic.ResourceProv
       if (isGone(e, permissionGone())) return undefined;
       if ((e as { status?: number }).status === 403 && (await namespaceGone(client, p.namespace))) return undefined;
       throw e;
+    }
+  }
+
+  /**
+   * Whether one of the namespace's default permissions (prototypes) names this grantee: then Quay applied the
+   * existing grant itself when the repository was created (often by this program, whose repositories depend
+   * on their namespace's default permissions), and the declared role simply wins. Hand-made grants still
+   * need `adopt`. False when the list cannot be read (a user namespace has none).
+   */
+  private async fromDefaultPermission(client: ReturnType<typeof clientFor>, p: RepositoryPermissionProps): Promise<boolean> {
+    try {
+      const { body } = await client.get<{ prototypes?: Array<{ delegate?: { name?: string; kind?: string } | null }> }>(apiPath`/organization/${p.namespace}/prototypes`);
+      const kind = p.kind === "team" ? "team" : "user";
+      const applied = (body?.prototypes ?? []).some((proto) => proto.delegate?.kind === kind && proto.delegate?.name === p.name);
+      if (applied) {
+        void pulumi.log.info(`quay:RepositoryPermission ${permissionId(p)}: the grant Quay applied from a default permission is set to the declared role "${p.role}"`);
+      }
+      return applied;
+    } catch {
+      return false;
     }
   }
 

@@ -177,11 +177,14 @@ export class TeamProvider implements pulumi.dynamic.ResourceProvider<TeamProps, 
     try {
       await client.put(apiPath`/organization/${inputs.organization}/team/${inputs.name}`, { role: inputs.role, description: inputs.description ?? "" }, { idempotent: true });
     } catch (e) {
-      // The upsert may have been applied although no answer came back: record what exists.
+      // The upsert may have been applied although no answer came back: record what exists, without a role
+      // so that the next `up` sends role and description again. (No `undefined` values: the engine gets
+      // these properties as a protobuf Struct. `__provider` comes along with the inputs.)
+      const { role: _unsure, ...withoutRole } = inputs;
       if (!existing && (await this.listMembers(client, inputs.organization, inputs.name))) {
-        throw partialCreate(id, { ...inputs, role: undefined, members: [] }, e);
+        throw partialCreate(id, { ...withoutRole, members: [] }, e);
       }
-      if (existing) throw partialCreate(id, { ...inputs, role: undefined, members: [...existing.members, ...existing.pending].sort() }, e);
+      if (existing) throw partialCreate(id, { ...withoutRole, members: [...existing.members, ...existing.pending].sort() }, e);
       throw e;
     }
 

@@ -132,6 +132,21 @@ describe("quay:RepositoryPermission provider against the emulator", () => {
     expect(quay.emulator.counter.writes()).toBe(0);
   });
 
+  it("sets the declared role on a grant Quay applied from the namespace's default permission, without adopt", async () => {
+    const other = uniqueName("proto");
+    await quay.admin.post("/api/v1/organization/", { name: other });
+    await quay.admin.put(`/api/v1/organization/${other}/team/pullers`, { role: "member" });
+    await quay.admin.post(`/api/v1/organization/${other}/prototypes`, { role: "read", delegate: { kind: "team", name: "pullers" } });
+    // Created by a user who is not the namespace: Quay applies the default permission (team pullers: read).
+    await quay.admin.post("/api/v1/repository", { namespace: other, repository: "made/by/program", visibility: "private", description: "" });
+    const inputs = { ...(props("team", "pullers", { role: "write" }) as object), namespace: other, repository: "made/by/program" } as never;
+    const before = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${other}/made/by/program/permissions/team/`);
+    expect(before.body.permissions.pullers?.role).toBe("read");
+    await provider.create(inputs);
+    const after = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${other}/made/by/program/permissions/team/`);
+    expect(after.body.permissions.pullers.role).toBe("write");
+  });
+
   it("says so when the repository does not exist", async () => {
     process.env.QUAY_RETRIES = "1";
     try {

@@ -1,4 +1,5 @@
 import * as http from "http";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AddressInfo } from "net";
 import { UNKNOWN } from "../../providers/quay/common";
 import { TeamProvider, planTeamMembers } from "../../providers/quay/team";
@@ -192,11 +193,33 @@ describe("quay:Team provider against the emulator", () => {
     const err = await provider.create(inputs).catch((e) => e);
     expect(err).toMatchObject({ id: `${org}/partial`, properties: expect.objectContaining({ members: [] }) });
     expect(err.message).toMatch(/created .*partial, but a follow-up step failed/);
+    // The provider host sends these properties to the engine as a protobuf Struct: no undefined anywhere.
+    expect(() => Struct.fromJavaScript(err.properties)).not.toThrow();
 
     // The engine now holds the partial outputs: diff sees the missing member and update adds it.
     expect((await provider.diff(err.id, err.properties, inputs)).changes).toBe(true);
     await provider.update(err.id, err.properties, inputs);
     expect((await members("partial")).map((m) => m.name)).toEqual([robot("ci")]);
+  });
+
+  it("a team PUT that keeps failing after it was applied is recorded as created, without a role so the next up sends it", async () => {
+    const proxy = await lossyProxy(quay.emulator.url, (method, path) => method === "PUT" && /\/team\/unsure$/.test(path), 10);
+    try {
+      process.env.QUAY_RETRIES = "1";
+      const inputs = { ...(props("unsure", { role: "admin", members: [robot("ci")] }) as object), connection: { ...quay.connection, endpoint: proxy.url }, __provider: "serialized code" } as never;
+      const err = await provider.create(inputs).catch((e) => e);
+      expect(err).toMatchObject({ id: `${org}/unsure`, properties: expect.objectContaining({ members: [], __provider: "serialized code" }) });
+      expect(err.properties).not.toHaveProperty("role");
+      expect(() => Struct.fromJavaScript(err.properties)).not.toThrow();
+      const diff = await provider.diff(err.id, err.properties, props("unsure", { role: "admin", members: [robot("ci")] }));
+      expect(diff.changes).toBe(true);
+      await provider.update(err.id, err.properties, props("unsure", { role: "admin", members: [robot("ci")] }));
+      expect((await teamsOfOrg()).unsure.role).toBe("admin");
+      expect((await members("unsure")).map((m) => m.name)).toEqual([robot("ci")]);
+    } finally {
+      delete process.env.QUAY_RETRIES;
+      await proxy.close();
+    }
   });
 
   it("a member PUT whose answer was lost is looked up, not repeated", async () => {
