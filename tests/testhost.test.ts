@@ -163,7 +163,7 @@ describeHost("test host (slow: boots a systemd-nspawn guest and installs package
     async () => {
       expect(guestPid).toBeGreaterThan(0);
       await host.stop();
-      expect(fs.existsSync(`/proc/${guestPid}`)).toBe(false);
+      expect(running(guestPid)).toBe(false);
       expect(spawnSync("ip", ["link", "show", `ve-${name}`]).status).not.toBe(0);
       const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout;
       expect(ps.split("\n").filter((l) => l.includes(`-M ${name} `) || l.includes(`ve-${name}`))).toEqual([]);
@@ -186,4 +186,14 @@ async function waitForHealth(host: TestHost): Promise<string> {
     await new Promise((res) => setTimeout(res, 1000));
   }
   throw new Error(`no /health/instance on the stand-in after 60 s: ${last}`);
+}
+
+/** True while the process runs (a zombie waiting to be reaped by the machine's PID 1 does not). */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(") ") + 2, stat.lastIndexOf(") ") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }

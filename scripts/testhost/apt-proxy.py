@@ -154,9 +154,16 @@ def main():
     srv = Server((addr, int(port)), Handler)
     log("listening on %s, allowing %s" % (a.listen, ", ".join(sorted(Handler.allow))))
     if a.watch_pid:
+        def running(pid):
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().rsplit(") ", 1)[1][0] != "Z"
+            except OSError:
+                return False
+
         def watch():
-            while os.path.exists("/proc/%d" % a.watch_pid):
-                time.sleep(2)
+            while running(a.watch_pid):
+                time.sleep(1)
             log("watched process %d is gone; exiting" % a.watch_pid)
             os._exit(0)
 

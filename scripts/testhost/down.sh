@@ -27,15 +27,15 @@ stop_pid() { # stop_pid PIDFILE WORD GRACE_SECONDS
   local pid
   pid="$(th_live_pid "$1" "$2")" || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 $(($3 * 10))); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
+  for _ in $(seq 1 $(($3 * 20))); do
+    th_pid_running "$pid" || return 0
+    sleep 0.05
   done
   th_log "PID $pid ($2) ignored SIGTERM for $3 s; killing it"
   kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
+  for _ in $(seq 1 100); do
+    th_pid_running "$pid" || return 0
+    sleep 0.05
   done
 }
 

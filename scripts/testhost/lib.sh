@@ -46,13 +46,22 @@ th_ensure_host_tools() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# True while PID runs. A zombie does not: the scripts' processes are re-parented to the machine's
+# PID 1 when up.sh exits, and that one may take a while to reap them.
+th_pid_running() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [ "${stat%% *}" != Z ]
+}
+
 # Prints the PID recorded in FILE when that process is alive and its command line contains WORD.
 th_live_pid() {
   local file="$1" word="$2" pid
   [ -s "$file" ] || return 1
   pid="$(cat "$file")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ -r "/proc/$pid/cmdline" ] || return 1
+  th_pid_running "$pid" || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$word" || return 1
   printf '%s\n' "$pid"
 }

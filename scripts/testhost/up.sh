@@ -204,7 +204,7 @@ th_log "booting '$name' (PID $pid, $([ "$persistent" = true ] && echo persistent
 
 for _ in $(seq 1 300); do
   ip -o -4 addr show dev "$iface" 2>/dev/null | grep -qF " $host_ip/" && break
-  kill -0 "$pid" 2>/dev/null || fail "systemd-nspawn exited during start"
+  th_pid_running "$pid" || fail "systemd-nspawn exited during start"
   sleep 0.1
 done
 ip -o -4 addr show dev "$iface" 2>/dev/null | grep -qF " $host_ip/" || fail "no $iface with $host_ip after 30 s"
@@ -219,7 +219,7 @@ ssh_opts=(-F /dev/null -i "$state/id_ed25519" -o IdentitiesOnly=yes -o BatchMode
   -o "UserKnownHostsFile=$state/known_hosts" -o ConnectTimeout=3 -o LogLevel=ERROR)
 deadline=$((SECONDS + timeout))
 until ssh "${ssh_opts[@]}" "ci@$guest_ip" true 2>/dev/null; do
-  kill -0 "$pid" 2>/dev/null || fail "the guest stopped while booting"
+  th_pid_running "$pid" || fail "the guest stopped while booting"
   [ $SECONDS -lt $deadline ] || fail "no SSH on $guest_ip after $timeout s"
   sleep 0.3
 done
