@@ -51,7 +51,11 @@ iface="ve-$name"
 mkdir -p "$TESTHOST_STATE_ROOT"
 
 if pid="$(th_live_pid "$state/nspawn.pid" run-guest.sh)"; then
-  th_die "test host '$name' is already up (nspawn PID $pid); scripts/testhost/down.sh $name first"
+  th_die "test host '$name' is already up (PID $pid); scripts/testhost/down.sh $name first"
+fi
+# Leftovers of a run that died without down.sh (cgroups, a snapshot, a proxy): clean them first.
+if [ -d "$state" ]; then
+  "$here/down.sh" "$name" >/dev/null 2>&1 || true
 fi
 
 # --- state dir and subnet, under one lock so concurrent up.sh calls pick different subnets --------
@@ -66,6 +70,8 @@ fi
 mkdir -p "$state/guest"
 chmod 0700 "$state"
 $persistent && touch "$state/persistent"
+# Reserves this host's subnet for other up.sh runs until its supervisor's PID is recorded.
+echo $$ >"$state/up.pid"
 
 subnet_in_use() {
   local n="$1" other
@@ -75,8 +81,9 @@ subnet_in_use() {
     [ "$other" = "$state" ] && continue
     [ -f "$other/subnet" ] || continue
     [ "$(cat "$other/subnet")" = "$n" ] || continue
-    # Reserved while that host runs, or for good while it keeps a persistent disk.
-    if [ -f "$other/persistent" ] || th_live_pid "$other/nspawn.pid" run-guest.sh >/dev/null; then
+    # Reserved while that host starts or runs, or for good while it keeps a persistent disk.
+    if [ -f "$other/persistent" ] || th_live_pid "$other/nspawn.pid" run-guest.sh >/dev/null ||
+      th_live_pid "$other/up.pid" up.sh >/dev/null; then
       return 0
     fi
   done
