@@ -235,10 +235,17 @@ export class TeamProvider implements pulumi.dynamic.ResourceProvider<TeamProps, 
     });
     if (changed.length === 0) return { outs: { ...news } };
     const client = clientFor(news.connection, this.overrideToken);
+    let syncMembers = changed.includes("members");
     if (changed.includes("role") || changed.includes("description")) {
-      await client.put(apiPath`/organization/${news.organization}/team/${news.name}`, { role: news.role, description: news.description ?? "" }, { idempotent: true });
+      const { body } = await client.put<{ new_team?: boolean }>(
+        apiPath`/organization/${news.organization}/team/${news.name}`,
+        { role: news.role, description: news.description ?? "" },
+        { idempotent: true },
+      );
+      // The upsert re-created a team deleted behind Pulumi's back: it has no members yet.
+      if (body?.new_team) syncMembers = true;
     }
-    if (changed.includes("members")) {
+    if (syncMembers) {
       const live = await this.listMembers(client, news.organization, news.name);
       if (!live) throw new Error(`quay:Team ${id}: the team no longer exists in Quay; run \`pulumi refresh\` so the next \`up\` re-creates it`);
       // Pending invites count as present: inviting again would only make another invite.

@@ -159,6 +159,10 @@ describe("quay:Team provider against the emulator", () => {
 
     await quay.admin.delete(`/api/v1/organization/${org}/team/drift`);
     expect(await provider.read(created.id, created.outs!)).toEqual({});
+
+    // Without a refresh, an update of the role re-creates the team through the upsert: members follow.
+    await provider.update(created.id, created.outs!, props("drift", { role: "member", members: [robot("ci")] }));
+    expect((await members("drift")).map((m) => m.name)).toEqual([robot("ci")]);
   });
 
   it("a team whose organization was deleted is gone for read and delete (Quay answers 403 there, not 404)", async () => {
