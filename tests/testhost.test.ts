@@ -2,8 +2,8 @@
 // system container, proves it behaves like the real Quay host for what the program does over SSH,
 // power-cycles it and checks that teardown leaves nothing behind.
 //
-// SLOW: about 2-3 minutes (apt installs postgresql, redis, ufw, podman and jq in the guest; the first
-// run on a machine also builds the base, about a minute). Needs root; skipped, with the reason, only
+// SLOW: 70-105 s (apt installs postgresql, redis, ufw, podman and jq in the guest); about 3.5 minutes
+// on a fresh machine, where it also installs the host tools and builds the base. Needs root; skipped, with the reason, only
 // on machines that cannot run systemd-nspawn at all.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
