@@ -1,0 +1,217 @@
+// QuayHost under pulumi.runtime.setMocks: the commands it declares, their order and dependencies, which
+// values are secret, and that no secret is ever part of a command line.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { bash, labArgs, PEM } from "./samples";
+
+type Captured = { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions };
+const engineInputs: { type: string; name: string; inputs: any }[] = [];
+const TOKEN = "BOOTSTRAPTOKEN0123456789ABCDEFGHIJKLMNOP";
+
+/** Each generated secret gets a recognisable value; the same for every component instance. */
+const secretFor = (resourceName: string) => `GENERATED-${resourceName.replace(/^[a-z0-9]+-/, "")}-Zq8`;
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        engineInputs.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const state: Record<string, any> = { ...args.inputs };
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = secretFor(args.name);
+        if (args.type === "command:remote:Command") state.stdout = args.name.endsWith("-initialize") ? `${TOKEN}\n` : "";
+        return { id: `${args.name}-id`, state };
+      },
+      call: () => ({}),
+    },
+    "quay-mirror",
+    "test",
+    false,
+  );
+});
+
+const unwrap = <T>(o: pulumi.Input<T> | undefined): Promise<T> => new Promise((resolve) => pulumi.output(o as pulumi.Input<T>).apply((v) => resolve(v as T)));
+const isSecret = (o: unknown) => (pulumi.Output.isInstance(o) ? pulumi.isSecret(o) : Promise.resolve(false));
+
+async function build(name: string, args: Record<string, any>) {
+  const { QuayHost } = await import("../../components/quay-host");
+  const captured: Captured[] = [];
+  const host = new QuayHost(name, args as any, {
+    transformations: [
+      (a) => {
+        captured.push({ type: a.type, name: a.name, props: a.props, opts: a.opts as pulumi.CustomResourceOptions });
+        return undefined;
+      },
+    ],
+  });
+  const commands = captured.filter((c) => c.type === "command:remote:Command");
+  const creates: Record<string, string> = {};
+  for (const c of commands) creates[c.name.slice(name.length + 1)] = await unwrap<string>(c.props.create);
+  return { host, captured, commands, creates };
+}
+
+/** The script inside `[sudo -n --] bash -c '<script>' <label>`, unquoted by bash itself. */
+function scriptOf(line: string): string {
+  const m = /^(?:sudo -n -- )?bash -c ('.*') quay-mirror-[a-z-]+$/s.exec(line);
+  if (!m) throw new Error(`not a step command line: ${line.slice(0, 80)}`);
+  return bash(`set -- ${m[1]}; printf '%s' "$1"`).stdout;
+}
+
+const secretValues = () => [
+  ...["postgres-password", "redis-password", "secret-key", "database-secret-key", "superuser-password"].map((n) => secretFor(`x-${n}`)),
+  "quay-storage-pass",
+  PEM.split("\n")[1]!,
+];
+
+describe("QuayHost", () => {
+  test("declares the steps in order, each chained to what it needs", async () => {
+    const { host, commands } = await build("qh", labArgs());
+    expect(commands.map((c) => c.name)).toEqual(["qh-wait", "qh-packages", "qh-postgres", "qh-redis", "qh-config", "qh-image", "qh-unit", "qh-lifecycle", "qh-firewall", "qh-health", "qh-initialize"]);
+    const deps = (step: string) => {
+      const c = commands.find((x) => x.name === `qh-${step}`)!;
+      const list = (c.opts.dependsOn ?? []) as pulumi.Resource[];
+      return list.map((r) => Object.entries(host.steps).find(([, v]) => v === r)?.[0]).sort();
+    };
+    expect(deps("wait")).toEqual([]);
+    expect(deps("packages")).toEqual(["wait"]);
+    expect(deps("postgres")).toEqual(["packages"]);
+    expect(deps("redis")).toEqual(["packages"]);
+    expect(deps("config")).toEqual(["packages"]);
+    expect(deps("image")).toEqual(["packages"]);
+    expect(deps("unit")).toEqual(["config", "image", "postgres", "redis"]);
+    expect(deps("lifecycle")).toEqual(["unit"]);
+    expect(deps("firewall")).toEqual(["packages"]);
+    expect(deps("health")).toEqual(["firewall", "unit"]);
+    expect(deps("initialize")).toEqual(["health"]);
+    for (const c of commands) expect(c.opts.parent).toBe(host);
+    expect(host.ready).toBe(host.steps.initialize);
+  });
+
+  test("secrets travel on stdin, marked secret; steps that read them never log and keep their output secret", async () => {
+    const { commands } = await build("qh", labArgs());
+    const byStep = (s: string) => commands.find((c) => c.name === `qh-${s}`)!;
+    for (const s of ["postgres", "redis", "config", "initialize"]) {
+      const c = byStep(s);
+      expect({ s, secret: await isSecret(c.props.stdin) }).toEqual({ s, secret: true });
+      expect(c.props.logging).toBe("none");
+      expect(c.opts.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+      expect(c.props.addPreviousOutputInEnv).toBe(false);
+    }
+    expect(await unwrap(byStep("postgres").props.stdin)).toBe(secretFor("x-postgres-password"));
+    expect(await unwrap(byStep("redis").props.stdin)).toBe(secretFor("x-redis-password"));
+    const config = await unwrap<string>(byStep("config").props.stdin);
+    for (const v of ["postgres-password", "redis-password", "secret-key", "database-secret-key"]) expect(config).toContain(secretFor(`x-${v}`));
+    expect(JSON.parse(await unwrap<string>(byStep("initialize").props.stdin))).toEqual({ username: "quayadmin", password: secretFor("x-superuser-password") });
+    // the private key is secret in the connection of every step
+    for (const c of commands) expect(await isSecret(pulumi.output(c.props.connection).apply((x: any) => x.privateKey))).toBe(true);
+  });
+
+  test("no secret is ever part of a command line, and no command line is secret", async () => {
+    const { commands, creates } = await build("qh", labArgs());
+    for (const c of commands) {
+      expect({ step: c.name, secret: await isSecret(c.props.create) }).toEqual({ step: c.name, secret: false });
+      for (const field of ["create", "update", "delete"]) {
+        const text = field === "create" ? creates[c.name.slice(3)]! : ((await unwrap<string | undefined>(c.props[field])) ?? "");
+        for (const secret of secretValues()) expect({ step: c.name, field, leaks: text.includes(secret) }).toEqual({ step: c.name, field, leaks: false });
+      }
+    }
+    // and what the engine receives (the mock monitor's view) agrees
+    for (const r of engineInputs.filter((e) => e.type === "command:remote:Command")) {
+      for (const secret of secretValues()) expect(String(r.inputs.create ?? "")).not.toContain(secret);
+    }
+  });
+
+  test("every declared script passes shellcheck; non-root users get sudo -n, the API steps run unprivileged", async () => {
+    const { creates } = await build("qh", labArgs());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-host-creates-"));
+    try {
+      const files = Object.entries(creates)
+        .filter(([step]) => step !== "lifecycle")
+        .map(([step, line]) => {
+          const m = /^(sudo -n -- )?bash -c ('.*') (quay-mirror-[a-z-]+)$/s.exec(line);
+          expect({ step, parsed: m !== null }).toEqual({ step, parsed: true });
+          expect({ step, sudo: Boolean(m![1]) }).toEqual({ step, sudo: !["health", "initialize"].includes(step) });
+          const script = scriptOf(line);
+          const f = path.join(dir, `${step}.sh`);
+          fs.writeFileSync(f, script);
+          return f;
+        });
+      const r = spawnSync("shellcheck", ["--shell=bash", ...files], { encoding: "utf8" });
+      expect(r.stdout + r.stderr).toBe("");
+      expect(creates.lifecycle).toBe("true");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const root = await build("rooted", { ...labArgs(), connection: { ...labArgs().connection, user: "root" } });
+    for (const line of Object.values(root.creates)) expect(line.startsWith("sudo")).toBe(false);
+  });
+
+  test("the destroy hook stops Quay, and purges only when purgeOnDestroy is set", async () => {
+    const keep = await build("keep", labArgs());
+    const purge = await build("purge", { ...labArgs(), purgeOnDestroy: true });
+    const del = async (b: typeof keep, n: string) => unwrap<string>(b.commands.find((c) => c.name === `${n}-lifecycle`)!.props.delete);
+    expect(scriptOf(await del(keep, "keep"))).toContain("readonly purge='false'");
+    expect(scriptOf(await del(purge, "purge"))).toContain("readonly purge='true'");
+  });
+
+  test("changing one config key changes only the config, unit (restart) and health steps", async () => {
+    const a = await build("a", labArgs());
+    const b = await build("b", { ...labArgs(), extraConfig: { FEATURE_SUPERUSERS_FULL_ACCESS: true } });
+    const changed = Object.keys(a.creates).filter((s) => a.creates[s] !== b.creates[s]);
+    expect(changed.sort()).toEqual(["config", "health", "unit"]);
+    expect(await unwrap(a.host.configSha256)).not.toBe(await unwrap(b.host.configSha256));
+  });
+
+  test("changing quayVersion upgrades in place: image, unit, health — config, secrets and data untouched", async () => {
+    const a = await build("a", labArgs());
+    const b = await build("b", { ...labArgs(), quayVersion: "v3.18.1" });
+    const changed = Object.keys(a.creates).filter((s) => a.creates[s] !== b.creates[s]);
+    expect(changed.sort()).toEqual(["health", "image", "unit"]);
+    expect(b.creates.image).toContain("quay.io/projectquay/quay:v3.18.1");
+    expect(await unwrap(a.host.configSha256)).toBe(await unwrap(b.host.configSha256));
+    // no step is replaced: only the initialize step has triggers (bootstrap.renew)
+    for (const c of b.commands) expect({ n: c.name, t: c.props.triggers !== undefined }).toEqual({ n: c.name, t: c.name === "b-initialize" });
+    // the generated secrets ignore changes to their own inputs: generated once
+    for (const r of b.captured.filter((c) => c.type === "random:index/randomPassword:RandomPassword")) expect(r.opts.ignoreChanges).toEqual(expect.arrayContaining(["length", "special"]));
+  });
+
+  test("an image archive is uploaded with CopyToRemote and loaded; the upload is named by content", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-host-archive-"));
+    const file = path.join(dir, "quay.tar");
+    fs.writeFileSync(file, "not really an image");
+    try {
+      const { host, captured, creates } = await build("ar", { ...labArgs(), imageArchive: file });
+      const upload = captured.find((c) => c.type === "command:remote:CopyToRemote")!;
+      expect(upload.name).toBe("ar-image-archive");
+      expect(upload.props.source).toBeInstanceOf(pulumi.asset.FileAsset);
+      const remotePath = await unwrap<string>(upload.props.remotePath);
+      expect(remotePath).toMatch(/^\/var\/tmp\/quay-mirror-upload\/quay-image-[0-9a-f]{16}\.tar$/);
+      expect(scriptOf(creates.image!)).toContain(`readonly source_ref='${remotePath}'`);
+      expect(scriptOf(creates.image!)).toContain("readonly mode='archive'");
+      const image = captured.find((c) => c.name === "ar-image")!;
+      expect(image.opts.dependsOn).toEqual(expect.arrayContaining([host.steps["image-archive"]]));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("outputs: secrets stay secret; the bootstrap token is the initialize step's stdout", async () => {
+    const { host } = await build("qh", labArgs());
+    expect(await unwrap(host.apiUrl)).toBe("http://10.77.0.2:8080");
+    expect(await unwrap(host.registryHostname)).toBe("quay.v7.comptech-lab.com");
+    expect(await unwrap(host.superuserName)).toBe("quayadmin");
+    expect(await isSecret(host.superuserPassword)).toBe(true);
+    expect(await isSecret(host.bootstrapToken)).toBe(true);
+    expect(await unwrap(host.bootstrapToken)).toBe(TOKEN);
+    expect(await isSecret(host.configSha256)).toBe(false);
+    expect(await unwrap(host.configSha256)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test("bad arguments fail at construction with the JSON path", async () => {
+    const { QuayHost } = await import("../../components/quay-host");
+    expect(() => new QuayHost("bad", { ...labArgs(), proxyAddress: "$(reboot)" } as any)).toThrow(/\$\.proxyAddress: proxyAddress must be an IP address/);
+    expect(() => new QuayHost("bad2", { ...labArgs(), imageArchive: "/nonexistent/quay.tar" } as any)).toThrow(/\$\.imageArchive: no such file/);
+  });
+});
