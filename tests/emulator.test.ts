@@ -358,6 +358,33 @@ describe("quay emulator: quirks of the object routes", () => {
     expect((await api("POST", "/api/v1/organization/proxied/proxycache", { upstream_registry: "quay.io" })).body.detail).toBe("Proxy Cache Configuration already exists");
   });
 
+  it("validateproxycache calls a loopback upstream for real and treats unroutable addresses as unreachable", async () => {
+    const http = await import("node:http");
+    const upstream = http.createServer((req, res): void => {
+      if (req.url?.startsWith("/token")) {
+        res.writeHead(req.headers.authorization ? 200 : 401, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ token: "abc" }));
+      } else if (req.headers.authorization === "Bearer abc") res.writeHead(200).end("{}");
+      else res.writeHead(401, { "WWW-Authenticate": `Bearer realm="http://127.0.0.1:${(upstream.address() as { port: number }).port}/token",service="fake"` }).end();
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+    const port = (upstream.address() as { port: number }).port;
+    const e2 = await startQuayEmulator({ config: { ...BASE_CONFIG, SSRF_ALLOWED_HOSTS: ["127.0.0.1", "192.0.2.10"] } });
+    try {
+      const c = client(e2.url, (await e2.initialize()).token);
+      await c("POST", "/api/v1/organization/", { name: "pc" });
+      const body = { upstream_registry: `127.0.0.1:${port}`, insecure: true };
+      expect(await c("POST", "/api/v1/organization/pc/validateproxycache", body)).toMatchObject({ status: 202, body: "Anonymous" });
+      expect(await c("POST", "/api/v1/organization/pc/validateproxycache", { ...body, upstream_registry_username: "u", upstream_registry_password: "p" })).toMatchObject({ status: 202, body: "Valid" });
+      expect((await c("POST", "/api/v1/organization/pc/validateproxycache", { upstream_registry: "192.0.2.10" })).body.detail).toBe(
+        "Failed login to remote registry. Please verify entered details and try again.",
+      );
+    } finally {
+      await e2.close();
+      upstream.close();
+    }
+  });
+
   it("routing: unknown routes 404 like Flask, wrong methods 405, slash-less list routes redirect", async () => {
     const r404 = await api("GET", "/api/v1/nosuch");
     expect(r404.status).toBe(404);

@@ -431,17 +431,79 @@ function deleteProxy(rq: Rq): Reply {
   return ok("Deleted", 201);
 }
 
-function validateProxy(rq: Rq): Reply {
+async function validateProxy(rq: Rq): Promise<Reply> {
   rq.validateJson(NEW_PROXY);
   const name = rq.params.org;
   orgAdmin(rq, name);
   if (proxyConfig(rq, name)) throw invalidRequest("Proxy Cache Configuration already exists");
   const d = Object.fromEntries(Object.entries(rq.data).filter(([, v]) => v !== null));
   validateUpstream(rq, (d.upstream_registry as string) ?? "", !!d.insecure);
-  // The upstream call is stubbed: credentials given -> "Valid", none -> "Anonymous";
-  // an upstream_registry_password of "invalid" simulates a failed login.
-  if (d.upstream_registry_password === "invalid") throw invalidRequest("Failed login to remote registry. Please verify entered details and try again.");
-  return ok(d.upstream_registry_username ? "Valid" : "Anonymous", 202);
+  const result = await probeUpstream(String(d.upstream_registry ?? ""), !!d.insecure, (d.upstream_registry_username as string) ?? null, (d.upstream_registry_password as string) ?? null);
+  if (result === "failed") throw invalidRequest("Failed login to remote registry. Please verify entered details and try again.");
+  return ok(result, 202);
+}
+
+const FAILED_LOGIN = "failed" as const;
+
+/**
+ * proxy.Proxy(config, validation=True) + GET /v2/. Loopback upstreams (allowlisted in SSRF_ALLOWED_HOSTS,
+ * e.g. a fake registry a test runs) are really called; other IP literals count as unreachable (the
+ * emulator has no route to them); other host names are stubbed: credentials -> "Valid", none ->
+ * "Anonymous", password "invalid" -> failed login.
+ */
+async function probeUpstream(upstream: string, insecure: boolean, username: string | null, password: string | null): Promise<"Valid" | "Anonymous" | "failed"> {
+  const first = upstream.split("/", 1)[0];
+  const hostport = first === "docker.io" ? "registry-1.docker.io" : first;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${hostport}`).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return FAILED_LOGIN;
+  }
+  const loopback = hostname === "localhost" || hostname === "::1" || (isV4(hostname) && hostname.startsWith("127."));
+  if (!loopback) {
+    if (isV4(hostname) || hostname.includes(":")) return FAILED_LOGIN;
+    if (password === "invalid") return FAILED_LOGIN;
+    return username ? "Valid" : "Anonymous";
+  }
+  const base = `${insecure ? "http" : "https"}://${hostport}`;
+  const creds = username !== null && password !== null ? "Basic " + Buffer.from(`${username}:${password}`).toString("base64") : null;
+  const get = async (url: string, auth: string | null) => {
+    try {
+      return await fetch(url, { headers: auth ? { Authorization: auth } : {}, signal: AbortSignal.timeout(5000), redirect: "follow" });
+    } catch {
+      return null;
+    }
+  };
+  // _authorize(force_renewal=True)
+  let authHeader: string | null = null;
+  const first401 = await get(`${base}/v2/`, null);
+  if (!first401) return FAILED_LOGIN;
+  if (first401.status !== 200) {
+    const www = first401.headers.get("www-authenticate") ?? "";
+    const scheme = www.split(" ", 1)[0];
+    const params = Object.fromEntries([...www.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (scheme.toLowerCase() === "basic" && creds) authHeader = creds;
+    else {
+      const q = params.service !== undefined ? `?service=${encodeURIComponent(params.service)}` : "";
+      const tr = await get(`${params.realm}${q}`, creds);
+      if (!tr) return FAILED_LOGIN;
+      if ((tr.status === 401 || tr.status === 403) && !creds) authHeader = null;
+      else {
+        if (!tr.ok) return FAILED_LOGIN;
+        const j = (await tr.json().catch(() => ({}))) as { token?: string; access_token?: string };
+        const tok = j.token ?? j.access_token;
+        if (!tok) return FAILED_LOGIN;
+        authHeader = `${scheme} ${tok}`;
+      }
+    }
+  }
+  // proxy.get(f"{base_url}/v2/")
+  const resp = await get(`${base}/v2/`, authHeader);
+  if (!resp) return FAILED_LOGIN;
+  if (resp.status === 200) return "Valid";
+  if (resp.status === 401) return "Anonymous";
+  return FAILED_LOGIN;
 }
 
 export function register(r: Router, proxyCache: boolean): void {
