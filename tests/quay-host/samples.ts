@@ -105,3 +105,23 @@ export function bash(script: string, options: { cwd?: string; input?: string; en
   const r = spawnSync("bash", ["-c", script, "test"], { cwd: options.cwd, input: options.input, env: options.env ?? process.env, encoding: "utf8", timeout: options.timeout ?? 30_000 });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
+
+/** bash without blocking the event loop (for scripts that talk to an in-process HTTP server). */
+export function bashAsync(script: string, options: { input?: string; timeout?: number } = {}): Promise<{ stdout: string; stderr: string; status: number | null }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require("child_process") as typeof import("child_process");
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", script, "test"], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeout ?? 60_000);
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, status });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
