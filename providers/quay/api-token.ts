@@ -33,7 +33,10 @@ export type ApiTokenScope = "org:admin" | "repo:admin" | "repo:create" | "repo:r
 export interface ApiTokenArgs {
   /**
    * A connection whose token administers the organization and already holds every requested scope
-   * (Quay refuses to mint a scope the caller's token lacks), e.g. the initialize token.
+   * (Quay refuses to mint a scope the caller's token lacks), e.g. the initialize token. Refresh and delete
+   * use the minted token first; a rotation mints the successor with the token being replaced (when it
+   * holds every scope asked for), so an expired bootstrap token here does not block either. Otherwise set
+   * `QUAY_TOKEN` or `pulumi config set --secret quay:token …`.
    */
   connection: pulumi.Input<QuayConnectionArgs>;
   /** The organization that owns the OAuth application. */
@@ -115,6 +118,32 @@ function rotationDue(olds: ApiTokenOutputs, rotateBefore: unknown, now: number):
   return now > expiresAt - window * 1000;
 }
 
+interface StashedToken {
+  token: string;
+  scopes: string[];
+}
+
+/**
+ * Process-wide hand-over from `diff` to `create` during a rotation. The engine runs a replacement's diff
+ * and create in the same provider process, but `create` only sees the new inputs, whose connection is often
+ * the long-expired bootstrap token; the token being replaced is still valid then (it is revoked last), so
+ * `create` may mint its successor with it.
+ */
+function rotationStash(): Map<string, StashedToken> {
+  const key = Symbol.for("quay-mirror.api-token.rotation");
+  const g = globalThis as unknown as Record<symbol, Map<string, StashedToken> | undefined>;
+  let stash = g[key];
+  if (!stash) {
+    stash = new Map();
+    g[key] = stash;
+  }
+  return stash;
+}
+
+function stashKey(props: { connection?: { endpoint?: string }; organization: string; applicationName?: string; name: string }): string {
+  return JSON.stringify([props.connection?.endpoint ?? "", props.organization, props.applicationName ?? DEFAULT_APPLICATION, props.name]);
+}
+
 function versionError(method: string, path: string, status: number): Error {
   return new Error(
     `quay:ApiToken: Quay answered ${status} to ${method} ${path}: this Quay has no API for minting tokens. ` +
@@ -181,14 +210,21 @@ export class ApiTokenProvider implements pulumi.dynamic.ResourceProvider<ApiToke
     if ((olds.expiresInSeconds ?? DEFAULT_EXPIRES_IN) !== (news.expiresInSeconds ?? DEFAULT_EXPIRES_IN)) replaces.push("expiresInSeconds");
     // Rotation: the stored expiry is within the rotation window (so `preview` shows it too).
     if (rotationDue(olds, news.rotateBefore, Date.now())) replaces.push("expiresAt");
+    const sameHome = olds.organization === news.organization && olds.connection?.endpoint === news.connection?.endpoint;
+    if (replaces.length > 0 && sameHome && olds.token && Array.isArray(olds.scopes)) {
+      rotationStash().set(stashKey(news), { token: olds.token, scopes: olds.scopes });
+    }
     const updates = (olds.rotateBefore ?? DEFAULT_ROTATE_BEFORE) !== (news.rotateBefore ?? DEFAULT_ROTATE_BEFORE) || !sameValue(olds.connection, news.connection);
     return { changes: replaces.length > 0 || updates, replaces: replaces.length ? replaces : undefined };
   }
 
   async create(inputs: ApiTokenProps): Promise<pulumi.dynamic.CreateResult<ApiTokenOutputs>> {
-    const client = clientFor(inputs.connection, this.overrideToken);
     const applicationName = inputs.applicationName ?? DEFAULT_APPLICATION;
     const scopes = inputs.scopes ?? allApiTokenScopes();
+    // During a rotation, the token being replaced can mint its successor when it holds every scope asked for.
+    const stashed = rotationStash().get(stashKey(inputs));
+    const predecessor = stashed && stashed.scopes.includes("org:admin") && scopes.every((s) => stashed.scopes.includes(s)) ? [stashed.token] : [];
+    const client = clientFor(inputs.connection, this.overrideToken, predecessor);
     const expiresInSeconds = inputs.expiresInSeconds ?? DEFAULT_EXPIRES_IN;
     const clientId = await this.ensureApplication(client, inputs.organization, applicationName);
     const minted = await this.mint(client, inputs.organization, clientId, inputs.name, scopes, expiresInSeconds);
@@ -203,6 +239,7 @@ export class ApiTokenProvider implements pulumi.dynamic.ResourceProvider<ApiToke
       clientId,
       expiresAt: normalizeTime(minted.expires_at) ?? new Date(Date.now() + expiresInSeconds * 1000).toISOString(),
     };
+    rotationStash().delete(stashKey(inputs));
     return { id: minted.uuid, outs };
   }
 

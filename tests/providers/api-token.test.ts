@@ -172,6 +172,22 @@ describe("quay:ApiToken provider against the emulator", () => {
     expect(await whoAmI(created.outs!.token)).toBe(401);
   });
 
+  it("a rotation after the bootstrap token expired mints the successor with the token being replaced", async () => {
+    const bootstrap = await bootstrapToken();
+    const connection = { endpoint: quay.connection.endpoint, token: bootstrap.token };
+    const old = await provider.create(props("successor", { connection }));
+    await quay.admin.delete(`/api/v1/organization/${org}/applications/${bootstrap.clientId}/tokens/${bootstrap.uuid}`);
+    // What the engine does in one process: diff (rotation due), create the replacement, delete the old one.
+    const nearExpiry = { ...old.outs!, expiresAt: new Date(Date.now() + DAY * 1000).toISOString() };
+    expect((await provider.diff(old.id, nearExpiry, props("successor", { connection }))).replaces).toEqual(["expiresAt"]);
+    const fresh = await provider.create(props("successor", { connection }));
+    expect(await whoAmI(fresh.outs!.token)).toBe("quayadmin");
+    await provider.delete(old.id, nearExpiry);
+    expect(await whoAmI(old.outs!.token)).toBe(401);
+    // Without a valid predecessor or connection, the error says how to supply a token.
+    await expect(provider.create(props("no-credential", { connection }))).rejects.toThrow(/QUAY_TOKEN|quay:token/);
+  });
+
   it("reports a token revoked behind Pulumi's back as gone, and deletes what is already gone", async () => {
     const created = await provider.create(props("revoked"));
     await quay.admin.delete(`/api/v1/organization/${org}/applications/${created.outs!.clientId}/tokens/${created.id}`);
