@@ -2,7 +2,8 @@
 # Builds the Pulumi toolchain from Go modules (the ordinary `go` client and the module proxy, nothing else)
 # and installs it outside the repository, into $QUAY_MIRROR_CACHE/pulumi-$PULUMI_VERSION/bin:
 #   pulumi                          the CLI, github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-#   pulumi-language-nodejs          the Node.js language host (only if the proxy serves its module)
+#   pulumi-language-nodejs          the Node.js language host: of this release if the proxy serves its module,
+#                                   else the one of sdk/v3@v3.68.0 (the last release that has it; section 2)
 #   pulumi-resource-pulumi-nodejs   the sh script that starts dynamic providers, from the sdk module zip
 #   pulumi-resource-command         the command plugin (only if the proxy serves its module)
 # then installs the resource plugins into $PULUMI_HOME so the engine never downloads anything.
@@ -84,10 +85,25 @@ else
 fi
 log "$("$bin/pulumi" version) at $bin/pulumi"
 
-# 2. The Node.js language host. Its module has no tags: it is only reachable at the release commit.
+# 2. The Node.js language host.
+# The host of this release lives in its own module (sdk/nodejs/cmd/pulumi-language-nodejs/v3), which has no
+# tags and which the proxy refuses (403) at every commit tried. The script still probes for it at the
+# release commit and builds it if that changes. Otherwise it builds the host from the module that IS
+# served: github.com/pulumi/pulumi/sdk/v3@v3.68.0, the LAST release in which the host is an ordinary
+# package of the sdk module (sdk/v3/nodejs/cmd/pulumi-language-nodejs; v3.69.0 moved it out). That host
+# talks the same LanguageRuntime gRPC service. Verified with CLI v3.259.0 and @pulumi/pulumi 3.260.0
+# (docs/toolchain.md): stack init, preview, up, no-op up, refresh, destroy of a program with a dynamic
+# resource, `main: <file>.js` with `runtime.options.typescript: false`. The CLI falls back from
+# GetRequiredPackages to GetRequiredPlugins, and SDK 3.260's @pulumi/pulumi/cmd/run accepts the old
+# host's arguments. Limits: its monitor proxy forwards only the RPCs of 2023 (no transforms, resource
+# hooks, parameterized packages); it ignores `runtime.options` (the new CLI passes none as flags).
+# It builds with Go 1.26 from the module graph of sdk/v3@v3.68.0 as it is: nothing pinned or replaced.
+legacy_host_sdk=v3.68.0
+legacy_host_pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
 host_stamp="$bin/.pulumi-language-nodejs.version"
-if [ -x "$bin/pulumi-language-nodejs" ] && [ "$(cat "$host_stamp" 2>/dev/null)" = "v$PULUMI_VERSION" ]; then
-  log "pulumi-language-nodejs v$PULUMI_VERSION already built"
+host_built="$(cat "$host_stamp" 2>/dev/null || true)"
+if [ -x "$bin/pulumi-language-nodejs" ] && { [ "$host_built" = "v$PULUMI_VERSION" ] || [ "$host_built" = "sdk/v3@$legacy_host_sdk" ]; }; then
+  log "pulumi-language-nodejs already built ($host_built)"
 else
   commit="$(origin_hash "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION")"
   log "looking for $host_mod at the v$PULUMI_VERSION commit ${commit:-<unknown>}"
@@ -98,8 +114,16 @@ else
     echo "v$PULUMI_VERSION" >"$host_stamp"
   else
     printf '%s\n' "${host_err:-no commit for v$PULUMI_VERSION}" | grep -m1 -E 'Error|403|404|invalid|no commit' >&2 || true
-    skip "pulumi-language-nodejs: $host_mod is not to be had at the v$PULUMI_VERSION commit (the proxy answers 403);" \
-      "programs run through the Automation API's inline mode (docs/toolchain.md)"
+    log "$host_mod is not to be had (403); building the host of sdk/v3@$legacy_host_sdk instead"
+    # A wrapper module of its own, without the CLI's replace directives: the old host's graph as it is.
+    host_dir="$work/host-sdk-$legacy_host_sdk"
+    mkdir -p "$host_dir"
+    rm -f "$host_dir/go.mod" "$host_dir/go.sum"
+    (cd "$host_dir" && go mod init local/quay-mirror-langhost-build >/dev/null 2>&1 &&
+      go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$legacy_host_sdk")
+    build_mains "$host_dir" \
+      "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$legacy_host_sdk" "$legacy_host_pkg"
+    echo "sdk/v3@$legacy_host_sdk" >"$host_stamp"
   fi
 fi
 
