@@ -98,7 +98,8 @@ export class Rq {
     }
     if (this.parsed.error === "decode") {
       if (silent) return undefined;
-      throw werkzeugAbort(400, "Failed to decode JSON object: Expecting value: line 1 column 1 (char 0)");
+      // Flask's Request.on_json_loading_failed re-raises a bare BadRequest() outside debug mode.
+      throw werkzeugAbort(400);
     }
     return this.parsed.value;
   }
