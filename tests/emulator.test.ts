@@ -347,6 +347,15 @@ describe("quay emulator: quirks of the object routes", () => {
     expect((await api("DELETE", "/api/v1/superuser/users/quayadmin")).body.detail).toBe("Cannot delete a superuser");
     expect(await api("PUT", "/api/v1/superuser/users/pull", { password: "short" })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^Invalid password/) } });
     expect((await api("GET", "/api/v1/superuser/users/ghost")).status).toBe(404);
+    // deleting a user: the name is locked, its permissions linger under a UUID name until the GC runs
+    await api("POST", "/api/v1/superuser/users/", { username: "leaver", email: "leaver@example.com" });
+    await api("POST", "/api/v1/repository", { namespace: "rel", repository: "leaving", visibility: "private", description: "" });
+    await api("PUT", "/api/v1/repository/rel/leaving/permissions/user/leaver", { role: "read" });
+    expect((await api("DELETE", "/api/v1/superuser/users/leaver")).status).toBe(204);
+    expect((await api("GET", "/api/v1/superuser/users/leaver")).status).toBe(404);
+    const lingering = await api("GET", "/api/v1/repository/rel/leaving/permissions/user/");
+    expect(Object.keys(lingering.body.permissions).filter((k) => k !== "quayadmin")).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+    expect((await api("POST", "/api/v1/superuser/users/", { username: "leaver", email: "leaver2@example.com" })).body.message).toBe("Username is not available");
   });
 
   it("proxy cache: SSRF check, validate, 404 on delete without config", async () => {

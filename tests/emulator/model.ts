@@ -150,6 +150,22 @@ export function markNamespaceForDeletion(core: Core, ns: Entity): void {
   const st = core.state;
   const original = ns.username;
   st.deletedNamespaces.set(original, core.now() + core.orgNameLockMs);
+  if (ns.kind === "user") {
+    // _delete_user_linked_data for a user: team memberships and robots go now; the row is renamed to a
+    // UUID and disabled, and its repository permissions and repositories linger until the GC worker runs.
+    for (const t of st.teams) t.members = t.members.filter((m) => m !== ns.id);
+    for (const robot of st.entities.filter((e) => e.kind === "robot" && e.username.startsWith(original + "+"))) st.purgeEntity(robot);
+    st.invites = st.invites.filter((i) => i.userId !== ns.id);
+    ns.username = uuid4();
+    ns.email = uuid4();
+    ns.enabled = false;
+    ns.purgeAt = core.now() + core.orgNameLockMs;
+    for (const r of st.repos.filter((x) => x.nsId === ns.id)) {
+      r.state = "MARKED_FOR_DELETION";
+      r.deletedAt = ns.purgeAt;
+    }
+    return;
+  }
   for (const r of st.repos.filter((x) => x.nsId === ns.id)) st.purgeRepo(r);
   for (const t of st.teamsOf(ns.id)) st.purgeTeam(t);
   for (const robot of st.entities.filter((e) => e.kind === "robot" && e.username.startsWith(original + "+"))) st.purgeEntity(robot);

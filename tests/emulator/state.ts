@@ -19,6 +19,8 @@ export interface Entity {
   invoiceEmailAddress: string | null;
   created: Date;
   lastAccessed: Date | null;
+  /** Set when the namespace was marked for deletion: the GC worker purges the row at this time (ms). */
+  purgeAt?: number;
   // robots
   robotToken?: string;
   robotDescription?: string;
@@ -301,6 +303,11 @@ export class QuayState {
   collectGarbage(now: number): void {
     for (const [name, until] of this.deletedNamespaces) if (until <= now) this.deletedNamespaces.delete(name);
     for (const r of [...this.repos]) if (r.state === "MARKED_FOR_DELETION" && (r.deletedAt ?? 0) <= now) this.purgeRepo(r);
+    for (const e of [...this.entities]) {
+      if (e.purgeAt === undefined || e.purgeAt > now) continue;
+      for (const r of this.repos.filter((x) => x.nsId === e.id)) this.purgeRepo(r);
+      this.purgeEntity(e);
+    }
   }
 
   snapshot(): unknown {

@@ -142,7 +142,7 @@ function authorizeScope(rq: Rq, p: Permissions, user: Entity | null, scope: stri
 function v2auth(rq: Rq): Reply {
   const auth = basicAuth(rq);
   const hasAuth = auth.ctx.user !== null;
-  if (!rq.cfg.feature("ANONYMOUS_ACCESS") && !hasAuth && !auth.sent) throw httpAbort(401, "Anonymous access is not allowed");
+  if (!rq.cfg.feature("ANONYMOUS_ACCESS") && !hasAuth) throw httpAbort(401, "Anonymous access is not allowed");
   if (auth.sent && !hasAuth) throw v2Error(401, "UNAUTHORIZED", auth.error ?? "Specified credentials are invalid", {}, authHeaders(rq));
   const scopes = rq.query.getAll("scope");
   if (!hasAuth && scopes.length === 0) throw v2Error(401, "UNAUTHORIZED", "access to the requested resource is not authorized", {}, authHeaders(rq));

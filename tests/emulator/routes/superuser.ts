@@ -38,7 +38,7 @@ function listUsers(rq: Rq): Reply {
   const limit = rq.argInt("limit", "Limit to the number of results to return per page. Max 100.");
   if (!rq.perms.allowIfAnySuperuser()) throw unauthorized(rq);
   if (limit !== null && limit > 100) throw invalidRequest("Page limit cannot be above 100");
-  const users = rq.st.entities.filter((e) => e.kind === "user" && (disabled || e.enabled)).sort((a, b) => a.id - b.id);
+  const users = rq.st.entities.filter((e) => e.kind === "user" && e.purgeAt === undefined && (disabled || e.enabled)).sort((a, b) => a.id - b.id);
   if (limit === null) return ok({ users: users.map((u) => superUserView(rq, u)) });
   const start = Number(rq.argStr("next_page_start") ?? 0) || 0;
   void start;
