@@ -2,7 +2,7 @@
 import * as crypto from "node:crypto";
 import { INVALID_PASSWORD_MESSAGE, requireFreshLogin, unauthorized, validateEmail, validatePassword } from "../common";
 import { noContent, ok, Reply, Router, Rq } from "../context";
-import { invalidRequest, modelError, notFound } from "../errors";
+import { internalError, invalidRequest, modelError, notFound } from "../errors";
 import { createUser, markNamespaceForDeletion, ModelException } from "../model";
 import { fakeBcrypt, uuid4 } from "../state";
 import { superUserView } from "./views";
@@ -64,6 +64,9 @@ function createUserRoute(rq: Rq): Reply {
   rq.validateJson(CREATE_INSTALL_USER);
   if (rq.cfg.get("AUTHENTICATION_TYPE") !== "Database") throw invalidRequest("Cannot create a user in a non-database auth system");
   if (!rq.perms.superUser()) throw unauthorized(rq);
+  const raw = rq.json(true);
+  // CreateInstallUser has no "type": "object", so a non-object body passes validation and then fails.
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw internalError("TypeError: list indices must be integers or slices, not str");
   const d = rq.data;
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   let password = "";
