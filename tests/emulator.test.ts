@@ -610,5 +610,5 @@ describe("quay emulator: CLI", () => {
       child.kill("SIGTERM");
     });
     expect(code).toBe(0);
-  });
+  }, 180_000);
 });
