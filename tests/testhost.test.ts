@@ -3,10 +3,12 @@
 // power-cycles it and checks that teardown leaves nothing behind.
 //
 // SLOW: 70-105 s (apt installs postgresql, redis, ufw, podman and jq in the guest); about 3.5 minutes
-// on a fresh machine, where it also installs the host tools and builds the base. Needs root; skipped, with the reason, only
-// on machines that cannot run systemd-nspawn at all.
-import { spawnSync } from "child_process";
+// on a fresh machine, where it also installs the host tools and builds the base. Needs root; skipped,
+// with the reason, only on machines that cannot run systemd-nspawn at all. The last describe is fast.
+import { spawn, spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { startTestHost, TestHost, testHostPrerequisites, testHostScriptsDir } from "./support/testhost";
@@ -196,4 +198,100 @@ function running(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+// Fast checks of the pieces that need neither root nor a guest; no traffic leaves loopback.
+describe("test host pieces (fast)", () => {
+  test("the apt proxy refuses every host, port and form that is not on its allow list", async () => {
+    const port = await freePort();
+    const proxy = spawn(
+      "python3",
+      [path.join(testHostScriptsDir, "apt-proxy.py"), "--listen", `127.0.0.1:${port}`, "--allow", "deb.debian.org"],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    try {
+      await waitForPort(port);
+      const status = async (request: string) => (await rawRequest(port, request)).split("\r\n")[0];
+      expect(await status("GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n")).toBe("HTTP/1.1 403 Forbidden");
+      expect(await status("GET http://deb.debian.org.example.com/ HTTP/1.1\r\n\r\n")).toBe("HTTP/1.1 403 Forbidden");
+      expect(await status("GET http://deb.debian.org:8080/ HTTP/1.1\r\n\r\n")).toBe("HTTP/1.1 403 Forbidden");
+      expect(await status("CONNECT example.com:443 HTTP/1.1\r\n\r\n")).toBe("HTTP/1.1 403 Forbidden");
+      expect(await status("CONNECT deb.debian.org:22 HTTP/1.1\r\n\r\n")).toBe("HTTP/1.1 403 Forbidden");
+      expect(await status("GET /debian/ HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n")).toBe("HTTP/1.1 400 Bad Request");
+    } finally {
+      proxy.kill("SIGTERM");
+    }
+  });
+
+  test("build-image-archive.sh writes a reproducible docker-archive whose layer runs node as UID 1001", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-archive-"));
+    try {
+      const build = (out: string) => {
+        const r = spawnSync(
+          path.join(testHostScriptsDir, "build-image-archive.sh"),
+          ["--out", out, "--tag", "localhost/probe:1", "--node", process.execPath],
+          { encoding: "utf8" },
+        );
+        expect(r.stderr).toMatch(/wrote/);
+        expect(r.status).toBe(0);
+      };
+      build(path.join(dir, "a.tar"));
+      build(path.join(dir, "b.tar"));
+      const sha = (f: string) => createHash("sha256").update(fs.readFileSync(f)).digest("hex");
+      expect(sha(path.join(dir, "a.tar"))).toBe(sha(path.join(dir, "b.tar")));
+
+      const x = path.join(dir, "x");
+      fs.mkdirSync(x);
+      expect(spawnSync("tar", ["-xf", path.join(dir, "a.tar"), "-C", x]).status).toBe(0);
+      const manifest = JSON.parse(fs.readFileSync(path.join(x, "manifest.json"), "utf8"));
+      expect(manifest).toHaveLength(1);
+      expect(manifest[0].RepoTags).toEqual(["localhost/probe:1"]);
+      const config = JSON.parse(fs.readFileSync(path.join(x, manifest[0].Config), "utf8"));
+      expect(`${sha(path.join(x, manifest[0].Config))}.json`).toBe(manifest[0].Config);
+      expect(config.rootfs.diff_ids).toEqual([`sha256:${sha(path.join(x, manifest[0].Layers[0]))}`]);
+      expect(config.config.User).toBe("1001");
+      expect(config.config.Cmd).toEqual(["/usr/local/bin/node", "/app/server.js"]);
+      const files = spawnSync("tar", ["-tf", path.join(x, manifest[0].Layers[0])], { encoding: "utf8" }).stdout.split("\n");
+      expect(files).toEqual(expect.arrayContaining(["usr/local/bin/node", "app/server.js", "etc/passwd", "lib64/ld-linux-x86-64.so.2"]));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}
+
+function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect(port, "127.0.0.1", () => s.write(request));
+    s.setTimeout(10_000, () => s.destroy(new Error("timeout")));
+    s.on("data", (b) => chunks.push(b));
+    s.on("end", () => resolve(Buffer.concat(chunks).toString("latin1")));
+    s.on("error", reject);
+  });
 }
