@@ -236,7 +236,8 @@ export function partialCreate(id: string, props: Record<string, unknown>, cause:
     reasons: string[];
   };
   err.id = id;
-  err.properties = props;
+  // Must hold the create inputs (with __provider, so a later delete can load the provider) and no undefined.
+  err.properties = compact(props);
   err.reasons = [(cause as Error)?.message ?? String(cause)];
   return err;
 }
