@@ -347,6 +347,11 @@ describe("quay emulator: quirks of the object routes", () => {
     expect((await api("DELETE", "/api/v1/superuser/users/quayadmin")).body.detail).toBe("Cannot delete a superuser");
     expect(await api("PUT", "/api/v1/superuser/users/pull", { password: "short" })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^Invalid password/) } });
     expect((await api("GET", "/api/v1/superuser/users/ghost")).status).toBe(404);
+    await api("POST", "/api/v1/organization/", { name: "susorg" });
+    expect((await api("GET", "/api/v1/superuser/organizations/")).body.organizations.map((o: { name: string }) => o.name)).toContain("susorg");
+    expect((await api("PUT", "/api/v1/superuser/organizations/susorg", { name: "susorg2" })).body.name).toBe("susorg2");
+    expect((await api("DELETE", "/api/v1/superuser/organizations/susorg2")).status).toBe(204);
+    expect((await api("DELETE", "/api/v1/superuser/organizations/susorg2")).status).toBe(404);
     // deleting a user: the name is locked, its permissions linger under a UUID name until the GC runs
     await api("POST", "/api/v1/superuser/users/", { username: "leaver", email: "leaver@example.com" });
     await api("POST", "/api/v1/repository", { namespace: "rel", repository: "leaving", visibility: "private", description: "" });

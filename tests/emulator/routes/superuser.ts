@@ -1,10 +1,10 @@
 // endpoints/api/superuser.py: user management.
 import * as crypto from "node:crypto";
-import { INVALID_PASSWORD_MESSAGE, requireFreshLogin, unauthorized, validateEmail, validatePassword } from "../common";
+import { INVALID_PASSWORD_MESSAGE, orgAvatar, requireFreshLogin, unauthorized, validateEmail, validatePassword, validateUsername } from "../common";
 import { noContent, ok, Reply, Router, Rq } from "../context";
 import { internalError, invalidRequest, modelError, notFound } from "../errors";
 import { createUser, markNamespaceForDeletion, ModelException } from "../model";
-import { fakeBcrypt, uuid4 } from "../state";
+import { Entity, fakeBcrypt, uuid4 } from "../state";
 import { superUserView } from "./views";
 
 const CREATE_INSTALL_USER = {
@@ -138,8 +138,64 @@ function updateUser(rq: Rq): Reply {
   return ok(v);
 }
 
+const orgSuperView = (o: Entity) => ({ name: o.username, email: o.email, avatar: orgAvatar(o) });
+
+function listOrgs(rq: Rq): Reply {
+  requireFreshLogin(rq);
+  verifyNotProd(rq);
+  const limit = rq.argInt("limit", "Limit to the number of results to return per page. Max 100.");
+  if (!rq.perms.allowIfAnySuperuser()) throw unauthorized(rq);
+  if (limit !== null && limit > 100) throw invalidRequest("Page limit cannot be above 100");
+  const orgs = rq.st.entities.filter((e) => e.kind === "org").sort((a, b) => a.id - b.id);
+  if (limit === null) return ok({ organizations: orgs.map(orgSuperView) });
+  let offset = 0;
+  const token = rq.argStr("next_page");
+  if (token) {
+    try {
+      offset = Number(JSON.parse(Buffer.from(token, "base64url").toString("utf8")).offset_val) || 0;
+    } catch {
+      offset = 0;
+    }
+  }
+  const body: Record<string, unknown> = { organizations: orgs.slice(offset, offset + Math.max(limit, 0)).map(orgSuperView) };
+  if (offset + limit < orgs.length) body.next_page = Buffer.from(JSON.stringify({ offset_val: offset + limit })).toString("base64url");
+  return ok(body);
+}
+
+function deleteOrg(rq: Rq): Reply {
+  requireFreshLogin(rq);
+  verifyNotProd(rq);
+  if (!rq.perms.superUser()) throw unauthorized(rq);
+  const o = rq.st.getOrg(rq.params.name);
+  if (!o) throw notFound();
+  markNamespaceForDeletion(rq.core, o);
+  return noContent();
+}
+
+function renameOrg(rq: Rq): Reply {
+  requireFreshLogin(rq);
+  verifyNotProd(rq);
+  rq.validateJson({ id: "UpdateOrg", type: "object", description: "Description of updates for an existing organization", properties: { name: { type: "string", description: "The new name for the organization" } } });
+  if (!rq.perms.superUser()) throw unauthorized(rq);
+  const o = rq.st.getOrg(rq.params.name);
+  if (!o) throw modelError(`Organization does not exist: ${rq.params.name}`);
+  const newName = rq.data.name as string | undefined;
+  if (newName !== undefined && newName !== null) {
+    const issue = validateUsername(newName);
+    if (issue) throw modelError(`Invalid username ${newName}: ${issue}`);
+    if (rq.st.byName(newName)) throw internalError("IntegrityError: duplicate key value violates unique constraint");
+    const old = o.username;
+    o.username = newName;
+    for (const robot of rq.st.entities.filter((e) => e.kind === "robot" && e.username.startsWith(old + "+"))) robot.username = newName + robot.username.slice(old.length);
+  }
+  return ok(orgSuperView(o));
+}
+
 export function register(r: Router, enabled: boolean): void {
   if (!enabled) return;
+  r.add("GET", "/api/v1/superuser/organizations/", listOrgs);
+  r.add("DELETE", "/api/v1/superuser/organizations/{name}", deleteOrg);
+  r.add("PUT", "/api/v1/superuser/organizations/{name}", renameOrg);
   r.add("GET", "/api/v1/superuser/users/", listUsers);
   r.add("POST", "/api/v1/superuser/users/", createUserRoute);
   r.add("GET", "/api/v1/superuser/users/{username}", getUser);
