@@ -4,9 +4,11 @@
 #
 #   scripts/testhost/down.sh <name> [--purge]
 #
-# SIGTERM to systemd-nspawn makes the guest power off cleanly (SIGKILL after 60 s); an ephemeral
-# host's snapshot is deleted with it. Then the proxy is stopped and the veth, the per-name cgroup
-# directories and a snapshot left by an nspawn that was killed are removed. An ephemeral host's state
+# SIGTERM to the supervisor (run-guest.sh → systemd-nspawn) makes the guest power off cleanly (SIGKILL
+# after 60 s); an ephemeral host's snapshot is deleted with it. Processes still in the host's cgroups
+# (an nspawn whose supervisor was killed, or a guest whose nspawn was) get SIGTERM, then SIGKILL. Then
+# the proxy is stopped and the veth, the per-name cgroup directories and a snapshot left by an nspawn
+# that was killed are removed. An ephemeral host's state
 # dir goes too; a persistent host keeps its disk, keys and subnet (for the next up.sh --persistent)
 # unless --purge is given.
 set -euo pipefail
@@ -44,6 +46,35 @@ if [ -d /run/systemd/system ] && systemctl is-active --quiet "quay-testhost-$nam
 fi
 t0=$SECONDS
 stop_pid "$state/nspawn.pid" run-guest.sh 60
+# Whatever still runs in this host's cgroups (an nspawn whose supervisor was killed, and its guest):
+# SIGTERM to nspawn first, then SIGKILL to every process left there, by PID.
+cg_pids() {
+  local d
+  while IFS= read -r d; do
+    [ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done < <(th_cgroup_dirs "$name") | sort -un
+}
+left="$(cg_pids)"
+if [ -n "$left" ]; then
+  th_log "processes left in the cgroups of '$name' ($(echo "$left" | wc -l)); stopping them"
+  signalled=false
+  for p in $left; do
+    if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd-nspawn ]; then
+      kill -TERM "$p" 2>/dev/null && signalled=true
+    fi
+  done
+  if $signalled; then
+    for _ in $(seq 1 75); do
+      [ -z "$(cg_pids)" ] && break
+      sleep 0.2
+    done
+  fi
+  for p in $(cg_pids); do kill -KILL "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 25); do
+    [ -z "$(cg_pids)" ] && break
+    sleep 0.2
+  done
+fi
 t_off=$((SECONDS - t0))
 stop_pid "$state/proxy.pid" apt-proxy.py 5
 
