@@ -51,7 +51,7 @@ stop_pid "$state/nspawn.pid" run-guest.sh 60
 cg_pids() {
   local d
   while IFS= read -r d; do
-    [ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+    if [ -d "$d" ]; then find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
   done < <(th_cgroup_dirs "$name") | sort -un
 }
 left="$(cg_pids)"
