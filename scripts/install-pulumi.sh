@@ -154,6 +154,29 @@ else
   skip "pulumi-resource-command: $command_mod@$PULUMI_COMMAND_COMMIT is not to be had (the proxy answers 403; docs/toolchain.md)"
 fi
 
+# 4b. quay-mirror's own command plugin (plugins/command): the `remote` resources of pulumi-command's contract,
+# used when the real plugin above could not be built. Rebuilt only when its sources change (a hash stamp);
+# installed into $PULUMI_HOME as `command` $PULUMI_COMMAND_VERSION (docs/toolchain.md, "Our own command plugin").
+own_command_plugin() {
+  local src="$here/../plugins/command" stamp="$bin/.pulumi-resource-command.own" hash kept=() s
+  hash="$(cd "$src" && { echo "v$PULUMI_COMMAND_VERSION"; find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) \
+    | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)"
+  if [ -x "$bin/pulumi-resource-command" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then
+    log "own pulumi-resource-command $PULUMI_COMMAND_VERSION (plugins/command) already built"
+  else
+    log "building own pulumi-resource-command $PULUMI_COMMAND_VERSION from plugins/command"
+    (cd "$src" && go build -trimpath -ldflags "-s -w -X main.Version=$PULUMI_COMMAND_VERSION" -o "$bin/pulumi-resource-command.new" .)
+    mv -f "$bin/pulumi-resource-command.new" "$bin/pulumi-resource-command"
+    "$bin/pulumi" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$bin/pulumi-resource-command" --reinstall
+    echo "$hash" >"$stamp"
+  fi
+  for s in "${skipped[@]}"; do [[ $s == pulumi-resource-command:* ]] || kept+=("$s"); done
+  skipped=("${kept[@]}")
+}
+if [ "$(cat "$command_stamp" 2>/dev/null)" != "v$PULUMI_COMMAND_VERSION" ]; then
+  own_command_plugin
+fi
+
 # 5. The random resource plugin: its provider module (github.com/pulumi/pulumi-random/provider/v4) is not
 # served by the module proxy at any release commit, and it also needs a nested shim module and a generated
 # schema that no registry package carries (docs/toolchain.md).
