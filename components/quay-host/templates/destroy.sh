@@ -25,12 +25,13 @@ fi
 rm -f "$unit_path"
 systemctl daemon-reload || true
 rm -rf -- "$config_dir" "$quay_var_dir" "$upload_dir"
+rmdir -- "$(dirname "$config_dir")" 2>/dev/null || true
 if command -v psql >/dev/null 2>&1; then
-  (cd /tmp && printf '%s\n' 'DROP DATABASE IF EXISTS quay;' 'DROP ROLE IF EXISTS quay;' | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres) ||
+  (cd /tmp && printf '%s\n' 'SET client_min_messages = warning;' 'DROP DATABASE IF EXISTS quay;' 'DROP ROLE IF EXISTS quay;' | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres) ||
     echo "warning: could not drop the quay database and role" >&2
 fi
 if command -v podman >/dev/null 2>&1; then
-  podman images --format '{{.Repository}}:{{.Tag}}' | grep -F "$local_repository:" | while read -r ref; do
+  { podman images --format '{{.Repository}}:{{.Tag}}' | grep -F "$local_repository:" || true; } | while read -r ref; do
     podman rmi -f "$ref" >/dev/null 2>&1 || true
   done
 fi

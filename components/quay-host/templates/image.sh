@@ -34,7 +34,8 @@ case "$mode" in
       echo "image archive $source_ref is not on the host and $local_ref does not exist: the upload was removed by an earlier run. Re-upload it: pulumi up --replace <urn of the ...-image-archive CopyToRemote>" >&2
       exit 1
     fi
-    loaded=$(podman load -i "$source_ref" | sed -n 's/^Loaded image(s)\{0,1\}: //p' | head -n1 | cut -d, -f1)
+    # podman prints "Loaded image: <name or id>" (older releases: "Loaded image(s): a,b")
+    loaded=$(podman load -i "$source_ref" | sed -n -E 's/^Loaded image(\(s\))?: //p' | head -n1 | cut -d, -f1)
     if [ -z "$loaded" ]; then
       echo "podman load of $source_ref reported no image" >&2
       exit 1

@@ -91,11 +91,11 @@ pg_isready -h 127.0.0.1 -p "$pg_port"
 # Role, database, extension. The password is an SQL literal ('' doubles a quote) written to psql's stdin.
 pw_sql=${pg_password//\'/\'\'}
 {
-  printf '%s\n' "SET log_statement = 'none';" "SET log_min_duration_statement = -1;" "SET password_encryption = 'scram-sha-256';"
+  printf '%s\n' "SET client_min_messages = warning;" "SET log_statement = 'none';" "SET log_min_duration_statement = -1;" "SET password_encryption = 'scram-sha-256';"
   printf '%s\n' "SELECT 'CREATE ROLE quay LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'quay')" '\gexec'
   printf "ALTER ROLE quay WITH LOGIN PASSWORD '%s';\n" "$pw_sql"
   printf '%s\n' "SELECT 'CREATE DATABASE quay OWNER quay' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'quay')" '\gexec'
-  printf '%s\n' '\connect quay' "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+  printf '%s\n' '\connect quay' "SET client_min_messages = warning;" "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
 } | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null
 
 # Prove it the way Quay connects: TCP on loopback, as quay, with the password (from a private pgpass file).
