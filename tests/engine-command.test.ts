@@ -1,0 +1,212 @@
+// The unmodified @pulumi/command SDK (remote.Command, remote.CopyToRemote) through the real engine and the
+// command plugin that scripts/install-pulumi.sh installs (our own plugins/command where the real
+// pulumi-command cannot be built: docs/toolchain.md). The SSH server is a throw-away OpenSSH `sshd`
+// (Debian's openssh-server) on a free 127.0.0.1 port, with a host key and an authorized client key made at
+// test time; nothing of it is committed. Without /usr/sbin/sshd the test is skipped with a message.
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { findPlaintext, stepsFor, toolchain, withEngineStack } from "./support/engine";
+
+const SSHD = ["/usr/sbin/sshd", "/usr/bin/sshd"].find((p) => fs.existsSync(p));
+const CMD = "command:remote:Command";
+const COPY = "command:remote:CopyToRemote";
+
+interface Sshd {
+    port: number;
+    user: string;
+    privateKey: string;
+    hostKey: string;
+    proc: ChildProcess;
+    log: () => string;
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as net.AddressInfo).port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+        const ok = await new Promise<boolean>((resolve) => {
+            const s = net.connect(port, "127.0.0.1", () => {
+                s.destroy();
+                resolve(true);
+            });
+            s.once("error", () => resolve(false));
+        });
+        if (ok) {
+            return;
+        }
+        if (Date.now() > until) {
+            throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${ms} ms`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+/** Starts sshd on 127.0.0.1 with keys generated in `dir`. */
+async function startSshd(dir: string): Promise<Sshd> {
+    const keygen = (file: string) =>
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "qm-test", "-f", file], { stdio: "ignore" });
+    keygen(path.join(dir, "host_ed25519"));
+    keygen(path.join(dir, "client_ed25519"));
+    fs.copyFileSync(path.join(dir, "client_ed25519.pub"), path.join(dir, "authorized_keys"));
+    const user = os.userInfo().username;
+    const port = await freePort();
+    const config = [
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${path.join(dir, "host_ed25519")}`,
+        `PidFile ${path.join(dir, "sshd.pid")}`,
+        `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
+        "StrictModes no",
+        "UsePAM no",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PubkeyAuthentication yes",
+        `PermitRootLogin ${user === "root" ? "prohibit-password" : "no"}`,
+        "AcceptEnv *",
+        "Subsystem sftp internal-sftp",
+        "LogLevel VERBOSE",
+    ].join("\n");
+    fs.writeFileSync(path.join(dir, "sshd_config"), config + "\n");
+    if (process.getuid?.() === 0) {
+        fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // privilege separation directory
+    }
+    let output = "";
+    const proc = spawn(SSHD!, ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "pipe", "pipe"] });
+    proc.stdout!.on("data", (b) => (output += b));
+    proc.stderr!.on("data", (b) => (output += b));
+    await waitForPort(port, 10_000);
+    return {
+        port,
+        user,
+        privateKey: fs.readFileSync(path.join(dir, "client_ed25519"), "utf8"),
+        hostKey: fs.readFileSync(path.join(dir, "host_ed25519.pub"), "utf8").trim(),
+        proc,
+        log: () => output,
+    };
+}
+
+const describeIfSshd = SSHD ? describe : describe.skip;
+if (!SSHD) {
+    console.warn("engine-command.test.ts skipped: no sshd (apt-get install openssh-server)");
+}
+
+describeIfSshd("@pulumi/command remote resources through the engine (own command plugin, OpenSSH on 127.0.0.1)", () => {
+    let tmp: string;
+    let sshd: Sshd;
+
+    beforeAll(async () => {
+        toolchain();
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "qm-command-"));
+        fs.mkdirSync(path.join(tmp, "sshd"));
+        sshd = await startSshd(path.join(tmp, "sshd"));
+    });
+
+    afterAll(() => {
+        sshd?.proc.kill("SIGTERM");
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    test("create, update, replace by trigger, delete; secret stdin not in state; logging none not in output", async () => {
+        const dir = path.join(tmp, "remote");
+        fs.mkdirSync(dir);
+        const payloadDir = path.join(tmp, "payload");
+        fs.mkdirSync(path.join(payloadDir, "sub"), { recursive: true });
+        fs.writeFileSync(path.join(payloadDir, "a.txt"), "alpha\n");
+        fs.writeFileSync(path.join(payloadDir, "sub", "b.txt"), "beta\n");
+        const stdinSecret = `stdin-${crypto.randomBytes(12).toString("hex")}`;
+        const opsLog = () => fs.readFileSync(path.join(dir, "ops.log"), "utf8").trim().split("\n");
+
+        await withEngineStack(
+            {
+                program: "remote-command",
+                config: { host: "127.0.0.1", port: String(sshd.port), user: sshd.user, hostKey: sshd.hostKey, dir, payloadDir },
+                secrets: { privateKey: sshd.privateKey, stdinSecret },
+            },
+            async (stack) => {
+                // Preview runs nothing.
+                const pre = await stack.preview();
+                expect(stepsFor(pre, "log", CMD).map((s) => s.op)).toEqual(["create"]);
+                expect(fs.existsSync(path.join(dir, "ops.log"))).toBe(false);
+
+                // Create.
+                const up1 = await stack.up();
+                for (const name of ["log", "stdin", "loud", "quiet"]) {
+                    expect(stepsFor(up1, name, CMD).map((s) => s.op)).toEqual(["create"]);
+                }
+                expect(stepsFor(up1, "conf", COPY).map((s) => s.op)).toEqual(["create"]);
+                expect(opsLog()).toEqual(["create v1 hello-env"]);
+                expect(up1.outputs.logStdout.value).toBe("created-1");
+                expect(up1.outputs.stdinStdout.value).toBe("stored");
+                expect(up1.outputs.loudStderr.value).toBe("loud-err-7a1c");
+                expect(fs.readFileSync(path.join(dir, "stdin.txt"), "utf8")).toBe(stdinSecret);
+                expect(fs.readFileSync(path.join(dir, "copied", "etc", "app.conf"), "utf8")).toBe("version=1\n");
+                // remotePath does not exist: the directory becomes it.
+                expect(fs.readFileSync(path.join(dir, "copied", "payload", "sub", "b.txt"), "utf8")).toBe("beta\n");
+
+                // Logging: default streams the lines, "none" does not (neither in the CLI output nor in
+                // the engine's diagnostics); the quiet command did run (its stdout is in state). Debug
+                // diagnostics are left out: the Node SDK itself logs every resource's plain outputs there.
+                const nonDebug = up1.diagnostics.filter((d) => d.severity !== "debug");
+                const engineText1 = up1.stdout + up1.stderr + JSON.stringify(nonDebug);
+                expect(engineText1).toContain("loud-marker-7a1c");
+                expect(engineText1).toContain("loud-err-7a1c");
+                expect(engineText1).not.toContain("quiet-marker-9f3e");
+                expect(engineText1).not.toContain("quiet-err-9f3e");
+                expect(up1.outputs.quietLength.value).toBe("quiet-marker-9f3e".length);
+                expect(engineText1 + JSON.stringify(up1.diagnostics)).not.toContain(stdinSecret);
+
+                // Secrets: stdin and the private key are never in the exported state in plain text;
+                // the connection is a secret output.
+                const state = await stack.exportState();
+                expect(findPlaintext(state, stdinSecret)).toEqual([]);
+                expect(findPlaintext(state, "PRIVATE KEY")).toEqual([]);
+                const res = await stack.resources();
+                const log = res.find((r) => r.urn.endsWith("::log"))!;
+                expect(JSON.stringify(log.outputs?.connection)).toContain("4dabf18193072939515e22adb298388d"); // secret sig
+                expect(log.outputs?.stdout).toBe("created-1");
+                expect(log.outputs?.triggers).toEqual(["a"]);
+
+                // Nothing changed: nothing runs.
+                const same = await stack.up();
+                expect(same.summary.update ?? 0).toBe(0);
+                expect(opsLog()).toHaveLength(1);
+
+                // An input change is an in-place update: `update` runs with the previous stdout.
+                await stack.setConfig("version", "2");
+                const up2 = await stack.up();
+                expect(stepsFor(up2, "log", CMD).map((s) => s.op)).toEqual(["update"]);
+                expect(stepsFor(up2, "conf", COPY).map((s) => s.op)).toEqual(["update"]);
+                expect(stepsFor(up2, "stdin", CMD).map((s) => s.op)).toEqual(["same"]);
+                expect(opsLog()).toEqual(["create v1 hello-env", "update v2 prev=created-1"]);
+                expect(up2.outputs.logStdout.value).toBe("updated-2");
+                expect(fs.readFileSync(path.join(dir, "copied", "etc", "app.conf"), "utf8")).toBe("version=2\n");
+
+                // A trigger change replaces: create the new one, then delete the old one.
+                await stack.setConfig("trigger", "b");
+                const up3 = await stack.up();
+                expect(stepsFor(up3, "log", CMD).map((s) => s.op)).toEqual(["create-replacement", "replace", "delete-replaced"]);
+                expect(opsLog().slice(2)).toEqual(["create v2 hello-env", "delete prev=updated-2"]);
+                expect(up3.outputs.logStdout.value).toBe("created-2");
+
+                // Destroy runs `delete` with the last stdout.
+                await stack.destroy();
+                expect(opsLog().slice(4)).toEqual(["delete prev=created-2"]);
+                expect(await stack.resources()).toEqual([]);
+            },
+        );
+    }, 240_000);
+});
