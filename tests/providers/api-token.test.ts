@@ -12,6 +12,8 @@ interface TokenView {
 }
 
 describe("quay:ApiToken provider against the emulator", () => {
+  // Scrypt hashing, serialization and fault retries take seconds when suites run in parallel.
+  jest.setTimeout(30_000);
   let quay: QuayFixture;
   let org: string;
   const provider = ApiTokenProvider.instance;
@@ -289,5 +291,5 @@ describe("quay:ApiToken provider against the emulator", () => {
     expect((await loaded.diff(created.id, created.outs!, props("serialized"))).changes).toBe(false);
     await loaded.delete(created.id, created.outs!);
     expect(await loaded.read(created.id, created.outs!)).toEqual({});
-  });
+  }, 30_000);
 });

@@ -9,6 +9,8 @@ interface ProxyView {
 }
 
 describe("quay:ProxyCache provider against the emulator", () => {
+  // Scrypt hashing, serialization and fault retries take seconds when suites run in parallel.
+  jest.setTimeout(30_000);
   let quay: QuayFixture;
   const provider = ProxyCacheProvider.instance;
 
@@ -212,5 +214,5 @@ describe("quay:ProxyCache provider against the emulator", () => {
     expect((await loaded.read(created.id, created.outs!)).id).toBe(org);
     await loaded.delete(org, created.outs!);
     expect(await loaded.read(org, created.outs!)).toEqual({});
-  });
+  }, 30_000);
 });

@@ -4,6 +4,8 @@ import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../suppor
 import { grantedActions } from "../support/registry";
 
 describe("quay:User provider against the emulator", () => {
+  // Scrypt hashing, serialization and fault retries take seconds when suites run in parallel.
+  jest.setTimeout(30_000);
   let quay: QuayFixture;
   const provider = UserProvider.instance;
 
@@ -220,5 +222,5 @@ describe("quay:User provider against the emulator", () => {
     expect((await loaded.diff(username, created.outs!, props(username))).changes).toBe(false);
     await loaded.delete(username, created.outs!);
     expect(await loaded.read(username, created.outs!)).toEqual({});
-  });
+  }, 30_000);
 });
