@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs pulumi on the project's stack the way scripts/preview-lab.sh previews it: file backend
+# .pulumi-state/ in the repository, passphrase secrets, config from a git-ignored copy of Pulumi.<stack>.yaml.
+#
+#   PULUMI_CONFIG_PASSPHRASE=… bash scripts/pulumi.sh up [--yes]
+#   bash scripts/pulumi.sh refresh | destroy | preview [args…]
+#   bash scripts/pulumi.sh config set --secret quay:token      # secrets go into the git-ignored copy
+#   bash scripts/pulumi.sh config                              # shows the stack's config
+#   bash scripts/pulumi.sh stack export | stack history | …   # any other pulumi command, same backend
+#
+# preview/up/refresh/destroy/import/config/stack commands get `--stack <stack>` (and, where pulumi takes it,
+# `--config-file <copy>`) appended. Without the Node.js language host, preview/up/refresh/destroy run through
+# the Automation API (bin/scripts/lab-stack.js; then only --yes and --diff are passed on). Plain config values
+# belong in the committed Pulumi.<stack>.yaml: `config set` without --secret is refused. Every command but
+# preview needs PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE. QM_STACK (default lab),
+# QM_STACK_CONFIG and QM_ENGINE_VIA as in scripts/preview-lab.sh. Nothing is installed or compiled: run
+# scripts/preview-lab.sh (or npx tsc -p .) first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+# shellcheck source=scripts/lib-stack.sh
+source scripts/lib-stack.sh
+
+[ "$#" -gt 0 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[ -f bin/scripts/lab-stack.js ] || { echo "bin/ is not compiled: run scripts/preview-lab.sh or npx tsc -p . first" >&2; exit 1; }
+command -v pulumi >/dev/null || { echo "pulumi not built: run scripts/install-pulumi.sh" >&2; exit 1; }
+
+cmd="$1"
+purpose=change
+[ "$cmd" = preview ] && purpose=preview
+if [ "$cmd" = config ] && [ "${2:-}" = set ]; then
+  secret=no
+  for a in "$@"; do [ "$a" = --secret ] && secret=yes; done
+  if [ "$secret" = no ]; then
+    echo "plain config values belong in the committed ${QM_STACK_CONFIG:-Pulumi.${QM_STACK:-lab}.yaml}; use config set --secret for secrets" >&2
+    exit 2
+  fi
+fi
+qm_stack_setup "${QM_STACK:-lab}" "$purpose"
+
+case "$cmd" in
+  preview | up | refresh | destroy)
+    if qm_has_language_host; then
+      exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
+    fi
+    pass=()
+    for a in "${@:2}"; do
+      case "$a" in
+        --yes | -y | --diff) pass+=("$a") ;;
+        *) qm_note "pulumi.sh: without the language host only --yes and --diff are passed on; ignoring $a" ;;
+      esac
+    done
+    exec node bin/scripts/lab-stack.js run "$cmd" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" "${pass[@]}"
+    ;;
+  config | import)
+    exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
+    ;;
+  stack)
+    exec pulumi "$@" --stack "$QM_STACK"
+    ;;
+  *)
+    exec pulumi "$@"
+    ;;
+esac
