@@ -9,5 +9,6 @@ source scripts/env.sh
 source scripts/lib-npm.sh
 qm_npm_install
 bash scripts/install-pulumi.sh
+(cd plugins/command && go test ./...)
 npx tsc -p .
 npx jest "$@"
