@@ -4,6 +4,7 @@
 // needs no plugin at all. The value is generated in `create` with Node's CSPRNG and kept, encrypted, in
 // state; `keepers` (any values) force a new secret when they change.
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 
 export interface RandomSecretArgs {
   /** Length in characters (default 32). */
@@ -50,11 +51,14 @@ export class RandomSecretProvider implements pulumi.dynamic.ResourceProvider<Ran
   }
 }
 
+// What each resource stores as its provider: a small shim that loads RandomSecretProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/local/random-secret", "RandomSecretProvider");
+
 /** A secret generated once and kept. `result` is a secret output. */
 export class RandomSecret extends pulumi.dynamic.Resource {
   declare readonly result: pulumi.Output<string>;
 
   constructor(name: string, args: RandomSecretArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(RandomSecretProvider.instance, name, { ...args, result: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["result"] }), "local", "RandomSecret");
+    super(providerShim, name, { ...args, result: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["result"] }), "local", "RandomSecret");
   }
 }

@@ -7,6 +7,7 @@
 // - robots are delegates of kind "user"; there is no GET for one prototype (list and filter by id);
 // - PUT `…/prototypes/{uuid}` changes the role; PUT and DELETE of a missing prototype are 404.
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -224,6 +225,9 @@ export class DefaultPermissionProvider implements pulumi.dynamic.ResourceProvide
   }
 }
 
+// What each resource stores as its provider: a small shim that loads DefaultPermissionProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/default-permission", "DefaultPermissionProvider");
+
 /** A Quay default permission (prototype). Type token `pulumi-nodejs:dynamic/quay:DefaultPermission`; the id is Quay's uuid. */
 export class DefaultPermission extends pulumi.dynamic.Resource {
   declare readonly organization: pulumi.Output<string>;
@@ -234,7 +238,7 @@ export class DefaultPermission extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: DefaultPermissionArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      DefaultPermissionProvider.instance,
+      providerShim,
       name,
       { ...args, connection: pulumi.secret(args.connection), activatingUser: args.activatingUser, adopt: args.adopt },
       opts,

@@ -3,6 +3,7 @@
 // (one paginated list + one reachability call per namespace), so `preview` shows the repositories that
 // lack the grant by name, and `up` grants exactly those.
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { encodeSegment, repoPath } from "./client";
 import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, configuredToken, isGone, isUnknown, sameValue } from "./common";
@@ -11,7 +12,7 @@ import { namespaceName, repositoryRole, robotFullName, userName } from "./names"
 
 export interface NamespaceReadGrantArgs {
   connection: pulumi.Input<QuayConnectionArgs>;
-  /** `user` (e.g. the cluster-pull user) or `robot` (`namespace+name`; robots only reach their own namespace). */
+/** `user` (e.g. the cluster-pull user) or `robot` (`namespace+name`; robots only reach their own namespace). */
   granteeKind: pulumi.Input<"user" | "robot">;
   /** Username or robot full name. */
   grantee: pulumi.Input<string>;
@@ -164,6 +165,9 @@ export class NamespaceReadGrantProvider implements pulumi.dynamic.ResourceProvid
   }
 }
 
+// What each resource stores as its provider: a small shim that loads NamespaceReadGrantProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/namespace-grant", "NamespaceReadGrantProvider");
+
 /**
  * Gives a user or robot a role on every repository of some namespaces. Type token
  * `pulumi-nodejs:dynamic/quay:NamespaceReadGrant`. Pair it with a DefaultPermission per namespace so
@@ -178,7 +182,7 @@ export class NamespaceReadGrant extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: NamespaceReadGrantArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      NamespaceReadGrantProvider.instance,
+      providerShim,
       name,
       { ...args, connection: pulumi.secret(args.connection), role: args.role, repositories: undefined, missingGrants: undefined },
       opts,

@@ -1,5 +1,6 @@
 // Organization: a Quay namespace that holds repositories, robots and teams.
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { apiPath } from "./client";
 import {
@@ -161,6 +162,9 @@ export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<Org
   }
 }
 
+// What each resource stores as its provider: a small shim that loads OrganizationProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/organization", "OrganizationProvider");
+
 /** A Quay organization. Type token `pulumi-nodejs:dynamic/quay:Organization`. */
 export class Organization extends pulumi.dynamic.Resource {
   declare readonly name: pulumi.Output<string>;
@@ -169,7 +173,7 @@ export class Organization extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: OrganizationArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      OrganizationProvider.instance,
+      providerShim,
       name,
       { ...args, connection: pulumi.secret(args.connection), email: args.email, tagExpirationSeconds: args.tagExpirationSeconds, adopt: args.adopt },
       opts,

@@ -8,6 +8,7 @@
 // - a robot can only be granted on repositories of its own namespace ("Cannot add robot ns+r under
 //   namespace y").
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { QuayClient, apiPath, encodeSegment, repoPath } from "./client";
 import {
@@ -217,6 +218,9 @@ export class RepositoryPermissionProvider implements pulumi.dynamic.ResourceProv
   }
 }
 
+// What each resource stores as its provider: a small shim that loads RepositoryPermissionProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/repository-permission", "RepositoryPermissionProvider");
+
 /** A role on a Quay repository. Type token `pulumi-nodejs:dynamic/quay:RepositoryPermission`. */
 export class RepositoryPermission extends pulumi.dynamic.Resource {
   declare readonly namespace: pulumi.Output<string>;
@@ -227,7 +231,7 @@ export class RepositoryPermission extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: RepositoryPermissionArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      RepositoryPermissionProvider.instance,
+      providerShim,
       name,
       { ...args, connection: pulumi.secret(args.connection), adopt: args.adopt },
       opts,

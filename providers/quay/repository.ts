@@ -1,5 +1,6 @@
 // Repository: an image repository, nested names allowed (`openshift/release-images`).
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { repoPath } from "./client";
 import {
@@ -146,6 +147,9 @@ export class RepositoryProvider implements pulumi.dynamic.ResourceProvider<Repos
   }
 }
 
+// What each resource stores as its provider: a small shim that loads RepositoryProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/repository", "RepositoryProvider");
+
 /** A Quay repository. Type token `pulumi-nodejs:dynamic/quay:Repository`. */
 export class Repository extends pulumi.dynamic.Resource {
   declare readonly namespace: pulumi.Output<string>;
@@ -155,7 +159,7 @@ export class Repository extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: RepositoryArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      RepositoryProvider.instance,
+      providerShim,
       name,
       { ...args, connection: pulumi.secret(args.connection), description: args.description, visibility: args.visibility, adopt: args.adopt },
       opts,

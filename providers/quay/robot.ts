@@ -1,5 +1,6 @@
 // RobotAccount: a namespace-scoped robot whose token oc-mirror and CI use for `/v2` pushes and pulls.
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { apiPath } from "./client";
 import {
@@ -140,6 +141,9 @@ export class RobotAccountProvider implements pulumi.dynamic.ResourceProvider<Rob
   }
 }
 
+// What each resource stores as its provider: a small shim that loads RobotAccountProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/robot", "RobotAccountProvider");
+
 /** A Quay robot account. Type token `pulumi-nodejs:dynamic/quay:RobotAccount`; `token` is a secret output. */
 export class RobotAccount extends pulumi.dynamic.Resource {
   declare readonly namespace: pulumi.Output<string>;
@@ -150,7 +154,7 @@ export class RobotAccount extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: RobotAccountArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      RobotAccountProvider.instance,
+      providerShim,
       name,
       {
         ...args,

@@ -8,6 +8,7 @@
 //   another invite), member DELETE of a non-member is 400 "does not belong", team DELETE of a missing team
 //   is 400 "is not a team in org".
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -332,6 +333,9 @@ export class TeamProvider implements pulumi.dynamic.ResourceProvider<TeamProps, 
   }
 }
 
+// What each resource stores as its provider: a small shim that loads TeamProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/team", "TeamProvider");
+
 /** A Quay team. Type token `pulumi-nodejs:dynamic/quay:Team`. */
 export class Team extends pulumi.dynamic.Resource {
   declare readonly organization: pulumi.Output<string>;
@@ -342,7 +346,7 @@ export class Team extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: TeamArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      TeamProvider.instance,
+      providerShim,
       name,
       {
         ...args,
