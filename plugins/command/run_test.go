@@ -15,7 +15,7 @@ import (
 )
 
 type recorder struct {
-	mu                    sync.Mutex
+	mu                     sync.Mutex
 	lines, warns, statuses []string
 }
 
