@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { QuayHost } from "../../components/quay-host";
 import { bash, labArgs, PEM } from "./samples";
 
 type Captured = { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions };
@@ -36,11 +37,10 @@ const unwrap = <T>(o: pulumi.Input<T> | undefined): Promise<T> => new Promise((r
 const isSecret = (o: unknown) => (pulumi.Output.isInstance(o) ? pulumi.isSecret(o) : Promise.resolve(false));
 
 async function build(name: string, args: Record<string, any>) {
-  const { QuayHost } = await import("../../components/quay-host");
   const captured: Captured[] = [];
   const host = new QuayHost(name, args as any, {
     transformations: [
-      (a) => {
+      (a: pulumi.ResourceTransformationArgs) => {
         captured.push({ type: a.type, name: a.name, props: a.props, opts: a.opts as pulumi.CustomResourceOptions });
         return undefined;
       },
@@ -210,7 +210,6 @@ describe("QuayHost", () => {
   });
 
   test("bad arguments fail at construction with the JSON path", async () => {
-    const { QuayHost } = await import("../../components/quay-host");
     expect(() => new QuayHost("bad", { ...labArgs(), proxyAddress: "$(reboot)" } as any)).toThrow(/\$\.proxyAddress: proxyAddress must be an IP address/);
     expect(() => new QuayHost("bad2", { ...labArgs(), imageArchive: "/nonexistent/quay.tar" } as any)).toThrow(/\$\.imageArchive: no such file/);
   });

@@ -96,7 +96,17 @@ pw_sql=${pg_password//\'/\'\'}
   printf "ALTER ROLE quay WITH LOGIN PASSWORD '%s';\n" "$pw_sql"
   printf '%s\n' "SELECT 'CREATE DATABASE quay OWNER quay' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'quay')" '\gexec'
   printf '%s\n' '\connect quay' "SET client_min_messages = warning;" "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
-} | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null
+} | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null 2>"$work/psql.err" || {
+  # psql quotes the failing statement back, and one of them carries the password: show its error only
+  # when the password is not in it.
+  err=$(head -c 2000 "$work/psql.err")
+  if [[ "$err" == *"$pg_password"* || "$err" == *"$pw_sql"* ]]; then
+    echo "psql failed while creating the quay role/database (its message quotes the password, so it is withheld); rerun the statements by hand as postgres to see it" >&2
+  else
+    printf 'psql failed while creating the quay role/database:\n%s\n' "$err" >&2
+  fi
+  exit 1
+}
 
 # Prove it the way Quay connects: TCP on loopback, as quay, with the password (from a private pgpass file).
 pw_pgpass=${pg_password//\\/\\\\}
