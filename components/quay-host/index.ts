@@ -195,6 +195,11 @@ export class QuayHost extends pulumi.ComponentResource {
   public readonly ready: pulumi.Resource;
   /** Every step, by name (for dependsOn and tests). */
   public readonly steps: Readonly<Record<string, pulumi.Resource>>;
+  /**
+   * The SSH connection the steps use (its keys are secret Outputs), for components that also work on this
+   * host (backups). Not a registered output.
+   */
+  public readonly connection: command.types.input.remote.ConnectionArgs;
 
   constructor(name: string, args: QuayHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("quay-mirror:host:QuayHost", name, {}, opts);
@@ -368,6 +373,7 @@ export class QuayHost extends pulumi.ComponentResource {
     this.configSha256 = configSha256;
     this.ready = initialize;
     this.steps = steps;
+    this.connection = connection;
 
     this.registerOutputs({
       apiUrl: this.apiUrl,

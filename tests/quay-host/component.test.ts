@@ -207,6 +207,7 @@ describe("QuayHost", () => {
     expect(await unwrap(host.bootstrapToken)).toBe(TOKEN);
     expect(await isSecret(host.configSha256)).toBe(false);
     expect(await unwrap(host.configSha256)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await isSecret(pulumi.output(host.connection).apply((c: any) => c.privateKey))).toBe(true);
   });
 
   test("bad arguments fail at construction with the JSON path", async () => {
