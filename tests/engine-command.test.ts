@@ -209,4 +209,44 @@ describeIfSshd("@pulumi/command remote resources through the engine (own command
             },
         );
     }, 240_000);
+
+    // Runs the program through the language host ("local"): a failed `up` of an inline program leaves the
+    // Node SDK's pending RPCs rejecting in this process ("Resource monitor is terminating").
+    test("a failing command fails the update with its exit status and output, without stdin or environment values", async () => {
+        if (!toolchain().hasLanguageHost) {
+            console.warn("skipped: needs pulumi-language-nodejs (local mode)");
+            return;
+        }
+        const dir = path.join(tmp, "remote-failing");
+        fs.mkdirSync(dir);
+        const payloadDir = path.join(tmp, "payload-failing");
+        fs.mkdirSync(payloadDir);
+        const stdinSecret = `stdin-${crypto.randomBytes(12).toString("hex")}`;
+        const envSecret = `env-${crypto.randomBytes(12).toString("hex")}`;
+        await withEngineStack(
+            {
+                program: "remote-command",
+                mode: "local",
+                config: { host: "127.0.0.1", port: String(sshd.port), user: sshd.user, hostKey: sshd.hostKey, dir, payloadDir, failing: "yes" },
+                secrets: { privateKey: sshd.privateKey, stdinSecret, envSecret },
+            },
+            async (stack) => {
+                const err: Error = await stack.up().then(
+                    () => {
+                        throw new Error("up should fail");
+                    },
+                    (e: Error) => e,
+                );
+                const text = String(err.message ?? err);
+                expect(text).toContain("Process exited with status 4");
+                expect(text).toContain("went-wrong");
+                expect(text).toContain("token=[redacted]");
+                expect(text).not.toContain(stdinSecret);
+                expect(text).not.toContain(envSecret);
+                const state = await stack.exportState();
+                expect(findPlaintext(state, stdinSecret)).toEqual([]);
+                expect(findPlaintext(state, envSecret)).toEqual([]);
+            },
+        );
+    }, 120_000);
 });

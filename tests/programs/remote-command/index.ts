@@ -9,6 +9,7 @@
 //   payloadDir                   a local directory copied with a FileArchive
 //   stdinSecret (secret)         passed as stdin; must never reach the state in plain text
 //   version, trigger             change them to update ("version") or replace ("trigger") the `log` command
+//   failing                      "yes" adds a command that fails after echoing its secret stdin and environment
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 
@@ -63,6 +64,19 @@ export default function remoteCommandProgram(): Record<string, pulumi.Output<unk
         source: new pulumi.asset.FileArchive(cfg.require("payloadDir")),
         remotePath: `${dir}/copied/payload`,
     });
+
+    if (cfg.get("failing") === "yes") {
+        new remote.Command(
+            "failing",
+            {
+                connection,
+                create: 'cat; echo "token=$TOKEN" >&2; echo went-wrong >&2; exit 4',
+                stdin: cfg.requireSecret("stdinSecret"),
+                environment: { TOKEN: cfg.requireSecret("envSecret") },
+            },
+            { dependsOn: [log] },
+        );
+    }
 
     return {
         logStdout: log.stdout,
