@@ -2,17 +2,21 @@
 # npm dependencies of the project, installed the same way by every script that needs them
 # (scripts/test.sh, scripts/preview-lab.sh, scripts/pulumi.sh). Source it from the repository root
 # after scripts/env.sh, then call:
-#   qm_npm_install               npm ci (what test.sh and CI do: always a clean install)
-#   qm_npm_install --if-changed  the same, but nothing when node_modules already holds what the lock file names
+#   qm_npm_install             npm ci (what test.sh and CI do: always a clean install)
+#   qm_npm_install_if_changed  the same, but nothing when node_modules already holds what the lock file names
 #
 # npm ci refuses this lock file while the registry lacks some optional platform packages it names
 # (e.g. @unrs/resolver-binding-android-arm-eabi@1.13.0 answers 404); npm install then installs the same
 # locked versions, and the lock file must come out unchanged (docs/toolchain.md).
-qm_npm_install() {
-  if [ "${1:-}" = "--if-changed" ] && qm_npm_current; then
+qm_npm_install_if_changed() {
+  if qm_npm_current; then
     echo "node_modules matches package-lock.json; npm install skipped" >&2
-    return 0
+  else
+    qm_npm_install
   fi
+}
+
+qm_npm_install() {
   if ! npm ci --ignore-scripts --no-audit --no-fund; then
     echo "npm ci failed; installing the locked versions with npm install" >&2
     npm install --ignore-scripts --no-audit --no-fund

@@ -4,7 +4,7 @@
 #
 #   PULUMI_CONFIG_PASSPHRASE=… bash scripts/preview-lab.sh [--diff]
 #
-# 1. toolchain: Node, npm packages (scripts/lib-npm.sh, skipped when node_modules matches the lock),
+# 1. toolchain: Node, npm packages (scripts/lib-npm.sh; skipped when node_modules matches the lock),
 #    the Pulumi engine (scripts/install-pulumi.sh), `npx tsc -p .`;
 # 2. the stack (scripts/lib-stack.sh): backend file://<repo>/.pulumi-state, passphrase (a printed THROWAWAY one
 #    when none is set), stack `lab` selected or created, config from Pulumi.lab.yaml through a git-ignored copy
@@ -24,7 +24,7 @@ source scripts/lib-npm.sh
 # shellcheck source=scripts/lib-stack.sh
 source scripts/lib-stack.sh
 
-qm_npm_install --if-changed >&2
+qm_npm_install_if_changed >&2
 bash scripts/install-pulumi.sh
 npx tsc -p . >&2
 
