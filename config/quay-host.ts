@@ -366,6 +366,9 @@ export const quayHostArgsSchema = z
     purgeOnDestroy: z.boolean().default(false),
     healthTimeoutSeconds: z.number().int().min(30, "healthTimeoutSeconds must be at least 30").max(86400, "healthTimeoutSeconds must be at most 86400").default(600),
     bootTimeoutSeconds: z.number().int().min(10).max(7200).default(900),
+    secretGenerator: z
+      .enum(["random", "node-crypto"], { error: 'secretGenerator must be "random" or "node-crypto" — fix: choose one, once (switching regenerates every key)' })
+      .default("random"),
     bootstrap: z
       .object({
         organization: quayName("bootstrap.organization").default("quay-mirror-bootstrap"),

@@ -51,7 +51,10 @@ import {
   UPLOAD_DIR,
 } from "./render";
 
+import { ALPHANUMERIC, GeneratedSecret } from "./generated-secret";
+
 export * from "./render";
+export { GeneratedSecret, GeneratedSecretProvider } from "./generated-secret";
 
 /** A bastion (jump host) the SSH connection goes through. */
 export interface QuayHostBastionArgs {
@@ -159,6 +162,12 @@ export interface QuayHostArgs {
   bootTimeoutSeconds?: number;
   /** The sign-in path's organization and application, and the renewal switch. */
   bootstrap?: QuayHostBootstrapArgs;
+  /**
+   * What generates the passwords and keys: "random" (`random.RandomPassword`, the default) or "node-crypto"
+   * (a dynamic resource using Node's crypto, for engines without the `random` plugin). Choose once:
+   * switching creates new secrets, and the config step then refuses to replace the DATABASE_SECRET_KEY.
+   */
+  secretGenerator?: "random" | "node-crypto";
 }
 
 // The interface above is the documented face of the schema in config/quay-host.ts; keep them in step.
@@ -210,6 +219,11 @@ export class QuayHost extends pulumi.ComponentResource {
     // ---- secrets, generated once ----
     const generated = Object.fromEntries(
       Object.entries(GENERATED_SECRETS).map(([key, spec]) => {
+        if (s.secretGenerator === "node-crypto") {
+          const alphabet = ALPHANUMERIC + ("overrideSpecial" in spec ? spec.overrideSpecial : "");
+          const g = new GeneratedSecret(`${name}-${kebab(key)}`, { length: spec.length, alphabet }, child);
+          return [key, pulumi.secret(g.value)];
+        }
         const pw = new random.RandomPassword(`${name}-${kebab(key)}`, { ...spec }, { ...child, ignoreChanges: Object.keys(spec), additionalSecretOutputs: ["result"] });
         return [key, pulumi.secret(pw.result)];
       }),

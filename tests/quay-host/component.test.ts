@@ -22,6 +22,7 @@ beforeAll(async () => {
         engineInputs.push({ type: args.type, name: args.name, inputs: args.inputs });
         const state: Record<string, any> = { ...args.inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = secretFor(args.name);
+        if (args.type === "pulumi-nodejs:dynamic/quay-host:GeneratedSecret") state.value = secretFor(args.name);
         if (args.type === "command:remote:Command") state.stdout = args.name.endsWith("-initialize") ? `${TOKEN}\n` : "";
         return { id: `${args.name}-id`, state };
       },
@@ -208,6 +209,18 @@ describe("QuayHost", () => {
     expect(await isSecret(host.configSha256)).toBe(false);
     expect(await unwrap(host.configSha256)).toMatch(/^[0-9a-f]{64}$/);
     expect(await isSecret(pulumi.output(host.connection).apply((c: any) => c.privateKey))).toBe(true);
+  });
+
+  test('secretGenerator "node-crypto": the same secrets from the GeneratedSecret dynamic resource, still only on stdin', async () => {
+    const { captured, commands, creates } = await build("nc", { ...labArgs(), secretGenerator: "node-crypto" });
+    expect(captured.filter((c) => c.type.startsWith("random:"))).toEqual([]);
+    const generated = captured.filter((c) => c.type === "pulumi-nodejs:dynamic/quay-host:GeneratedSecret");
+    expect(generated.map((g) => g.name).sort()).toEqual(["nc-database-secret-key", "nc-postgres-password", "nc-redis-password", "nc-secret-key", "nc-superuser-password"]);
+    for (const g of generated) expect(g.opts.additionalSecretOutputs).toContain("value");
+    const stdin = await unwrap<string>(commands.find((c) => c.name === "nc-postgres")!.props.stdin);
+    expect(stdin).toBe(secretFor("x-postgres-password"));
+    expect(await isSecret(commands.find((c) => c.name === "nc-config")!.props.stdin)).toBe(true);
+    for (const line of Object.values(creates)) for (const secret of secretValues()) expect(line).not.toContain(secret);
   });
 
   test("bad arguments fail at construction with the JSON path", async () => {

@@ -30,7 +30,7 @@ describe("parseQuayHostArgs", () => {
     expect(s.quayVersion).toBe(DEFAULT_QUAY_VERSION);
     expect(s.connection).toMatchObject({ port: 22, user: "ci", dialErrorLimit: 10, perDialTimeout: 15 });
     expect(s.storage).toMatchObject({ isSecure: false, storagePath: "/datastorage/registry", signatureVersion: "v4" });
-    expect(s).toMatchObject({ purgeOnDestroy: false, healthTimeoutSeconds: 600, proxyCache: false, extraConfig: {}, superuserName: "quayadmin" });
+    expect(s).toMatchObject({ purgeOnDestroy: false, healthTimeoutSeconds: 600, proxyCache: false, extraConfig: {}, superuserName: "quayadmin", secretGenerator: "random" });
     expect(s.bootstrap).toEqual({ organization: "quay-mirror-bootstrap", application: "quay-mirror-bootstrap", renew: 0 });
   });
 
