@@ -11,11 +11,12 @@ func schemaJSON(version string) string {
 	str := map[string]any{"type": "string"}
 	secretStr := map[string]any{"type": "string", "secret": true}
 	integer := map[string]any{"type": "integer"}
-	anyArray := map[string]any{"type": "array", "items": map[string]any{"$ref": "pulumi.json#/Any"}}
+	// triggers: replaceOnChanges gives the SDK's replaceOnChanges: ["triggers[*]"].
+	anyArray := map[string]any{"type": "array", "items": map[string]any{"$ref": "pulumi.json#/Any"}, "replaceOnChanges": true}
 	connProps := func(bastion bool) map[string]any {
 		p := map[string]any{
 			"host":               str,
-			"port":               merge(map[string]any{"type": "number", "default": defaultPort}),
+			"port":               map[string]any{"type": "number", "default": defaultPort},
 			"user":               merge(str, map[string]any{"default": defaultUser}),
 			"password":           secretStr,
 			"privateKey":         secretStr,
@@ -45,7 +46,7 @@ func schemaJSON(version string) string {
 	commandOutputs := merge(commandInputs, map[string]any{"stdout": str, "stderr": str})
 	copyInputs := map[string]any{
 		"connection": connRef,
-		"source":     map[string]any{"$ref": "pulumi.json#/AssetOrArchive"},
+		"source":     map[string]any{"$ref": "pulumi.json#/Asset"},
 		"remotePath": str,
 		"triggers":   anyArray,
 	}
