@@ -147,10 +147,12 @@ async function run(op: string, args: string[]): Promise<void> {
                 break;
         }
     } catch (e) {
-        // The engine's output went to stdout already; add only what the CLI wrote to stderr.
+        // The engine's output went to stdout already. The Automation API's stderr starts with
+        // "Command failed with exit code N: pulumi …" and then repeats that output: print the first line only.
         const r = (e as { commandResult?: { stderr?: string; code?: number } }).commandResult;
         if (r) {
-            process.stderr.write(r.stderr?.trim() ? `${r.stderr.trim()}\n` : `pulumi ${op} failed (exit code ${r.code})\n`);
+            const first = (r.stderr ?? "").trim().split("\n")[0];
+            process.stderr.write(`${first || `pulumi ${op} failed (exit code ${r.code})`}\n`);
         } else {
             process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
         }
