@@ -144,13 +144,14 @@ describeIfSshd("@pulumi/command remote resources through the engine (own command
 
                 // Create.
                 const up1 = await stack.up();
-                for (const name of ["log", "stdin", "loud", "quiet"]) {
+                for (const name of ["log", "stdin", "echo-stdin", "loud", "quiet"]) {
                     expect(stepsFor(up1, name, CMD).map((s) => s.op)).toEqual(["create"]);
                 }
                 expect(stepsFor(up1, "conf", COPY).map((s) => s.op)).toEqual(["create"]);
                 expect(opsLog()).toEqual(["create v1 hello-env"]);
                 expect(up1.outputs.logStdout.value).toBe("created-1");
                 expect(up1.outputs.stdinStdout.value).toBe("stored");
+                expect(up1.outputs.echoStdout).toEqual({ value: stdinSecret, secret: true });
                 expect(up1.outputs.loudStderr.value).toBe("loud-err-7a1c");
                 expect(fs.readFileSync(path.join(dir, "stdin.txt"), "utf8")).toBe(stdinSecret);
                 expect(fs.readFileSync(path.join(dir, "copied", "etc", "app.conf"), "utf8")).toBe("version=1\n");

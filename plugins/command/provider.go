@@ -280,6 +280,16 @@ func outputsOf(inputs resource.PropertyMap, stdout, stderr *resource.PropertyVal
 
 func strProp(s string) *resource.PropertyValue { v := resource.NewProperty(s); return &v }
 
+// outputProp is a stdout/stderr output: secret when it contains the value of a secret input (a command
+// that echoes its secret stdin, say), so that value never reaches the state in plain text.
+func outputProp(s string, inputs resource.PropertyMap) *resource.PropertyValue {
+	v := resource.NewProperty(s)
+	if s != "" && secretsOf(inputs).apply(s) != s {
+		v = resource.MakeSecret(v)
+	}
+	return &v
+}
+
 func unknownProp() *resource.PropertyValue {
 	v := resource.MakeComputed(resource.NewProperty(""))
 	return &v
@@ -314,7 +324,7 @@ func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 				return nil, err
 			}
 		}
-		return s.createResponse(id, outputsOf(news, strProp(stdout), strProp(stderr)))
+		return s.createResponse(id, outputsOf(news, outputProp(stdout, news), outputProp(stderr, news)))
 	case typeCopyRemote:
 		if req.GetPreview() {
 			return s.createResponse(id, outputsOf(news, nil, nil))
@@ -411,7 +421,7 @@ func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 		if err != nil {
 			return nil, err
 		}
-		return respond(outputsOf(news, strProp(stdout), strProp(stderr)))
+		return respond(outputsOf(news, outputProp(stdout, news), outputProp(stderr, news)))
 	case typeCopyRemote:
 		if req.GetPreview() {
 			return respond(outputsOf(news, nil, nil))

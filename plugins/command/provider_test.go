@@ -196,6 +196,16 @@ func TestCreateUpdateDeleteAndPreview(t *testing.T) {
 	if !strings.Contains(logs, "info: created") || strings.Contains(logs, "top-secret-stdin") || strings.Contains(logs, "PRIVATE KEY") {
 		t.Fatalf("logs %q", logs)
 	}
+	// An output that contains a secret input's value is secret itself; others stay plain.
+	echo := inputs.Copy()
+	echo["create"] = resource.NewProperty("cat; echo plain >&2")
+	echoed, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: cmdURN, Properties: toStruct(t, echo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fromStruct(t, echoed.Properties); !st["stdout"].IsSecret() || st["stderr"].IsSecret() {
+		t.Fatalf("stdout must be secret, stderr plain: %v", st)
+	}
 	// A failing create names the command, not the secret stdin.
 	bad := inputs.Copy()
 	bad["create"] = resource.NewProperty("cat; exit 7")

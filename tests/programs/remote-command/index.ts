@@ -45,6 +45,9 @@ export default function remoteCommandProgram(): Record<string, pulumi.Output<unk
         stdin: cfg.requireSecret("stdinSecret"),
     });
 
+    // A command that prints its secret stdin: the line is logged redacted and `stdout` becomes a secret.
+    const echo = new remote.Command("echo-stdin", { connection, create: "cat", stdin: cfg.requireSecret("stdinSecret") });
+
     // Output logging: "loud" streams its lines to the engine, "quiet" (logging: none) does not.
     const loud = new remote.Command("loud", { connection, create: "echo loud-marker-7a1c; echo loud-err-7a1c >&2" });
     const quiet = new remote.Command("quiet", {
@@ -81,6 +84,7 @@ export default function remoteCommandProgram(): Record<string, pulumi.Output<unk
     return {
         logStdout: log.stdout,
         stdinStdout: stdin.stdout,
+        echoStdout: echo.stdout,
         loudStderr: loud.stderr,
         quietLength: quiet.stdout.apply((s) => s.length),
         copied: pulumi.all([conf.remotePath, payload.remotePath]).apply(([a, b]) => `${a} ${b}`),
