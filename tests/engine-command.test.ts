@@ -88,7 +88,12 @@ async function startSshd(dir: string): Promise<Sshd> {
     const proc = spawn(SSHD!, ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "pipe", "pipe"] });
     proc.stdout!.on("data", (b) => (output += b));
     proc.stderr!.on("data", (b) => (output += b));
-    await waitForPort(port, 10_000);
+    try {
+        await waitForPort(port, 10_000);
+    } catch (e) {
+        proc.kill("SIGTERM");
+        throw new Error(`${(e as Error).message}; sshd said: ${output || "(nothing)"}`);
+    }
     return {
         port,
         user,
