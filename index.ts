@@ -1,8 +1,10 @@
 // quay-mirror: stands up and governs the Quay registry that disconnected OpenShift clusters pull from.
 // This file only composes; see components/program.ts.
+import * as path from "path";
 import { quayMirror } from "./components/program";
 
-const outputs = quayMirror();
+// Compiled to bin/index.js; the engine may run it with bin/ as the working directory.
+const outputs = quayMirror(path.resolve(__dirname, ".."));
 
 /** Quay's API base URL. */
 export const apiUrl = outputs.apiUrl;

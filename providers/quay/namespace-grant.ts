@@ -77,6 +77,8 @@ export class NamespaceReadGrantProvider implements pulumi.dynamic.ResourceProvid
         role: repositoryRole().default("read"),
       })
       .superRefine((v, ctx) => {
+        // In preview the grantee or the namespaces may not be known yet: nothing to cross-check then.
+        if (isUnknown(v.grantee) || isUnknown(v.namespaces)) return;
         const rule = v.granteeKind === "robot" ? robotFullName() : userName();
         const parsed = rule.safeParse(v.grantee);
         if (!parsed.success) ctx.addIssue({ code: "custom", path: ["grantee"], message: parsed.error.issues[0].message });
