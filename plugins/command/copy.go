@@ -172,7 +172,8 @@ func copyDir(ctx context.Context, sc *sftp.Client, localDir, target string) erro
 			if err := sc.MkdirAll(dst); err != nil {
 				return fmt.Errorf("creating %s: %w", dst, err)
 			}
-			return sc.Chmod(dst, info.Mode().Perm())
+			// The owner keeps write access, or the files inside a read-only directory could not be written.
+			return sc.Chmod(dst, info.Mode().Perm()|0o700)
 		case info.Mode().IsRegular():
 			return copyFile(sc, func() (io.ReadCloser, error) { return os.Open(p) }, info.Mode().Perm(), dst)
 		case info.Mode()&fs.ModeSymlink != 0:
