@@ -6,6 +6,7 @@
 // updates every dependant, and revokes the old token last. The OAuth application is looked up by name and
 // created when missing, and never deleted here (other tokens may hang off it).
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -22,6 +23,9 @@ import {
   writeOnce,
 } from "./common";
 import { namespaceName } from "./names";
+
+// What each resource stores as its provider: a small shim that loads ApiTokenProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/api-token", "ApiTokenProvider");
 
 /** Every scope a Quay OAuth token can carry (auth/scopes.py, without the internal `direct_user_login`). */
 export function allApiTokenScopes(): ApiTokenScope[] {
@@ -412,7 +416,7 @@ export class ApiToken extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ApiTokenArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      ApiTokenProvider.instance,
+      providerShim,
       name,
       {
         ...args,

@@ -4,6 +4,7 @@
 // inside one `update`. Quay never gives the upstream credentials back, so the password is write-only:
 // the outputs keep a salted hash of it (`upstreamPasswordHash`, secret).
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -258,6 +259,9 @@ export class ProxyCacheProvider implements pulumi.dynamic.ResourceProvider<Proxy
   }
 }
 
+// What each resource stores as its provider: a small shim that loads ProxyCacheProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/proxy-cache", "ProxyCacheProvider");
+
 /**
  * An organization's proxy-cache configuration. Type token `pulumi-nodejs:dynamic/quay:ProxyCache`.
  * Any change other than the organization is applied by deleting and re-creating the configuration.
@@ -272,7 +276,7 @@ export class ProxyCache extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ProxyCacheArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      ProxyCacheProvider.instance,
+      providerShim,
       name,
       {
         ...args,

@@ -3,6 +3,7 @@
 // Quay never gives a password back, so the password is write-only: the outputs keep a salted scrypt hash
 // of it (`passwordHash`, secret) and `diff` compares the new input against that hash.
 import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "../lazy";
 import { z } from "zod";
 import { apiPath } from "./client";
 import {
@@ -233,6 +234,9 @@ export class UserProvider implements pulumi.dynamic.ResourceProvider<UserProps, 
   }
 }
 
+// What each resource stores as its provider: a small shim that loads UserProvider from the project (providers/lazy.ts).
+const providerShim = lazyProvider("providers/quay/user", "UserProvider");
+
 /**
  * A normal Quay user, created through the superuser API. Type token `pulumi-nodejs:dynamic/quay:User`.
  * The password is write-only; `passwordHash` (secret) records which password was set last.
@@ -245,7 +249,7 @@ export class User extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: UserArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      UserProvider.instance,
+      providerShim,
       name,
       {
         ...args,
