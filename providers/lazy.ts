@@ -43,6 +43,17 @@ export function lazyProvider(modulePath: string, className: string): Provider {
       }
     }
   };
+  // The host encodes results with protobuf's Struct.fromJavaScript, which throws "Unexpected struct
+  // type" on an explicit `undefined`: drop them here, once, for every provider.
+  const clean = <T>(value: T): T => {
+    if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : clean(v))) as unknown as T;
+    if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (v !== undefined) out[k] = clean(v);
+      return out as T;
+    }
+    return value;
+  };
   return {
     async configure(req) {
       const p = load();
@@ -50,22 +61,22 @@ export function lazyProvider(modulePath: string, className: string): Provider {
     },
     async check(olds, news) {
       const p = load();
-      return p.check ? p.check(olds, news) : { inputs: news };
+      return clean(p.check ? await p.check(olds, news) : { inputs: news });
     },
     async diff(id, olds, news) {
       const p = load();
       return p.diff ? p.diff(id, olds, news) : {};
     },
     async create(inputs) {
-      return load().create(inputs);
+      return clean(await load().create(inputs));
     },
     async read(id, props) {
       const p = load();
-      return p.read ? p.read(id, props) : { id, props };
+      return clean(p.read ? await p.read(id, props) : { id, props });
     },
     async update(id, olds, news) {
       const p = load();
-      return p.update ? p.update(id, olds, news) : { outs: news };
+      return clean(p.update ? await p.update(id, olds, news) : { outs: news });
     },
     async delete(id, props) {
       const p = load();

@@ -34,10 +34,11 @@ describe("every Quay resource through the real engine", () => {
 
         // Out of band: someone edits the repository description in the UI.
         await quay.admin.put(`/api/v1/repository/${prefix}rel/openshift/release-images`, { description: "edited in the UI" });
-        // `pulumi refresh --preview-only` names exactly the resource that drifted.
-        const drift = await stack.refresh(true);
-        const changed = drift.steps.filter((s) => s.op === "update" && s.type.startsWith("pulumi-nodejs:"));
-        expect(changed.map((s) => s.name)).toEqual(["repo"]);
+        // `pulumi preview --refresh` plans exactly one change: putting that description back.
+        const drift = await stack.preview({ refresh: true });
+        const planned = drift.steps.filter((s) => s.op !== "same" && s.op !== "refresh" && s.type.startsWith("pulumi-nodejs:"));
+        expect(planned.map((s) => `${s.op} ${s.name}`)).toEqual(["update repo"]);
+        expect(drift.summary.update).toBe(1);
         await stack.refresh();
         const plan = await stack.preview();
         expect(plan.steps.filter((s) => s.op === "update").map((s) => s.name)).toEqual(["repo"]);
@@ -47,9 +48,9 @@ describe("every Quay resource through the real engine", () => {
         expect(body.description).toBe("release payloads");
 
         const state = await stack.exportState();
-        const outputs = (await stack.exportState({ showSecrets: true })) as unknown as { deployment: { resources: Array<{ outputs?: Record<string, unknown> }> } };
-        const robotToken = outputs.deployment.resources.map((r) => r.outputs?.robotToken ?? r.outputs?.token).find((t) => typeof t === "string" && /^[A-Z0-9]{64}$/.test(t as string)) as string;
-        expect(robotToken).toBeTruthy();
+        const robotToken = up.outputs.robotToken.value as string;
+        expect(up.outputs.robotToken.secret).toBe(true);
+        expect(robotToken).toMatch(/^[A-Z0-9]{64}$/);
         for (const secret of [quay.connection.token, userPassword, robotToken]) {
           expect(findPlaintext(state, secret)).toEqual([]);
         }

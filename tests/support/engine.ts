@@ -280,9 +280,10 @@ export class EngineStack {
         await this.stack.setConfig(key, { value, secret });
     }
 
-    async preview(): Promise<OperationReport> {
+    /** `pulumi preview`; with `refresh: true`, `pulumi preview --refresh` (reads live state first). */
+    async preview(opts: { refresh?: boolean } = {}): Promise<OperationReport> {
         const rec = recorder();
-        const res = await this.stack.preview({ onEvent: rec.onEvent, color: "never", diff: true });
+        const res = await this.stack.preview({ onEvent: rec.onEvent, color: "never", diff: true, refresh: opts.refresh });
         return rec.report(res.changeSummary, res.stdout, res.stderr);
     }
 
