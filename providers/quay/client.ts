@@ -178,8 +178,10 @@ export class QuayClient {
   private readonly backoffMaxMs: number;
   private readonly maxConcurrent: number;
   private readonly log?: (message: string) => void;
+  private activeToken: number;
 
   constructor(options: QuayClientOptions) {
+    this.activeToken = 0;
     this.endpoint = options.endpoint.replace(/\/+$/, "");
     this.tokens = [options.token, ...(options.fallbackTokens ?? [])].filter((t, i, all): t is string => !!t && all.indexOf(t) === i);
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -211,7 +213,8 @@ export class QuayClient {
     const idempotent = options.idempotent ?? (method === "GET" || method === "HEAD");
     const url = this.endpoint + path + queryString(options.query);
     const displayPath = path + queryString(options.query);
-    let tokenIndex = 0;
+    // Start from the token that last worked: once Quay rejected one, this client stops sending it.
+    let tokenIndex = this.activeToken;
     for (let attempt = 0; ; attempt++) {
       const token = this.tokens[tokenIndex];
       let outcome: Attempt;
@@ -227,6 +230,7 @@ export class QuayClient {
         const quayMessage = this.scrub(readQuayMessage(body));
         if (isTokenRejection(status, quayMessage) && tokenIndex + 1 < this.tokens.length) {
           tokenIndex++;
+          this.activeToken = tokenIndex;
           this.log?.(`Quay rejected a token on ${method} ${displayPath} (${status}); trying the next configured token`);
           attempt--;
           continue;

@@ -38,13 +38,13 @@ export async function planGrants(props: NamespaceReadGrantProps, overrideToken?:
   const client = clientFor(props.connection, overrideToken);
   const perNamespace = await Promise.all(
     props.namespaces.map(async (namespace) => {
-      const [repos, reachable] = await Promise.all([
-        listNamespaceRepositories(client, namespace),
-        reachableRepositories(client, namespace, props.granteeKind, props.grantee).catch((e) => {
-          if (isGone(e)) return new Set<string>();
-          throw e;
-        }),
-      ]);
+      // Reachability first: it needs admin rights, so a rejected token fails (or falls back to an override)
+      // here, before the listing, which Quay would otherwise answer anonymously with public repositories only.
+      const reachable = await reachableRepositories(client, namespace, props.granteeKind, props.grantee).catch((e) => {
+        if (isGone(e)) return new Set<string>();
+        throw e;
+      });
+      const repos = await listNamespaceRepositories(client, namespace);
       return { repos, missing: repos.filter((r) => !reachable.has(r)) };
     }),
   );

@@ -118,7 +118,18 @@ export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<Org
     if (!props) throw new Error("quay:Organization cannot be imported; use `adopt: true` instead");
     const client = clientFor(props.connection, this.overrideToken);
     try {
-      const { body } = await client.get<{ email?: string; tag_expiration_s?: number }>(apiPath`/organization/${id}`);
+      const path = apiPath`/organization/${id}`;
+      let { body } = await client.get<{ email?: string; tag_expiration_s?: number; is_admin?: boolean }>(path);
+      if (body.is_admin !== true) {
+        // Quay answers organization GETs anonymously when the token is invalid: the public view, which
+        // lacks what we manage. Make the token prove itself (this falls back to QUAY_TOKEN/quay:token, or
+        // fails saying the token was rejected), then read again.
+        await client.get("/api/v1/user/");
+        body = (await client.get<typeof body>(path)).body;
+        if (body.is_admin !== true) {
+          throw new Error(`quay:Organization ${id}: the token cannot administer this organization (Quay answered with its public view); use a token of an organization admin with the org:admin scope`);
+        }
+      }
       return {
         id,
         props: compact({

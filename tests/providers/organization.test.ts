@@ -73,6 +73,26 @@ describe("quay:Organization provider against the emulator", () => {
     expect(quay.emulator.counter.total()).toBe(0);
   });
 
+  it("read and delete keep working after the stored token was revoked, given QUAY_TOKEN or quay:token", async () => {
+    const name = uniqueName("rot");
+    const created = await provider.create(props(name) as never);
+    const revoked = { ...created.outs!, connection: { ...quay.connection, token: "REVOKED0000000000000000000000000000000000" } };
+    await expect(provider.read(name, revoked)).rejects.toThrow(/token was rejected.*QUAY_TOKEN.*quay:token/s);
+
+    process.env.QUAY_TOKEN = quay.connection.token;
+    try {
+      expect((await provider.read(name, revoked)).id).toBe(name);
+    } finally {
+      delete process.env.QUAY_TOKEN;
+    }
+
+    const fresh = new OrganizationProvider();
+    await fresh.configure({ config: { get: (k: string) => (k === "quay:token" ? quay.connection.token : undefined), require: () => "" } } as never);
+    expect((await fresh.read(name, revoked)).id).toBe(name);
+    await fresh.delete(name, revoked);
+    expect(await fresh.read(name, revoked)).toEqual({});
+  });
+
   it("survives serialization without capturing a secret and still works", async () => {
     const { provider: loaded, containsSecrets, text } = await roundTripProvider(provider);
     expect(containsSecrets).toBe(false);
