@@ -55,6 +55,11 @@ export interface ApiTokenArgs {
   expiresInSeconds?: pulumi.Input<number>;
   /** Mint a new token once the current one expires in less than this many seconds. Default 30 days. */
   rotateBefore?: pulumi.Input<number>;
+  /**
+   * Create the organization when it does not exist (the bootstrap token needs `user:admin`). The
+   * organization is not deleted with the token. Default false.
+   */
+  createOrganization?: pulumi.Input<boolean>;
 }
 
 export interface ApiTokenProps extends CommonProps {
@@ -64,6 +69,7 @@ export interface ApiTokenProps extends CommonProps {
   scopes: string[];
   expiresInSeconds: number;
   rotateBefore: number;
+  createOrganization?: boolean;
 }
 
 export interface ApiTokenOutputs extends ApiTokenProps {
@@ -192,6 +198,7 @@ export class ApiTokenProvider implements pulumi.dynamic.ResourceProvider<ApiToke
           .max(MAX_EXPIRES_IN, `must be at most ${MAX_EXPIRES_IN} seconds (10 years, Quay's maximum)`)
           .default(DEFAULT_EXPIRES_IN),
         rotateBefore: z.number().int("must be a whole number of seconds").min(0, "must be 0 or more seconds").default(DEFAULT_ROTATE_BEFORE),
+        createOrganization: z.boolean().optional(),
       })
       .superRefine((v, ctx) => {
         if (v.rotateBefore >= v.expiresInSeconds) {
@@ -230,6 +237,7 @@ export class ApiTokenProvider implements pulumi.dynamic.ResourceProvider<ApiToke
     const predecessor = stashed && stashed.scopes.includes("org:admin") && scopes.every((s) => stashed.scopes.includes(s)) ? [stashed.token] : [];
     const client = clientFor(inputs.connection, this.overrideToken, predecessor);
     const expiresInSeconds = inputs.expiresInSeconds ?? DEFAULT_EXPIRES_IN;
+    if (inputs.createOrganization) await this.ensureOrganization(client, inputs.organization);
     const clientId = await this.ensureApplication(client, inputs.organization, applicationName);
     const minted = await this.mint(client, inputs.organization, clientId, inputs.name, scopes, expiresInSeconds);
     const outs: ApiTokenOutputs = {
@@ -306,6 +314,25 @@ export class ApiTokenProvider implements pulumi.dynamic.ResourceProvider<ApiToke
    * then the connection's token, then the overrides: the bootstrap token that created the resource is
    * usually expired by the time it is refreshed or deleted.
    */
+  /** Creates the organization when it is missing (look first: org POST is not idempotent). */
+  private async ensureOrganization(client: QuayClient, organization: string): Promise<void> {
+    const path = apiPath`/organization/${organization}`;
+    const exists = await client.get(path).then(() => true, (e) => {
+      if (isGone(e)) return false;
+      throw e;
+    });
+    if (exists) return;
+    await writeOnce(
+      async () => {
+        await client.post("/api/v1/organization/", { name: organization });
+        return true;
+      },
+      async () => (await client.get(path).then(() => true, () => undefined)),
+    ).catch((e) => {
+      if (!/already exists/i.test((e as { quayMessage?: string }).quayMessage ?? "")) throw e;
+    });
+  }
+
   private ownClient(props: ApiTokenOutputs): QuayClient {
     const own = props.token && Array.isArray(props.scopes) && props.scopes.includes("org:admin") ? [props.token] : [];
     return clientFor(props.connection, this.overrideToken, own);

@@ -293,3 +293,23 @@ describe("quay:ApiToken provider against the emulator", () => {
     expect(await loaded.read(created.id, created.outs!)).toEqual({});
   }, 30_000);
 });
+
+
+describe("quay:ApiToken createOrganization", () => {
+  it("creates a missing organization for its application, and mints a token there", async () => {
+    const q = await startQuay();
+    try {
+      const org = uniqueName("boot");
+      const created = await ApiTokenProvider.instance.create({ connection: q.connection, organization: org, name: "quay-mirror", createOrganization: true } as never);
+      expect(created.outs?.token).toBeTruthy();
+      const { status } = await q.admin.get(`/api/v1/organization/${org}`);
+      expect(status).toBe(200);
+      // A second token in the now existing organization does not try to create it again.
+      q.emulator.counter.reset();
+      await ApiTokenProvider.instance.create({ connection: q.connection, organization: org, name: "second", createOrganization: true } as never);
+      expect(q.emulator.counter.snapshot()["POST /api/v1/organization/"]).toBeUndefined();
+    } finally {
+      await q.close();
+    }
+  });
+});
