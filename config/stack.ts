@@ -52,10 +52,12 @@ export const stackConfigSchema = z
     if (c.mode === "full" && !c.host) {
       ctx.addIssue({ code: "custom", path: ["host"], message: "full mode needs the host to provision (quay-mirror:host)" });
     }
+    // One mapping may feed several organizations, but each pair only once.
     const seen = new Set<string>();
     c.mirrorMappings.forEach((m, i) => {
-      if (seen.has(m.file)) ctx.addIssue({ code: "custom", path: ["mirrorMappings", i, "file"], message: `mapping ${m.file} is listed twice` });
-      seen.add(m.file);
+      const key = `${m.file} ${m.organization}`;
+      if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["mirrorMappings", i], message: `mapping ${m.file} for ${m.organization} is listed twice` });
+      seen.add(key);
     });
   });
 

@@ -36,8 +36,12 @@ cp "$QM_CONFIG_FILE" "$preview_config"
 mapfile -t missing < <(node bin/scripts/lab-stack.js missing-secrets "$preview_config")
 for key in "${missing[@]}"; do
   value="THROWAWAY-PREVIEW-VALUE-for-$key"
+  if [ "$key" = "quay-mirror:sshPrivateKey" ]; then
+    # The host's schema wants PEM text: a freshly generated key that opens nothing.
+    value=$(node -e 'process.stdout.write(require("crypto").generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }))')
+  fi
   pulumi config set --secret --stack "$QM_STACK" --config-file "$preview_config" -- "$key" "$value"
-  qm_note "*** $key is not set: previewing with the THROWAWAY value \"$value\" (preview only; set the real one" \
+  qm_note "*** $key is not set: previewing with a THROWAWAY value (${value:0:40}…; preview only; set the real one" \
     "with scripts/pulumi.sh config set --secret $key)"
 done
 
