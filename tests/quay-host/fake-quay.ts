@@ -38,7 +38,7 @@ const rand = (n: number) => crypto.randomBytes(n).toString("base64url");
 const token40 = () => Array.from(crypto.randomBytes(40), (b) => "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[b % 36]).join("");
 const ALL_SCOPES = "org:admin repo:admin repo:create repo:read repo:write super:user user:admin user:read".split(" ");
 
-export async function startFakeQuay(options: { superUsers?: string[]; healthSequence?: number[] } = {}): Promise<FakeQuay> {
+export async function startFakeQuay(options: { superUsers?: string[]; healthSequence?: number[]; port?: number; host?: string } = {}): Promise<FakeQuay> {
   const sessions = new Map<string, Session>();
   const fake: FakeQuay = {
     url: "",
@@ -176,7 +176,8 @@ export async function startFakeQuay(options: { superUsers?: string[]; healthSequ
       return send(404, { message: "not found in the fake" });
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((r) => server.listen(options.port ?? 0, host, () => r()));
+  fake.url = `http://${host}:${(server.address() as AddressInfo).port}`;
   return fake;
 }

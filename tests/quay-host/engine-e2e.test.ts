@@ -1,0 +1,96 @@
+// QuayHost through the real engine on a disposable test host (opt-in: QM_QUAYHOST_E2E=1, root, the test
+// host toolchain). The image is a stand-in Quay (tests/quay-host/fake-quay.ts on port 8080) loaded through
+// the air-gapped archive path; it refuses to start unless the container user can read config.yaml.
+// Checks: a bare host to a running registry with a working superuser bootstrap token in one `up`; a second
+// `up` changes nothing; one config key re-runs only config, unit and health; no secret in the state.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as ts from "typescript";
+import { findPlaintext, withEngineStack } from "../support/engine";
+import { startTestHost, testHostPrerequisites, TestHost } from "../support/testhost";
+
+const enabled = process.env.QM_QUAYHOST_E2E === "1" && testHostPrerequisites().ok;
+const repo = path.resolve(__dirname, "../..");
+jest.setTimeout(30 * 60_000);
+
+function buildStandInArchive(dir: string): string {
+  const app = path.join(dir, "app");
+  fs.mkdirSync(app, { recursive: true });
+  const source = fs.readFileSync(path.join(__dirname, "fake-quay.ts"), "utf8");
+  fs.writeFileSync(path.join(app, "fake-quay.js"), ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } }).outputText);
+  fs.copyFileSync(path.join(__dirname, "e2e-program", "stand-in.js"), path.join(app, "server.js"));
+  const out = path.join(dir, "quay-standin.tar");
+  execFileSync(path.join(repo, "scripts/testhost/build-image-archive.sh"), ["--out", out, "--tag", "localhost/quay-standin:e2e", "--app", app], { stdio: "inherit" });
+  return out;
+}
+
+(enabled ? describe : describe.skip)("QuayHost through the engine on a test host", () => {
+  let host: TestHost;
+  let dir: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "quayhost-e2e-"));
+    host = await startTestHost("qhe2e");
+  });
+  afterAll(async () => {
+    await host?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("bare host → registry in one up; no-op second up; one config key → config, unit, health only", async () => {
+    const archive = buildStandInArchive(dir);
+    // the harness names its work directory after the program (bin/.engine/<program>-XXXX); ours lives
+    // outside tests/programs, so that path goes through bin/quay-host
+    fs.mkdirSync(path.join(repo, "bin", "quay-host"), { recursive: true });
+    await withEngineStack(
+      {
+        program: "../quay-host/e2e-program",
+        projectName: "qm-quayhost-e2e",
+        config: { host: host.host, port: String(host.port), user: host.user, hostKey: host.hostKey, imageArchive: archive, proxyAddress: host.hostAddress },
+        secrets: { privateKey: host.privateKey },
+      },
+      async (stack) => {
+        const up1 = await stack.up();
+        const token = up1.outputs.bootstrapToken!;
+        expect(token.secret).toBe(true);
+        expect(String(token.value)).toMatch(/^[A-Z0-9]{40}$/);
+        // the token works from the proxy address (this machine) and is a superuser's
+        const me = JSON.parse(execFileSync("curl", ["-sS", "-H", `Authorization: Bearer ${token.value}`, `http://${host.host}:8080/api/v1/user/`], { encoding: "utf8" }));
+        expect(me).toMatchObject({ username: "quayadmin", super_user: true });
+
+        // on the host
+        // with an ACL, stat's group bits show the ACL mask (r--): 640 here means root rw, UID 1001 r, nobody else
+        expect(await host.sshOk("sudo stat -c '%a %U %G' /etc/quay/config/config.yaml")).toBe("640 root root\n");
+        expect((await host.sshOk("sudo getfacl -cp /etc/quay/config/config.yaml")).trim().split("\n").sort()).toEqual(
+          ["group::---", "mask::r--", "other::---", "user:1001:r--", "user::rw-"].sort(),
+        );
+        expect((await host.ssh("head -c1 /etc/quay/config/config.yaml")).code).not.toBe(0);
+        expect(await host.sshOk("redis-cli -h 127.0.0.1 ping")).toMatch(/NOAUTH/);
+        const rules = (await host.sshOk("sudo ufw show added | tail -n +2")).trim().split("\n").sort();
+        expect(rules).toEqual([`ufw allow ${host.port}/tcp`, `ufw allow from ${host.hostAddress} to any port 8080 proto tcp`].sort());
+        expect(await host.sshOk("systemctl is-enabled quay.service postgresql redis-server ufw")).toBe("enabled\nenabled\nenabled\nenabled\n");
+
+        // nothing secret in the state
+        const state = await stack.exportState();
+        for (const secret of [String(token.value), String(up1.outputs.superuserPassword!.value), "minio-secret'\"$(x)", host.privateKey.split("\n")[1]!]) {
+          expect(findPlaintext(state, secret)).toEqual([]);
+        }
+
+        const up2 = await stack.up();
+        expect(Object.keys(up2.summary).filter((op) => op !== "same")).toEqual([]);
+
+        await stack.setConfig("extraTitle", "second");
+        const up3 = await stack.up();
+        // (the pulumi-nodejs default provider "default" also updates: dynamic providers receive the stack
+        // config, and a config key changed; it runs nothing on the host)
+        const ours = up3.steps.filter((s) => s.type.startsWith("command:") || s.type.includes("quay-host"));
+        expect(ours.filter((s) => s.op === "update").map((s) => s.name).sort()).toEqual(["quay-config", "quay-health", "quay-unit"]);
+        expect(ours.filter((s) => !["update", "same"].includes(s.op))).toEqual([]);
+      },
+    );
+    // withEngineStack destroyed the stack: purgeOnDestroy removed Quay's config and data
+    expect((await host.ssh("test -e /etc/quay/config/config.yaml")).code).not.toBe(0);
+    expect(await host.sshOk("systemctl is-enabled quay.service 2>&1 || true")).not.toMatch(/^enabled/);
+  });
+});
