@@ -1,7 +1,7 @@
 import { ApiTokenOutputs, ApiTokenProvider, allApiTokenScopes } from "../../providers/quay/api-token";
 import { QuayClient } from "../../providers/quay/client";
 import { UNKNOWN } from "../../providers/quay/common";
-import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+import { FAULT_KINDS, QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
 
 interface TokenView {
   uuid: string;
@@ -252,13 +252,7 @@ describe("quay:ApiToken provider against the emulator", () => {
     expect(ours.map((t) => t.uuid)).toEqual([created.id]);
   });
 
-  it.each([
-    ["500", { status: 500 }],
-    ["502", { status: 502 }],
-    ["503", { status: 503 }],
-    ["429", { status: 429 }],
-    ["reset", { reset: true }],
-  ])("converges under 10 %% injected %s faults with nothing duplicated", async (label, fault) => {
+  it.each(FAULT_KINDS)("converges under 10 %% injected %s faults with nothing duplicated", async (label, fault) => {
     const app = `faults-${label}`;
     quay.emulator.faults.add({ fraction: 0.1, ...fault });
     const names = Array.from({ length: 6 }, (_, i) => `flt-${label}-${i}`);

@@ -1,6 +1,6 @@
 import { ProxyCacheOutputs, ProxyCacheProvider } from "../../providers/quay/proxy-cache";
 import { UNKNOWN } from "../../providers/quay/common";
-import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+import { FAULT_KINDS, QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
 
 interface ProxyView {
   upstream_registry: string;
@@ -178,13 +178,7 @@ describe("quay:ProxyCache provider against the emulator", () => {
     expect((await live(org)).upstream_registry).toBe("quay.io");
   });
 
-  it.each([
-    ["500", { status: 500 }],
-    ["502", { status: 502 }],
-    ["503", { status: 503 }],
-    ["429", { status: 429 }],
-    ["reset", { reset: true }],
-  ])("converges under 10 %% injected %s faults", async (_label, fault) => {
+  it.each(FAULT_KINDS)("converges under 10 %% injected %s faults", async (_label, fault) => {
     const orgs = await Promise.all(Array.from({ length: 6 }, () => newOrg("flt")));
     quay.emulator.faults.add({ fraction: 0.1, ...fault });
     const final = (org: string) => props(org, { upstreamRegistry: "docker.io/library", expirationSeconds: 600, upstreamUsername: "bob", upstreamPassword: "fault-Secret-1" });

@@ -1,6 +1,6 @@
 import { UNKNOWN } from "../../providers/quay/common";
 import { RepositoryPermissionProvider } from "../../providers/quay/repository-permission";
-import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+import { FAULT_KINDS, QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
 
 describe("quay:RepositoryPermission provider against the emulator", () => {
   let quay: QuayFixture;
@@ -175,13 +175,7 @@ describe("quay:RepositoryPermission provider against the emulator", () => {
     expect(await loaded.read(created.id, created.outs!)).toEqual({});
   });
 
-  it.each([
-    ["500", { status: 500 }],
-    ["502", { status: 502 }],
-    ["503", { status: 503 }],
-    ["429", { status: 429 }],
-    ["reset", { reset: true }],
-  ])("converges under 10 %% injected %s faults", async (label, fault) => {
+  it.each(FAULT_KINDS)("converges under 10 %% injected %s faults", async (label, fault) => {
     const repos = Array.from({ length: 8 }, (_, i) => `faulty/${label}/r${i}`);
     for (const r of repos) await quay.admin.post("/api/v1/repository", { namespace: org, repository: r, visibility: "private", description: "" });
     const grants = repos.flatMap((r) => [props("robot", robot("ci"), { repository: r }), props("team", "readers", { repository: r })]);

@@ -1,45 +1,11 @@
-import * as http from "http";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { AddressInfo } from "net";
 import { UNKNOWN } from "../../providers/quay/common";
 import { TeamProvider, planTeamMembers } from "../../providers/quay/team";
-import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+import { lossyProxy } from "../support/lossy-proxy";
+import { FAULT_KINDS, QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
 
 interface MembersBody {
   members: Array<{ name: string; invited?: boolean }>;
-}
-
-/**
- * A proxy in front of the emulator that forwards every request but, for the first `count` requests that
- * match, throws Quay's answer away and replies 502: the write was applied and the client cannot know.
- */
-async function lossyProxy(target: string, match: (method: string, path: string) => boolean, count: number) {
-  let left = count;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const lose = left > 0 && match(req.method ?? "GET", (req.url ?? "").split("?")[0]);
-      if (lose) left--;
-      const upstream = http.request(target + req.url, { method: req.method, headers: req.headers }, (answer) => {
-        const body: Buffer[] = [];
-        answer.on("data", (c: Buffer) => body.push(c));
-        answer.on("end", () => {
-          if (lose) {
-            res.writeHead(502, { "Content-Type": "text/html" });
-            res.end("<html><body><center><h1>502 Bad Gateway</h1></center></body></html>");
-          } else {
-            res.writeHead(answer.statusCode ?? 500, answer.headers);
-            res.end(Buffer.concat(body));
-          }
-        });
-      });
-      upstream.on("error", () => res.destroy());
-      upstream.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe("planTeamMembers", () => {
@@ -260,13 +226,7 @@ describe("quay:Team provider against the emulator", () => {
     expect(await loaded.read(created.id, created.outs!)).toEqual({});
   });
 
-  it.each([
-    ["500", { status: 500 }],
-    ["502", { status: 502 }],
-    ["503", { status: 503 }],
-    ["429", { status: 429 }],
-    ["reset", { reset: true }],
-  ])("converges under 10 %% injected %s faults with nothing duplicated", async (label, fault) => {
+  it.each(FAULT_KINDS)("converges under 10 %% injected %s faults with nothing duplicated", async (label, fault) => {
     const names = Array.from({ length: 6 }, (_, i) => `faulty-${label}-${i}`);
     const want = [robot("mirror"), robot("ci"), "alice"];
     // What repeated `pulumi up` runs do: create (or adopt what a failed run left), then update to the target.

@@ -1,6 +1,6 @@
 import { UserOutputs, UserProvider } from "../../providers/quay/user";
 import { UNKNOWN } from "../../providers/quay/common";
-import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+import { FAULT_KINDS, QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
 import { grantedActions } from "../support/registry";
 
 describe("quay:User provider against the emulator", () => {
@@ -178,13 +178,7 @@ describe("quay:User provider against the emulator", () => {
     expect(await canLogIn(username, "first-Password-1")).toBe(true);
   });
 
-  it.each([
-    ["500", { status: 500 }],
-    ["502", { status: 502 }],
-    ["503", { status: 503 }],
-    ["429", { status: 429 }],
-    ["reset", { reset: true }],
-  ])("converges under 10 %% injected %s faults", async (_label, fault) => {
+  it.each(FAULT_KINDS)("converges under 10 %% injected %s faults", async (_label, fault) => {
     quay.emulator.faults.add({ fraction: 0.1, ...fault });
     const names = Array.from({ length: 8 }, () => uniqueName("flt"));
     // What a re-run of `pulumi up` does after a failed step: create again, or update a partial create.

@@ -52,6 +52,15 @@ export async function roundTripProvider<T extends object>(instance: T): Promise<
   return { provider: requireFromString(serialized.text).handler(), text: serialized.text, containsSecrets: serialized.containsSecrets };
 }
 
+/** The faults every provider must survive: the 5xx and 429 answers a proxy or Quay gives, and a dropped connection. */
+export const FAULT_KINDS: [string, { status?: number; reset?: boolean }][] = [
+  ["500", { status: 500 }],
+  ["502", { status: 502 }],
+  ["503", { status: 503 }],
+  ["429", { status: 429 }],
+  ["reset", { reset: true }],
+];
+
 /** A unique, Quay-valid name for one test. */
 export function uniqueName(prefix: string): string {
   return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.toLowerCase();
