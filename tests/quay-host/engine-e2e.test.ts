@@ -87,6 +87,27 @@ function buildStandInArchive(dir: string): string {
         const ours = up3.steps.filter((s) => s.type.startsWith("command:") || s.type.includes("quay-host"));
         expect(ours.filter((s) => s.op === "update").map((s) => s.name).sort()).toEqual(["quay-config", "quay-health", "quay-unit"]);
         expect(ours.filter((s) => !["update", "same"].includes(s.op))).toEqual([]);
+
+        // A run that died after initialize: the initialize step is gone from the state (and its token
+        // with it). The next up creates it again; Quay answers "non-empty database"; the step signs in
+        // (session + CSRF) and mints a new superuser token instead of failing.
+        const exported = await stack.stack.exportStack();
+        const deployment = exported.deployment as { resources: { urn: string }[] };
+        deployment.resources = deployment.resources.filter((r) => !r.urn.endsWith("::quay-initialize"));
+        await stack.stack.importStack(exported);
+        const up4 = await stack.up();
+        expect(up4.steps.filter((s) => s.name === "quay-initialize").map((s) => s.op)).toEqual(["create"]);
+        const token2 = String(up4.outputs.bootstrapToken!.value);
+        expect(token2).toMatch(/^[A-Z0-9]{40}$/);
+        expect(token2).not.toBe(String(token.value));
+        const me2 = JSON.parse(execFileSync("curl", ["-sS", "-H", `Authorization: Bearer ${token2}`, `http://${host.host}:8080/api/v1/user/`], { encoding: "utf8" }));
+        expect(me2).toMatchObject({ username: "quayadmin", super_user: true });
+
+        // bootstrap.renew replaces the initialize step (triggers), which mints yet another token the same way
+        await stack.setConfig("renew", "1");
+        const up5 = await stack.up();
+        expect(up5.steps.filter((s) => s.name === "quay-initialize").map((s) => s.op)).toEqual(expect.arrayContaining(["create-replacement"]));
+        expect(String(up5.outputs.bootstrapToken!.value)).not.toBe(token2);
       },
     );
     // withEngineStack destroyed the stack: purgeOnDestroy removed Quay's config and data

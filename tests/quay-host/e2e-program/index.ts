@@ -1,6 +1,7 @@
 // Program for tests/quay-host/engine-e2e.test.ts: one QuayHost on a disposable test host, through the
 // real engine. Stack config (project namespace): host, port, user, hostKey, privateKey (secret),
-// imageArchive, proxyAddress, healthTimeout, extraTitle (a config key to change between runs).
+// imageArchive, proxyAddress, healthTimeout, extraTitle (a config key to change between runs), renew
+// (bootstrap.renew).
 import * as pulumi from "@pulumi/pulumi";
 import { QuayHost } from "../../../components/quay-host";
 
@@ -17,6 +18,7 @@ export default function quayHostProgram(): Record<string, pulumi.Output<unknown>
     healthTimeoutSeconds: cfg.getNumber("healthTimeout") ?? 120,
     secretGenerator: "node-crypto",
     purgeOnDestroy: true,
+    bootstrap: { renew: cfg.getNumber("renew") ?? 0 },
   });
   return {
     apiUrl: host.apiUrl,
