@@ -385,7 +385,9 @@ export async function withEngineStack<T>(opts: EngineStackOptions, fn: (stack: E
 
 /** The inline program: loads tests/programs/<name> and calls its default export on each run. */
 function inlineProgram(name: string): PulumiFn {
-    const source = path.join(repoRoot, "tests", "programs", name, "index");
+    // Next to this module: tests/programs/<name>/index.ts under ts-jest, bin/tests/programs/<name>/index.js
+    // when the compiled harness runs (bench/).
+    const source = path.join(__dirname, "..", "programs", name, "index");
     return async () => {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const mod = require(source);
