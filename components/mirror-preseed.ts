@@ -13,6 +13,12 @@ export interface MirrorPreseedArgs {
   exclude?: Set<string>;
   /** Resources the repositories must be created after: the namespaces' default permissions. */
   after?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Per organization, resources its repositories must be created after (its default permissions): a
+   * repository depends only on its own namespace's, which keeps every repository's stored dependency
+   * list short (the state is rewritten after every step; see docs/performance.md).
+   */
+  afterByOrganization?: Record<string, pulumi.Input<pulumi.Resource>[]>;
   adopt?: boolean;
 }
 
@@ -30,7 +36,7 @@ export class MirrorPreseed extends pulumi.ComponentResource {
       return new Repository(
         `${name}-${r.organization}/${r.name}`,
         { connection: args.connection, namespace: r.organization, name: r.name, visibility: "private", description: "", adopt: args.adopt },
-        { parent: this, dependsOn: args.after ?? [] },
+        { parent: this, dependsOn: [...(args.after ?? []), ...(args.afterByOrganization?.[r.organization] ?? [])] },
       );
     });
     for (const [org, count] of Object.entries(this.counts)) {

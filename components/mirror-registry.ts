@@ -50,7 +50,7 @@ export class MirrorRegistry extends pulumi.ComponentResource {
       {
         connection,
         repositories: inputs.mirrorRepositories,
-        after: Object.values(this.model.defaultPermissions).flat(),
+        afterByOrganization: this.model.defaultPermissions,
         adopt,
       },
       child,
