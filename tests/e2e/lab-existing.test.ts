@@ -44,6 +44,10 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
   });
 
   test("creates exactly the model, converges, grants exactly the seed's access, survives an oc-mirror pass, pre-seeds 300 repositories", async () => {
+    // A proxy cache for one upstream (a documentation address Quay's SSRF allow-list admits), with its
+    // credential from a pull secret file.
+    const pullSecretFile = path.join(dir, "pull-secret.json");
+    fs.writeFileSync(pullSecretFile, JSON.stringify({ auths: { "192.0.2.10": { auth: Buffer.from("upstream-user:upstream-pass").toString("base64") } } }));
     await withEngineStack(
       {
         program: "lab",
@@ -52,6 +56,7 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
           "quay-mirror:apiUrl": quay.emulator.url,
           "quay-mirror:registryHostname": HOST,
           "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
+          "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], pullSecretFile, expirationSeconds: 86400 }),
         },
         secrets: { "quay:token": quay.connection.token },
       },
@@ -59,7 +64,8 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
         // 1. The model, exactly.
         const up = await stack.up();
         expect(countByType(up.steps, "create")).toEqual({
-          Organization: 5,
+          Organization: 6,
+          ProxyCache: 1,
           Repository: 8,
           RobotAccount: 5,
           Team: 2,
@@ -76,6 +82,9 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
         expect(quay.emulator.counter.writes()).toBe(0);
 
         const outputs = up.outputs;
+        const { body: cache } = await quay.admin.get<{ upstream_registry: string; expiration_s: number }>("/api/v1/organization/cache_192_0_2_10/proxycache");
+        expect(cache).toMatchObject({ upstream_registry: "192.0.2.10", expiration_s: 86400 });
+        expect(outputs.proxyCacheMirrors.value).toEqual([{ upstream: "192.0.2.10", organization: "cache_192_0_2_10", mirror: `${HOST}/cache_192_0_2_10` }]);
         const robots = outputs.robotCredentials.value as Record<string, Credential>;
         const pullUser = credentialFromDockerConfig(outputs.pullSecret.value as string, HOST);
         expect(outputs.pullSecret.secret).toBe(true);
