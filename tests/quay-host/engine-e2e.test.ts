@@ -31,7 +31,7 @@ function buildStandInArchive(dir: string): string {
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "quayhost-e2e-"));
-    host = await startTestHost("qhe2e");
+    host = await startTestHost("qhe2e", { persistent: true });
   });
   afterAll(async () => {
     await host?.stop();
@@ -95,6 +95,8 @@ function buildStandInArchive(dir: string): string {
         const deployment = exported.deployment as { resources: { urn: string }[] };
         deployment.resources = deployment.resources.filter((r) => !r.urn.endsWith("::quay-initialize"));
         await stack.stack.importStack(exported);
+        const usersBefore = JSON.parse(execFileSync("curl", ["-sS", "-X", "POST", "-H", "Content-Type: application/json", "-d", "{}", `http://${host.host}:8080/api/v1/user/initialize`], { encoding: "utf8" }));
+        expect(usersBefore.message).toMatch(/non-empty database/); // so up4 must take the sign-in path
         const up4 = await stack.up();
         expect(up4.steps.filter((s) => s.name === "quay-initialize").map((s) => s.op)).toEqual(["create"]);
         const token2 = String(up4.outputs.bootstrapToken!.value);
@@ -108,6 +110,16 @@ function buildStandInArchive(dir: string): string {
         const up5 = await stack.up();
         expect(up5.steps.filter((s) => s.name === "quay-initialize").map((s) => s.op)).toEqual(expect.arrayContaining(["create-replacement"]));
         expect(String(up5.outputs.bootstrapToken!.value)).not.toBe(token2);
+
+        // a power cycle brings Quay, PostgreSQL, Redis and UFW back
+        await host.reboot();
+        expect(await host.sshOk("systemctl is-active postgresql redis-server ufw")).toBe("active\nactive\nactive\n");
+        expect(await host.sshOk("sudo ufw status | head -1")).toBe("Status: active\n");
+        const back = await host.sshOk("for i in $(seq 1 60); do curl -fsS -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/instance && exit 0; sleep 2; done; exit 1");
+        expect(back).toBe("200");
+        // reachable from the proxy address (this machine) through UFW again, with its data
+        const meAfter = JSON.parse(execFileSync("curl", ["-sS", "-H", `Authorization: Bearer ${String(up5.outputs.bootstrapToken!.value)}`, `http://${host.host}:8080/api/v1/user/`], { encoding: "utf8" }));
+        expect(meAfter).toMatchObject({ username: "quayadmin", super_user: true });
       },
     );
     // withEngineStack destroyed the stack: purgeOnDestroy removed Quay's config and data
