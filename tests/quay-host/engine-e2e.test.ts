@@ -1,5 +1,4 @@
-// QuayHost through the real engine on a disposable test host (opt-in: QM_QUAYHOST_E2E=1, root, the test
-// host toolchain). The image is a stand-in Quay (tests/quay-host/fake-quay.ts on port 8080) loaded through
+// QuayHost through the real engine on a disposable test host (wherever test hosts can run; QM_SKIP_HOST_E2E=1 skips it). The image is a stand-in Quay (tests/quay-host/fake-quay.ts on port 8080) loaded through
 // the air-gapped archive path; it refuses to start unless the container user can read config.yaml.
 // Checks: a bare host to a running registry with a working superuser bootstrap token in one `up`; a second
 // `up` changes nothing; one config key re-runs only config, unit and health; no secret in the state.
@@ -9,9 +8,9 @@ import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
 import { findPlaintext, withEngineStack } from "../support/engine";
-import { startTestHost, testHostPrerequisites, TestHost } from "../support/testhost";
+import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
 
-const enabled = process.env.QM_QUAYHOST_E2E === "1" && testHostPrerequisites().ok;
+const enabled = hostE2eEnabled();
 const repo = path.resolve(__dirname, "../..");
 jest.setTimeout(30 * 60_000);
 

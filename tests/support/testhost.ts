@@ -121,6 +121,14 @@ export function testHostPrerequisites(): { ok: true } | { ok: false; reason: str
   return { ok: true };
 }
 
+/**
+ * Whether the slow suites that provision a real test host run: wherever test hosts can exist, unless
+ * QM_SKIP_HOST_E2E=1 (a quick local run). CI runs them.
+ */
+export function hostE2eEnabled(): boolean {
+  return process.env.QM_SKIP_HOST_E2E !== "1" && testHostPrerequisites().ok;
+}
+
 function run(
   cmd: string,
   args: string[],
