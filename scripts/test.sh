@@ -11,4 +11,11 @@ qm_npm_install
 bash scripts/install-pulumi.sh
 (cd plugins/command && go test ./...)
 npx tsc -p .
-npx jest "$@"
+# jest's own summary ("Tests: N passed, N total") is followed by a plain closing line that any CI reads.
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+status=0
+npx jest --json --outputFile="$results" "$@" || status=$?
+# shellcheck disable=SC2016 # a JavaScript template literal, not shell
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$results" || true
+exit "$status"
