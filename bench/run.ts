@@ -73,6 +73,8 @@ interface PhaseResult {
   floorMs: number;
   peakMiB: Record<string, number>;
   processes: Record<string, number>;
+  /** Size of the stack's checkpoint file after the phase (the file backend rewrites it after every step). */
+  stateBytes?: number;
   notes?: string;
 }
 
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const tc = toolchain();
   const started = new Date();
+  const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "qm-bench-"));
   const modelFile = path.join(repoRoot, "data/quay/bootstrap-model.json");
   const model = loadRegistryModel(modelFile);
@@ -116,6 +119,16 @@ async function main(): Promise<void> {
   let baseline: Record<string, unknown> | undefined;
   let failure: string | undefined;
 
+  let stateDir = "";
+  const stateBytes = (): number | undefined => {
+    const root = path.join(stateDir, ".pulumi", "stacks");
+    if (!stateDir || !fs.existsSync(root)) return undefined;
+    for (const project of fs.readdirSync(root)) {
+      const file = fs.readdirSync(path.join(root, project)).find((f) => f.endsWith(".json"));
+      if (file) return fs.statSync(path.join(root, project, file)).size;
+    }
+    return undefined;
+  };
   const measure = async <R extends OperationReport>(phase: string, unavoidableCalls: number, run: () => Promise<R>, notes?: string): Promise<R> => {
     await emulator.resetCounters();
     log(`${phase} …`);
@@ -139,6 +152,7 @@ async function main(): Promise<void> {
         floorMs: floor(unavoidableCalls),
         peakMiB: mem.peakMiB as Record<string, number>,
         processes: mem.processes as Record<string, number>,
+        stateBytes: stateBytes(),
         notes,
       });
       log(`${phase}: ${(wallMs / 1000).toFixed(1)} s, ${c.total} calls, ${c.writes} writes`);
@@ -164,6 +178,7 @@ async function main(): Promise<void> {
         env: { QUAY_MAX_CONCURRENCY: String(opts.clientConcurrency), ...opts.env },
       },
       async (stack) => {
+        stateDir = stack.stateDir;
         const up = await measure("up (from empty)", objects, () => stack.up());
         const robots = up.outputs.robotCredentials.value as Record<string, { username: string; password: string }>;
         await measure("preview (no changes)", listPages([]), () => stack.preview());
@@ -220,7 +235,7 @@ async function main(): Promise<void> {
     emulatorMaxConcurrent: opts.maxConcurrent,
     clientConcurrency: opts.clientConcurrency,
     engine: { pulumi: tc.pulumiVersion, mode: opts.mode, env: opts.env },
-    machine: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), loadAvgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+    machine: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), loadAvgAtStart: loadAtStart, loadAvgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
     objectsCreatedByUp: objects,
     phases,
     baseline,
@@ -257,7 +272,7 @@ function printTable(r: {
   baseline?: Record<string, unknown>;
   objectsCreatedByUp: number;
 }): void {
-  const rows: string[][] = [["phase", "wall s", "calls", "writes", "floor s", "×floor", "engine MiB", "provider MiB", "program MiB", "engine ops"]];
+  const rows: string[][] = [["phase", "wall s", "calls", "writes", "floor s", "×floor", "engine MiB", "provider MiB", "program MiB", "state MB", "engine ops"]];
   for (const p of r.phases) {
     rows.push([
       p.phase,
@@ -269,13 +284,14 @@ function printTable(r: {
       String(p.peakMiB.engine ?? "-"),
       String(p.peakMiB["dynamic-provider"] ?? "-"),
       String(p.peakMiB.program ?? p.peakMiB["bench-process"] ?? "-"),
+      p.stateBytes ? (p.stateBytes / 1e6).toFixed(1) : "-",
       Object.entries(p.engine).map(([k, v]) => `${k} ${v}`).join(", "),
     ]);
   }
   const b = r.baseline as { fromEmpty: { wallMs: number; totalCalls: number; writes: number }; nothingToDo: { wallMs: number; totalCalls: number; writes: number } } | undefined;
   if (b) {
-    rows.push(["baseline seeder (from empty)", (b.fromEmpty.wallMs / 1000).toFixed(1), String(b.fromEmpty.totalCalls), String(b.fromEmpty.writes), "", "", "", "", "", ""]);
-    rows.push(["baseline seeder (again)", (b.nothingToDo.wallMs / 1000).toFixed(1), String(b.nothingToDo.totalCalls), String(b.nothingToDo.writes), "", "", "", "", "", ""]);
+    rows.push(["baseline seeder (from empty)", (b.fromEmpty.wallMs / 1000).toFixed(1), String(b.fromEmpty.totalCalls), String(b.fromEmpty.writes), "", "", "", "", "", "", ""]);
+    rows.push(["baseline seeder (again)", (b.nothingToDo.wallMs / 1000).toFixed(1), String(b.nothingToDo.totalCalls), String(b.nothingToDo.writes), "", "", "", "", "", "", ""]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   process.stdout.write(`\nN = ${r.repos} mirror repositories (+ the lab model), latency ${r.latencyMs} ms, cap ${r.emulatorMaxConcurrent}; objects created by up: ${r.objectsCreatedByUp}\n`);
