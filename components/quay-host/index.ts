@@ -51,10 +51,9 @@ import {
   UPLOAD_DIR,
 } from "./render";
 
-import { ALPHANUMERIC, GeneratedSecret } from "./generated-secret";
+import { ALPHANUMERIC, RandomSecret } from "../../providers/local/random-secret";
 
 export * from "./render";
-export { GeneratedSecret, GeneratedSecretProvider } from "./generated-secret";
 
 /** A bastion (jump host) the SSH connection goes through. */
 export interface QuayHostBastionArgs {
@@ -164,7 +163,7 @@ export interface QuayHostArgs {
   bootstrap?: QuayHostBootstrapArgs;
   /**
    * What generates the passwords and keys: "random" (`random.RandomPassword`, the default) or "node-crypto"
-   * (a dynamic resource using Node's crypto, for engines without the `random` plugin). Choose once:
+   * (`RandomSecret`, a dynamic resource on Node's crypto, for engines without the `random` plugin). Choose once:
    * switching creates new secrets, and the config step then refuses to replace the DATABASE_SECRET_KEY.
    */
   secretGenerator?: "random" | "node-crypto";
@@ -221,8 +220,8 @@ export class QuayHost extends pulumi.ComponentResource {
       Object.entries(GENERATED_SECRETS).map(([key, spec]) => {
         if (s.secretGenerator === "node-crypto") {
           const alphabet = ALPHANUMERIC + ("overrideSpecial" in spec ? spec.overrideSpecial : "");
-          const g = new GeneratedSecret(`${name}-${kebab(key)}`, { length: spec.length, alphabet }, child);
-          return [key, pulumi.secret(g.value)];
+          const g = new RandomSecret(`${name}-${kebab(key)}`, { length: spec.length, alphabet }, child);
+          return [key, pulumi.secret(g.result)];
         }
         const pw = new random.RandomPassword(`${name}-${kebab(key)}`, { ...spec }, { ...child, ignoreChanges: Object.keys(spec), additionalSecretOutputs: ["result"] });
         return [key, pulumi.secret(pw.result)];

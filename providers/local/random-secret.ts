@@ -1,5 +1,5 @@
 // RandomSecret: a generated secret that never changes once created (passwords, SECRET_KEY,
-// DATABASE_SECRET_KEY). It stands in for @pulumi/random's RandomPassword: that provider's plugin cannot be
+// DATABASE_SECRET_KEY), drawn uniformly from an alphabet with Node's CSPRNG. It stands in for @pulumi/random's RandomPassword: that provider's plugin cannot be
 // built from the registries this project installs from (see docs/toolchain.md), and a dynamic resource
 // needs no plugin at all. The value is generated in `create` with Node's CSPRNG and kept, encrypted, in
 // state; `keepers` (any values) force a new secret when they change.
@@ -11,7 +11,7 @@ export interface RandomSecretArgs {
   length?: pulumi.Input<number>;
   /** Characters to draw from (default: letters and digits, safe in URLs, YAML and shell). */
   alphabet?: pulumi.Input<string>;
-  /** Changing any keeper generates a new secret (replacement). */
+  /** Changing any keeper generates a new secret (replacement); nothing else ever does. */
   keepers?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -22,7 +22,9 @@ interface RandomSecretProps {
   result?: string;
 }
 
-const DEFAULT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/** Letters and digits: safe in URLs, YAML and shell. */
+export const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const DEFAULT_ALPHABET = ALPHANUMERIC;
 
 export class RandomSecretProvider implements pulumi.dynamic.ResourceProvider<RandomSecretProps, RandomSecretProps> {
   static readonly instance = new RandomSecretProvider();
@@ -36,9 +38,13 @@ export class RandomSecretProvider implements pulumi.dynamic.ResourceProvider<Ran
     return { inputs: { ...news, length, alphabet }, failures };
   }
 
+  /**
+   * Generated once: only a change of `keepers` makes a new secret. A new length or alphabet is ignored for
+   * an existing secret, because keys such as Quay's DATABASE_SECRET_KEY must never change by accident.
+   */
   async diff(_id: string, olds: RandomSecretProps, news: RandomSecretProps): Promise<pulumi.dynamic.DiffResult> {
-    const replaces = (["length", "alphabet", "keepers"] as const).filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
-    return { changes: replaces.length > 0, replaces };
+    const keepersChanged = JSON.stringify(olds.keepers ?? null) !== JSON.stringify(news.keepers ?? null);
+    return keepersChanged ? { changes: true, replaces: ["keepers"] } : { changes: false };
   }
 
   async create(inputs: RandomSecretProps): Promise<pulumi.dynamic.CreateResult<RandomSecretProps>> {

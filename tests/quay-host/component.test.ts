@@ -22,7 +22,7 @@ beforeAll(async () => {
         engineInputs.push({ type: args.type, name: args.name, inputs: args.inputs });
         const state: Record<string, any> = { ...args.inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = secretFor(args.name);
-        if (args.type === "pulumi-nodejs:dynamic/quay-host:GeneratedSecret") state.value = secretFor(args.name);
+        if (args.type === "pulumi-nodejs:dynamic/local:RandomSecret") state.result = secretFor(args.name);
         if (args.type === "command:remote:Command") state.stdout = args.name.endsWith("-initialize") ? `${TOKEN}\n` : "";
         return { id: `${args.name}-id`, state };
       },
@@ -211,12 +211,12 @@ describe("QuayHost", () => {
     expect(await isSecret(pulumi.output(host.connection).apply((c: any) => c.privateKey))).toBe(true);
   });
 
-  test('secretGenerator "node-crypto": the same secrets from the GeneratedSecret dynamic resource, still only on stdin', async () => {
+  test('secretGenerator "node-crypto": the same secrets from the RandomSecret dynamic resource, still only on stdin', async () => {
     const { captured, commands, creates } = await build("nc", { ...labArgs(), secretGenerator: "node-crypto" });
     expect(captured.filter((c) => c.type.startsWith("random:"))).toEqual([]);
-    const generated = captured.filter((c) => c.type === "pulumi-nodejs:dynamic/quay-host:GeneratedSecret");
+    const generated = captured.filter((c) => c.type === "pulumi-nodejs:dynamic/local:RandomSecret");
     expect(generated.map((g) => g.name).sort()).toEqual(["nc-database-secret-key", "nc-postgres-password", "nc-redis-password", "nc-secret-key", "nc-superuser-password"]);
-    for (const g of generated) expect(g.opts.additionalSecretOutputs).toContain("value");
+    for (const g of generated) expect(g.opts.additionalSecretOutputs).toContain("result");
     const stdin = await unwrap<string>(commands.find((c) => c.name === "nc-postgres")!.props.stdin);
     expect(stdin).toBe(secretFor("x-postgres-password"));
     expect(await isSecret(commands.find((c) => c.name === "nc-config")!.props.stdin)).toBe(true);
