@@ -6,7 +6,7 @@
 // upward from the provider process's working directory — the engine starts dynamic providers in the
 // project directory) and hands it every call; `dispatch` below loads the real provider (bin/<module>.js)
 // and delegates. Everything the shim does not need lives here, not in each resource's state: at 1,000
-// repositories the 5 KB shim of the first version was two thirds of the state (see docs/performance.md).
+// repositories the 5 KB shim of the first version, stored twice, was ~70 % of the state (docs/performance.md).
 //
 // Trade-off, the usual one for providers that live in packages: `delete` and `read` of old resources run
 // the provider code of the current checkout, not a snapshot of the code that created them, so providers
