@@ -62,6 +62,8 @@ function buildStandInArchive(dir: string): string {
         secrets: { "quay-mirror:sshPrivateKey": host.privateKey, "quay-mirror:storageSecretKey": "minio-secret-$(id)" },
       },
       async (stack) => {
+        // Sample every process's arguments on the host every 100 ms for the whole run.
+        await host.sshOk("sudo sh -c 'nohup sh -c \"while :; do ps -eo args >> /var/tmp/ps-samples.log; sleep 0.1; done\" >/dev/null 2>&1 &'");
         const up = await stack.up();
         const created = up.steps.filter((s) => s.op === "create");
         expect(created.filter((s) => s.type === "command:remote:Command").length).toBeGreaterThanOrEqual(10);
@@ -73,9 +75,29 @@ function buildStandInArchive(dir: string): string {
         expect(await grantedActions(endpoint, HOSTNAME, pull, "openshift-release/openshift/release-images", ["pull"])).toEqual(["pull"]);
         expect(await grantedActions(endpoint, HOSTNAME, pull, "platform/smoke", ["pull"])).toEqual([]);
 
-        // No secret in the state.
+        // No secret in the state, in the engine's output, or in any process's arguments on the host.
+        await host.ssh("sudo pkill -f ps-samples.log");
+        const samples = await host.sshOk("sudo cat /var/tmp/ps-samples.log");
+        expect(samples.split("\n").length).toBeGreaterThan(100);
         const state = await stack.exportState();
-        for (const secret of [pull.password, "minio-secret-$(id)", host.privateKey.split("\n")[1]!]) expect(findPlaintext(state, secret)).toEqual([]);
+        // The decrypted export: every generated secret and the long-lived API token, to look for below.
+        const plain = (v: unknown): unknown => (v && typeof v === "object" && "plaintext" in (v as object) ? JSON.parse((v as { plaintext: string }).plaintext) : v);
+        const resources = ((await stack.exportState({ showSecrets: true })) as unknown as { deployment: { resources: Array<{ type: string; outputs?: Record<string, unknown> }> } }).deployment.resources;
+        const generated = resources.filter((r) => /Secret$/.test(r.type)).map((r) => plain(r.outputs?.result) as string);
+        expect(generated.length).toBeGreaterThanOrEqual(6); // PostgreSQL, Redis, SECRET_KEY, DATABASE_SECRET_KEY, superuser, pull user
+        expect(generated.every((g) => typeof g === "string" && g.length >= 24)).toBe(true);
+        const apiToken = plain(resources.find((r) => r.type === "pulumi-nodejs:dynamic/quay:ApiToken")?.outputs?.token) as string;
+        expect(apiToken).toMatch(/^[A-Z0-9]{40}$/);
+        for (const secret of [pull.password, "minio-secret-$(id)", host.privateKey.split("\n")[1]!, apiToken, ...generated]) {
+          expect(findPlaintext(state, secret)).toEqual([]);
+          expect(`${up.stdout}\n${up.stderr}`).not.toContain(secret);
+          expect(samples).not.toContain(secret);
+        }
+
+        // PostgreSQL answers on loopback only.
+        const remote = await host.ssh(`PGCONNECT_TIMEOUT=5 psql "host=${host.host} user=quay dbname=quay" -c 'select 1' </dev/null`);
+        expect(remote.code).not.toBe(0);
+        expect(remote.stderr).toMatch(/refused|no pg_hba|rejected|timeout/i);
 
         // A second up: no remote command runs, nothing changes.
         const again = await stack.up();
