@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
-# Builds Quay's config-tool (a Go module inside quay/quay) for tests/quay-host/config-tool.test.ts.
-#   tests/quay-host/build-config-tool.sh            → $QUAY_MIRROR_CACHE/config-tool/config-tool
-# From a local mirror of quay/quay when one exists (QUAY_GIT_DIR, default /work/.mirror/quay+quay/repo),
-# otherwise through the Go module proxy at the pinned commit. Set QUAY_CONFIG_TOOL to use another binary.
+# Builds Quay's config validator (config-tool, the Go module Quay's container runs at boot) from the Go
+# module proxy into the cache, for tests/quay-host/config-tool.test.ts. Prints the binary's path.
+#
+# On this project's machines the proxy refuses the module (403 "This module version is not available"
+# for github.com/quay/quay/config-tool at Quay's commits and @latest), so the script fails there and the
+# suite is skipped, saying so. Elsewhere: QUAY_CONFIG_TOOL_REF picks the commit or version.
 set -euo pipefail
 ref=${QUAY_CONFIG_TOOL_REF:-ffba0c70e2d8d522290a4fbbaa704dbf2fc37f34}
 cache=${QUAY_MIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quay-mirror}/config-tool
-git_dir=${QUAY_GIT_DIR:-/work/.mirror/quay+quay/repo}
 mkdir -p "$cache"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if git --git-dir="$git_dir" cat-file -e "$ref^{commit}" 2>/dev/null; then
-  git --git-dir="$git_dir" archive "$ref" config-tool | tar -x -C "$work"
-  (cd "$work/config-tool" && GOFLAGS=-mod=mod go build -o "$cache/config-tool" ./cmd/config-tool)
-else
-  GOBIN="$cache" go install "github.com/quay/quay/config-tool/cmd/config-tool@$ref"
-fi
+GOBIN="$cache" go install "github.com/quay/quay/config-tool/cmd/config-tool@$ref"
 echo "$cache/config-tool"
