@@ -7,6 +7,7 @@
 // created when missing, and never deleted here (other tokens may hang off it).
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -15,7 +16,6 @@ import {
   checkWith,
   clientFor,
   commonShape,
-  configuredToken,
   isAmbiguous,
   isGone,
   sameValue,
@@ -162,13 +162,8 @@ function versionError(method: string, path: string, status: number): Error {
   );
 }
 
-export class ApiTokenProvider implements pulumi.dynamic.ResourceProvider<ApiTokenProps, ApiTokenOutputs> {
+export class ApiTokenProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<ApiTokenProps, ApiTokenOutputs> {
   static readonly instance = new ApiTokenProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: ApiTokenProps, news: ApiTokenProps): Promise<pulumi.dynamic.CheckResult<ApiTokenProps>> {
     const schema = z

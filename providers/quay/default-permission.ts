@@ -8,6 +8,7 @@
 // - PUT `…/prototypes/{uuid}` changes the role; PUT and DELETE of a missing prototype are 404.
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -17,7 +18,6 @@ import {
   checkWith,
   clientFor,
   commonShape,
-  configuredToken,
   diffProps,
   isGone,
   isUnknown,
@@ -89,13 +89,8 @@ function describe(p: DefaultPermissionProps): string {
   return `${p.organization}: ${p.delegateKind} ${p.delegateName}${p.activatingUser ? ` on repositories created by ${p.activatingUser}` : ""}`;
 }
 
-export class DefaultPermissionProvider implements pulumi.dynamic.ResourceProvider<DefaultPermissionProps, DefaultPermissionProps> {
+export class DefaultPermissionProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<DefaultPermissionProps, DefaultPermissionProps> {
   static readonly instance = new DefaultPermissionProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: DefaultPermissionProps, news: DefaultPermissionProps): Promise<pulumi.dynamic.CheckResult<DefaultPermissionProps>> {
     const inner = QUAY_NAME_PATTERN.slice(1, -1);

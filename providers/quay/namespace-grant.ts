@@ -4,9 +4,10 @@
 // lack the grant by name, and `up` grants exactly those.
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { encodeSegment, repoPath } from "./client";
-import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, configuredToken, isGone, isUnknown, sameValue } from "./common";
+import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, isGone, isUnknown, sameValue } from "./common";
 import { listNamespaceRepositories, reachableRepositories } from "./listing";
 import { namespaceName, repositoryRole, robotFullName, userName } from "./names";
 
@@ -59,13 +60,8 @@ function permissionPath(fullRepo: string, grantee: string): string {
   return `/api/v1/repository/${repoPath(fullRepo.slice(0, slash), fullRepo.slice(slash + 1))}/permissions/user/${encodeSegment(grantee)}`;
 }
 
-export class NamespaceReadGrantProvider implements pulumi.dynamic.ResourceProvider<NamespaceReadGrantProps, NamespaceReadGrantProps> {
+export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<NamespaceReadGrantProps, NamespaceReadGrantProps> {
   static readonly instance = new NamespaceReadGrantProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.CheckResult<NamespaceReadGrantProps>> {
     const schema = z

@@ -1,6 +1,7 @@
 // Organization: a Quay namespace that holds repositories, robots and teams.
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { apiPath } from "./client";
 import {
@@ -11,7 +12,6 @@ import {
   compact,
   clientFor,
   commonShape,
-  configuredToken,
   diffProps,
   isGone,
   statusOf,
@@ -43,13 +43,8 @@ function nameLockWaitMs(): number {
   return (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 300) * 1000;
 }
 
-export class OrganizationProvider implements pulumi.dynamic.ResourceProvider<OrganizationProps, OrganizationProps> {
+export class OrganizationProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<OrganizationProps, OrganizationProps> {
   static readonly instance = new OrganizationProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: OrganizationProps, news: OrganizationProps): Promise<pulumi.dynamic.CheckResult<OrganizationProps>> {
     const schema = z.object({

@@ -5,6 +5,7 @@
 // the outputs keep a salted hash of it (`upstreamPasswordHash`, secret).
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -14,7 +15,6 @@ import {
   checkWith,
   clientFor,
   commonShape,
-  configuredToken,
   hashSecret,
   isGone,
   isUnknown,
@@ -99,13 +99,8 @@ function samePassword(password: string | undefined, storedHash: string | undefin
   return secretMatches(password, storedHash);
 }
 
-export class ProxyCacheProvider implements pulumi.dynamic.ResourceProvider<ProxyCacheProps, ProxyCacheOutputs> {
+export class ProxyCacheProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<ProxyCacheProps, ProxyCacheOutputs> {
   static readonly instance = new ProxyCacheProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: ProxyCacheProps, news: ProxyCacheProps): Promise<pulumi.dynamic.CheckResult<ProxyCacheProps>> {
     const schema = z

@@ -9,6 +9,7 @@
 //   namespace y").
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { QuayClient, apiPath, encodeSegment, repoPath } from "./client";
 import {
@@ -18,7 +19,6 @@ import {
   checkWith,
   clientFor,
   commonShape,
-  configuredToken,
   diffProps,
   isGone,
   isUnknown,
@@ -85,13 +85,8 @@ function permissionId(p: Pick<RepositoryPermissionProps, "namespace" | "reposito
   return `${p.namespace}/${p.repository}:${p.kind}/${p.name}`;
 }
 
-export class RepositoryPermissionProvider implements pulumi.dynamic.ResourceProvider<RepositoryPermissionProps, RepositoryPermissionProps> {
+export class RepositoryPermissionProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<RepositoryPermissionProps, RepositoryPermissionProps> {
   static readonly instance = new RepositoryPermissionProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: RepositoryPermissionProps, news: RepositoryPermissionProps): Promise<pulumi.dynamic.CheckResult<RepositoryPermissionProps>> {
     const schema = z

@@ -1,6 +1,7 @@
 // Repository: an image repository, nested names allowed (`openshift/release-images`).
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { repoPath } from "./client";
 import {
@@ -11,7 +12,6 @@ import {
   compact,
   clientFor,
   commonShape,
-  configuredToken,
   diffProps,
   isGone,
   writeOnce,
@@ -44,13 +44,8 @@ interface RepositoryView {
   is_public?: boolean;
 }
 
-export class RepositoryProvider implements pulumi.dynamic.ResourceProvider<RepositoryProps, RepositoryProps> {
+export class RepositoryProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<RepositoryProps, RepositoryProps> {
   static readonly instance = new RepositoryProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: RepositoryProps, news: RepositoryProps): Promise<pulumi.dynamic.CheckResult<RepositoryProps>> {
     const schema = z.object({

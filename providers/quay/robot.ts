@@ -1,6 +1,7 @@
 // RobotAccount: a namespace-scoped robot whose token oc-mirror and CI use for `/v2` pushes and pulls.
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { apiPath } from "./client";
 import {
@@ -11,7 +12,6 @@ import {
   compact,
   clientFor,
   commonShape,
-  configuredToken,
   diffProps,
   isGone,
   writeOnce,
@@ -58,13 +58,8 @@ interface RobotView {
 // Quay answers 400 "Could not find robot with specified username" for a missing robot (not 404).
 const robotGone = () => [/Could not find robot/i];
 
-export class RobotAccountProvider implements pulumi.dynamic.ResourceProvider<RobotAccountProps, RobotAccountOutputs> {
+export class RobotAccountProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<RobotAccountProps, RobotAccountOutputs> {
   static readonly instance = new RobotAccountProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: RobotAccountProps, news: RobotAccountProps): Promise<pulumi.dynamic.CheckResult<RobotAccountProps>> {
     const schema = z.object({

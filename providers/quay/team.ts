@@ -9,6 +9,7 @@
 //   is 400 "is not a team in org".
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { QuayClient, apiPath } from "./client";
 import {
@@ -19,7 +20,6 @@ import {
   checkWith,
   clientFor,
   commonShape,
-  configuredToken,
   diffProps,
   isGone,
   isUnknown,
@@ -114,13 +114,8 @@ function isQuay400(e: unknown, messages: RegExp[]): boolean {
   return err?.name === "QuayApiError" && err.status === 400 && messages.some((re) => re.test(err.quayMessage ?? ""));
 }
 
-export class TeamProvider implements pulumi.dynamic.ResourceProvider<TeamProps, TeamProps> {
+export class TeamProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<TeamProps, TeamProps> {
   static readonly instance = new TeamProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: TeamProps, news: TeamProps): Promise<pulumi.dynamic.CheckResult<TeamProps>> {
     const inner = QUAY_NAME_PATTERN.slice(1, -1);

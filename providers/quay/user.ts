@@ -4,6 +4,7 @@
 // of it (`passwordHash`, secret) and `diff` compares the new input against that hash.
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { QuayProvider } from "./base";
 import { z } from "zod";
 import { apiPath } from "./client";
 import {
@@ -13,7 +14,6 @@ import {
   checkWith,
   clientFor,
   commonShape,
-  configuredToken,
   hashSecret,
   isGone,
   isUnknown,
@@ -83,13 +83,8 @@ function outputsOf(inputs: UserProps, passwordHash: string): UserOutputs {
   return { ...rest, passwordHash };
 }
 
-export class UserProvider implements pulumi.dynamic.ResourceProvider<UserProps, UserOutputs> {
+export class UserProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<UserProps, UserOutputs> {
   static readonly instance = new UserProvider();
-  private overrideToken?: string;
-
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    this.overrideToken = configuredToken(req);
-  }
 
   async check(_olds: UserProps, news: UserProps): Promise<pulumi.dynamic.CheckResult<UserProps>> {
     const schema = z.object({
