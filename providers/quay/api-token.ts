@@ -18,6 +18,7 @@ import {
   commonShape,
   isAmbiguous,
   isGone,
+  organizationGone,
   sameValue,
   statusOf,
   writeOnce,
@@ -260,7 +261,7 @@ export class ApiTokenProvider extends QuayProvider implements pulumi.dynamic.Res
     } catch (e) {
       if (statusOf(e) === 405) throw versionError("GET", path, 405);
       // The application or the organization is gone, and with it every token.
-      if (isGone(e) || (await this.orgGone(client, props.organization, e))) return {};
+      if (isGone(e) || (await organizationGone(client, props.organization, e))) return {};
       throw e;
     }
     // Quay lists only tokens that have not expired: an expired or revoked token is gone.
@@ -299,7 +300,7 @@ export class ApiTokenProvider extends QuayProvider implements pulumi.dynamic.Res
     try {
       await client.delete(apiPath`/organization/${props.organization}/applications/${props.clientId}/tokens/${id}`, { idempotent: true });
     } catch (e) {
-      if (isGone(e) || (await this.orgGone(client, props.organization, e))) return;
+      if (isGone(e) || (await organizationGone(client, props.organization, e))) return;
       throw e;
     }
   }
@@ -407,16 +408,6 @@ export class ApiTokenProvider extends QuayProvider implements pulumi.dynamic.Res
     return e as Error;
   }
 
-  /** Quay answers 403 (not 404) for an organization that does not exist: check the org itself. */
-  private async orgGone(client: QuayClient, organization: string, e: unknown): Promise<boolean> {
-    if (statusOf(e) !== 403) return false;
-    try {
-      await client.get(apiPath`/organization/${organization}`);
-      return false;
-    } catch (inner) {
-      return isGone(inner);
-    }
-  }
 }
 
 /**

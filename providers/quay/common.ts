@@ -5,7 +5,7 @@
 // plain functions, build zod schemas inside functions, keep no module-level state.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { QuayApiError, QuayClient, isQuayApiError } from "./client";
+import { QuayApiError, QuayClient, encodeSegment, isQuayApiError } from "./client";
 
 /** How a resource reaches Quay. Pass the token as a secret; it is stored encrypted with the resource. */
 export interface QuayConnectionArgs {
@@ -190,6 +190,19 @@ export function isGone(e: unknown, goneMessages: RegExp[] = []): boolean {
   if (!isQuayApiError(e)) return false;
   if (e.status === 404) return true;
   return e.status === 400 && goneMessages.some((re) => re.test(e.quayMessage));
+}
+
+/**
+ * True when `e` is a 403 for something inside an organization that no longer exists. Quay checks admin
+ * rights before existence, so a deleted organization's teams, prototypes, robots and proxy cache answer 403
+ * to anyone but a FULL_ACCESS superuser; only the organization's own GET (anonymous reads allowed) says 404.
+ */
+export async function organizationGone(client: QuayClient, organization: string, e: unknown): Promise<boolean> {
+  if (statusOf(e) !== 403) return false;
+  return client.get(`/api/v1/organization/${encodeSegment(organization)}`).then(
+    () => false,
+    (lookup) => isGone(lookup),
+  );
 }
 
 /** True when a write may have been applied although no success was seen: look before writing again. */

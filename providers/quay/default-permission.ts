@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
 import { QuayProvider } from "./base";
 import { z } from "zod";
-import { QuayClient, apiPath } from "./client";
+import { apiPath } from "./client";
 import {
   CommonProps,
   QuayConnectionArgs,
@@ -21,6 +21,7 @@ import {
   diffProps,
   isGone,
   isUnknown,
+  organizationGone,
   partialCreate,
   writeOnce,
 } from "./common";
@@ -70,20 +71,6 @@ function matchesPrototype(proto: PrototypeView, p: DefaultPermissionProps): bool
   );
 }
 
-/**
- * True when the organization itself is gone. Quay checks org-admin permission before it looks anything up,
- * so once an organization is deleted its prototypes answer 403, not 404; the organization GET still says 404.
- */
-async function organizationGone(client: QuayClient, organization: string, e: unknown): Promise<boolean> {
-  if (isGone(e)) return true;
-  if ((e as { status?: number })?.status !== 403) return false;
-  try {
-    await client.get(apiPath`/organization/${organization}`);
-    return false;
-  } catch (lookup) {
-    return isGone(lookup);
-  }
-}
 
 function describe(p: DefaultPermissionProps): string {
   return `${p.organization}: ${p.delegateKind} ${p.delegateName}${p.activatingUser ? ` on repositories created by ${p.activatingUser}` : ""}`;
@@ -179,7 +166,7 @@ export class DefaultPermissionProvider extends QuayProvider implements pulumi.dy
       protos = await this.list(client, props.organization);
     } catch (e) {
       // The organization is gone, and its default permissions with it.
-      if (await organizationGone(client, props.organization, e)) return {};
+      if (isGone(e) || (await organizationGone(client, props.organization, e))) return {};
       throw e;
     }
     const proto = protos.find((p) => p.id === id);
@@ -206,7 +193,7 @@ export class DefaultPermissionProvider extends QuayProvider implements pulumi.dy
     try {
       await client.delete(apiPath`/organization/${props.organization}/prototypes/${id}`, { idempotent: true });
     } catch (e) {
-      if (!(await organizationGone(client, props.organization, e))) throw e;
+      if (!(isGone(e) || (await organizationGone(client, props.organization, e)))) throw e;
     }
   }
 

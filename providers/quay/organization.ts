@@ -9,12 +9,12 @@ import {
   QuayConnectionArgs,
   alreadyExists,
   checkWith,
-  compact,
   clientFor,
   commonShape,
+  compact,
   diffProps,
   isGone,
-  statusOf,
+  organizationGone,
   writeOnce,
 } from "./common";
 import { namespaceName, tagExpirationSeconds } from "./names";
@@ -156,13 +156,7 @@ export class OrganizationProvider extends QuayProvider implements pulumi.dynamic
     try {
       await client.delete(apiPath`/organization/${id}`, { idempotent: true });
     } catch (e) {
-      if (isGone(e)) return;
-      // Quay checks admin rights before existence: a missing organization answers 403 to anyone who is not
-      // a FULL_ACCESS superuser. Only a 404 on GET (anonymous reads allowed) proves it is gone.
-      if (statusOf(e) === 403) {
-        const gone = await client.get(apiPath`/organization/${id}`).then(() => false, (err) => isGone(err));
-        if (gone) return;
-      }
+      if (isGone(e) || (await organizationGone(client, id, e))) return;
       throw e;
     }
   }

@@ -18,8 +18,8 @@ import {
   hashSecret,
   isGone,
   isUnknown,
+  organizationGone,
   secretMatches,
-  statusOf,
   writeOnce,
 } from "./common";
 import { namespaceName } from "./names";
@@ -209,7 +209,7 @@ export class ProxyCacheProvider extends QuayProvider implements pulumi.dynamic.R
       const { body } = await client.get<ProxyCacheView>(apiPath`/organization/${organization}/proxycache`);
       return body && typeof body.upstream_registry === "string" && body.upstream_registry !== "" ? body : undefined;
     } catch (e) {
-      if (isGone(e) || (await this.orgGone(client, organization, e))) return undefined;
+      if (isGone(e) || (await organizationGone(client, organization, e))) return undefined;
       throw e;
     }
   }
@@ -237,21 +237,11 @@ export class ProxyCacheProvider extends QuayProvider implements pulumi.dynamic.R
     try {
       await client.delete(apiPath`/organization/${organization}/proxycache`, { idempotent: true });
     } catch (e) {
-      if (isGone(e) || (await this.orgGone(client, organization, e))) return;
+      if (isGone(e) || (await organizationGone(client, organization, e))) return;
       throw e;
     }
   }
 
-  /** Quay answers 403 (not 404) for the proxy cache of an organization that does not exist: check the org itself. */
-  private async orgGone(client: QuayClient, organization: string, e: unknown): Promise<boolean> {
-    if (statusOf(e) !== 403) return false;
-    try {
-      await client.get(apiPath`/organization/${organization}`);
-      return false;
-    } catch (inner) {
-      return isGone(inner);
-    }
-  }
 }
 
 // What each resource stores as its provider: a small shim that loads ProxyCacheProvider from the project (providers/lazy.ts).

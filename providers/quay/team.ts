@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
 import { QuayProvider } from "./base";
 import { z } from "zod";
-import { QuayClient, apiPath } from "./client";
+import { apiPath } from "./client";
 import {
   CommonProps,
   QuayConnectionArgs,
@@ -23,6 +23,7 @@ import {
   diffProps,
   isGone,
   isUnknown,
+  organizationGone,
   partialCreate,
   writeOnce,
 } from "./common";
@@ -95,18 +96,6 @@ const teamGone = () => [/is not a team in org/i];
 const memberAlreadyIn = () => [/is already a member of team/i];
 const memberNotIn = () => [/does not belong to team/i];
 
-/**
- * True when the organization itself is gone. Quay checks org-admin permission before it looks anything up,
- * so once an organization is deleted its teams answer 403, not 404; the organization GET still says 404.
- */
-async function organizationGone(client: QuayClient, organization: string): Promise<boolean> {
-  try {
-    await client.get(apiPath`/organization/${organization}`);
-    return false;
-  } catch (e) {
-    return isGone(e);
-  }
-}
 
 /** A 400 whose message matches (Quay's model exceptions: "already a member" is no 404). */
 function isQuay400(e: unknown, messages: RegExp[]): boolean {
@@ -257,7 +246,7 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
       await client.delete(apiPath`/organization/${props.organization}/team/${props.name}`, { idempotent: true });
     } catch (e) {
       if (isGone(e, teamGone())) return;
-      if ((e as { status?: number }).status === 403 && (await organizationGone(client, props.organization))) return;
+      if (await organizationGone(client, props.organization, e)) return;
       throw e;
     }
   }
