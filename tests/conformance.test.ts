@@ -2,7 +2,7 @@
 // fresh emulator and compares every answer after the normalisation described in the fixture's README.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { startQuayEmulator, QuayEmulator } from "./emulator";
+import { RECORDED_SERVER_CONFIG, startQuayEmulator, QuayEmulator } from "./emulator";
 
 interface Line {
   id: string;
@@ -96,18 +96,8 @@ describe("Quay conformance transcript", () => {
 
   beforeAll(async () => {
     emu = await startQuayEmulator({
-      config: {
-        AUTHENTICATION_TYPE: "Database",
-        FEATURE_USER_INITIALIZE: true,
-        SUPER_USERS: ["quayadmin"],
-        FEATURE_MAILING: false,
-        FEATURE_PROXY_CACHE: true,
-        FEATURE_EXTENDED_REPOSITORY_NAMES: true,
-        FEATURE_ANONYMOUS_ACCESS: true,
-        FEATURE_SUPERUSERS_FULL_ACCESS: false,
-        SSRF_ALLOWED_HOSTS: ["192.0.2.10"],
-        SERVER_HOSTNAME: "quay.example.test",
-      },
+      // The recording server's configuration (quay-conformance/README.md).
+      config: { ...RECORDED_SERVER_CONFIG, SERVER_HOSTNAME: "quay.example.test" },
     });
     token = (await emu.initialize("quayadmin", "password-123")).token;
   });

@@ -2,23 +2,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { QuayClient } from "../../providers/quay/client";
 import type { QuayConnection } from "../../providers/quay/common";
-import { QuayEmulator, QuayEmulatorOptions, startQuayEmulator } from "../emulator";
+import { QuayEmulator, QuayEmulatorOptions, RECORDED_SERVER_CONFIG, startQuayEmulator } from "../emulator";
 
 /** The configuration of the lab's Quay (and of the conformance recording): Database auth, no mail. */
 export function labQuayConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    AUTHENTICATION_TYPE: "Database",
+    // The recording server's settings (Database auth, no mail, proxy cache, initialize), plus the lab's knobs.
+    ...RECORDED_SERVER_CONFIG,
     SERVER_HOSTNAME: "quay.v7.comptech-lab.com",
     PREFERRED_URL_SCHEME: "https",
     EXTERNAL_TLS_TERMINATION: true,
-    FEATURE_USER_INITIALIZE: true,
-    FEATURE_MAILING: false,
-    FEATURE_PROXY_CACHE: true,
-    FEATURE_EXTENDED_REPOSITORY_NAMES: true,
-    FEATURE_ANONYMOUS_ACCESS: true,
     CREATE_NAMESPACE_ON_PUSH: true,
-    SUPER_USERS: ["quayadmin"],
-    SSRF_ALLOWED_HOSTS: ["192.0.2.10"],
     ...overrides,
   };
 }
