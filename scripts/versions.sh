@@ -14,3 +14,9 @@ PULUMI_COMMAND_COMMIT="7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25"
 PULUMI_RANDOM_VERSION="4.21.2"
 # Where toolchains are cached, outside the repository.
 QUAY_MIRROR_CACHE="${QUAY_MIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quay-mirror}"
+# Object storage and workflow tools, built from Go modules by scripts/install-tools.sh. MinIO and mc publish
+# no semver tags the proxy resolves (their RELEASE.* tags are not module versions): these are the proxy's
+# `@latest` pseudo-versions on 2026-11-22 (MinIO's last commit on 2026-02-12, mc's on 2025-03-13).
+MINIO_MODULE_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+MC_MODULE_VERSION="v0.0.0-20250313080218-cf909e1063a9"
+ACTIONLINT_VERSION="v1.7.12"
