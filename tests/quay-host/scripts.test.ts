@@ -103,25 +103,31 @@ describe("initialize step", () => {
 });
 
 describe("health step", () => {
-  test("prints attempt number, elapsed seconds and what is failing until Quay is healthy", async () => {
+  test("prints what it waits for, the attempt number, elapsed seconds of the timeout and what is failing until Quay is healthy", async () => {
     const quay = await startFakeQuay({ healthSequence: [503, 503, 200] });
     try {
-      const r = await bashAsync(renderStep("health", { URL: `${quay.url}/health/instance`, TIMEOUT: 60, INTERVAL: 0, DEPLOYMENT: "d".repeat(64) }));
+      const url = `${quay.url}/health/instance`;
+      const r = await bashAsync(renderStep("health", { URL: url, TIMEOUT: 60, INTERVAL: 0, DEPLOYMENT: "d".repeat(64) }));
       expect(r.status).toBe(0);
       const lines = r.stdout.trim().split("\n");
+      const at = (n: number) => `^attempt ${n}, \\d+s of 60s: ${url.replace(/[.]/g, "\\.")} `;
       expect(lines[0]).toMatch(/^waiting up to 60s for http:\/\/127\.0\.0\.1:\d+\/health\/instance \(deployment dddddddddddd…\)$/);
-      expect(lines[1]).toMatch(/^attempt 1, \d+s: HTTP 503, failing: database,web_gunicorn; quay\.service /);
-      expect(lines[2]).toMatch(/^attempt 2, \d+s: HTTP 503/);
-      expect(lines[3]).toMatch(/^attempt 3, \d+s: healthy \(HTTP 200\)$/);
+      expect(lines[1]).toMatch(new RegExp(`${at(1)}HTTP 503, failing: database,web_gunicorn; quay\\.service `));
+      expect(lines[2]).toMatch(new RegExp(`${at(2)}HTTP 503`));
+      expect(lines[3]).toMatch(new RegExp(`${at(3)}healthy \\(HTTP 200\\)$`));
+      expect(lines).toHaveLength(4);
     } finally {
       await quay.close();
     }
   });
 
-  test("gives up after the timeout with where to look", async () => {
-    const r = await bashAsync(renderStep("health", { URL: "http://127.0.0.1:9/health/instance", TIMEOUT: 2, INTERVAL: 1, DEPLOYMENT: "e".repeat(64) }));
+  test("gives up at the timeout (not an interval later) with the attempts, the last answer and where to look", async () => {
+    const r = await bashAsync(renderStep("health", { URL: "http://127.0.0.1:9/health/instance", TIMEOUT: 2, INTERVAL: 5, DEPLOYMENT: "e".repeat(64) }));
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/attempt 1, 0s: HTTP 000/);
-    expect(r.stderr).toMatch(/did not become healthy within 2s\. Look at: sudo journalctl -u quay\.service/);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[1]).toMatch(/^attempt 1, 0s of 2s: http:\/\/127\.0\.0\.1:9\/health\/instance HTTP 000; quay\.service /);
+    expect(lines[2]).toMatch(/^attempt 2, 2s of 2s: /);
+    expect(lines).toHaveLength(3);
+    expect(r.stderr).toMatch(/did not become healthy within 2s \(2 attempts at http:\/\/127\.0\.0\.1:9\/health\/instance; last: HTTP 000; quay\.service [^)]*\)\. Look at: sudo journalctl -u quay\.service/);
   });
 });
