@@ -1,0 +1,235 @@
+// Every committed stack file (Pulumi.<stack>.yaml) is an example a newcomer copies, so each one must pass
+// the program's own validation and declare its resources; a broken example fails CI here, not on a
+// newcomer's first preview. The existing-registry example also previews through the real engine against the
+// Quay API emulator (its apiUrl pointed at the emulator), the way `scripts/pulumi.sh preview` runs it.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { SECRET_KEYS, quayMirror } from "../../components/program";
+import { ConfigError } from "../../config/errors";
+import { loadProgramInputs, rawStackConfig } from "../../config/program";
+import { cacheOrganizationName } from "../../config/stack";
+import { repoRoot, toolchain, withEngineStack } from "../support/engine";
+import { QuayFixture, startQuay } from "../support/quay";
+
+const NS = "quay-mirror";
+const PROJECT = (YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+
+/** Pulumi.<stack>.yaml files at the repository root (Pulumi.yaml itself is the project file). */
+const STACK_FILES = fs
+  .readdirSync(repoRoot)
+  .filter((f) => /^Pulumi\.[^/]+\.yaml$/.test(f))
+  .sort();
+
+const stackOf = (file: string) => /^Pulumi\.(.+)\.yaml$/.exec(file)![1];
+
+/** The stack file's `config:` block as YAML values. */
+function configBlock(file: string): Record<string, unknown> {
+  const doc = YAML.parse(fs.readFileSync(path.join(repoRoot, file), "utf8")) as { config?: Record<string, unknown> } | null;
+  return doc?.config ?? {};
+}
+
+/**
+ * The engine's config map for a stack file, as `pulumi.runtime.allConfig()` hands it to the program: keys
+ * with their namespace (the project's when none is written), strings as they are, everything else as JSON.
+ */
+function engineConfig(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(configBlock(file))) {
+    out[key.includes(":") ? key : `${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+/** Secret config keys the program reads in the stack's mode (what scripts/lab-stack.ts missing-secrets lists). */
+function secretKeysFor(config: Record<string, string>): string[] {
+  const keys = SECRET_KEYS.map((k) => `${NS}:${k}`);
+  if (config[`${NS}:mode`] === "existing") keys.push("quay:token");
+  return keys;
+}
+
+/** Throwaway secret values, shaped the way the program's schemas want them (the host wants PEM text). */
+function throwawaySecret(key: string): string {
+  if (key === `${NS}:sshPrivateKey`) {
+    return crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  }
+  return `THROWAWAY-${key}-${crypto.randomBytes(8).toString("hex")}`;
+}
+
+function validate(file: string, config: Record<string, string>) {
+  return loadProgramInputs(rawStackConfig(config, NS, SECRET_KEYS), repoRoot, path.join(repoRoot, file));
+}
+
+function validationError(file: string, config: Record<string, string>): string {
+  try {
+    validate(file, config);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error(`${file}: the broken copy passed validation`);
+}
+
+interface Declared {
+  type: string;
+  name: string;
+}
+
+/**
+ * Runs the real program (components/program.ts) under pulumi.runtime.setMocks with the stack file's config
+ * and throwaway secrets, and returns every resource it declared and its plain outputs.
+ */
+async function declareUnderMocks(file: string): Promise<{ declared: Declared[]; registryHostname: string; apiUrl: string; proxyCacheMirrors: unknown }> {
+  const declared: Declared[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        declared.push({ type: args.type, name: args.name });
+        const state: Record<string, unknown> = { ...args.inputs };
+        // Outputs the program reads from its resources: generated secrets, tokens, the robot's full name.
+        if (args.type.endsWith("/local:RandomSecret")) state.result = "Mocked0Secret0Value0123456789abcd";
+        if (args.type.endsWith("/quay:ApiToken") || args.type.endsWith("/quay:RobotAccount")) state.token = "mocked-token";
+        if (args.type.endsWith("/quay:RobotAccount")) state.fullName = `${String(args.inputs.namespace)}+${String(args.inputs.name)}`;
+        if (args.type === "command:remote:Command") state.stdout = args.name.endsWith("-initialize") ? "mocked-bootstrap-token\n" : "";
+        return { id: `${args.name}-id`, state };
+      },
+      call: () => ({}),
+    },
+    PROJECT,
+    stackOf(file),
+    true,
+  );
+  const config = engineConfig(file);
+  const secrets = secretKeysFor(config);
+  pulumi.runtime.setAllConfig({ ...config, ...Object.fromEntries(secrets.map((k) => [k, throwawaySecret(k)])) }, secrets);
+
+  const outputs = quayMirror(repoRoot);
+  const value = <T>(o: pulumi.Input<T>) => new Promise<T>((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
+  await Promise.all([value(outputs.pullSecret), value(outputs.mirrorCredentials), value(outputs.robotCredentials)]);
+  // Registrations finish asynchronously: wait until no new resource has arrived for a while.
+  for (let seen = -1, deadline = Date.now() + 30_000; seen !== declared.length && Date.now() < deadline; ) {
+    seen = declared.length;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return {
+    declared,
+    registryHostname: outputs.registryHostname,
+    apiUrl: await value(outputs.apiUrl),
+    proxyCacheMirrors: outputs.proxyCacheMirrors,
+  };
+}
+
+const countOf = (declared: Declared[], type: string) => declared.filter((d) => d.type === type).length;
+
+test("the committed examples include the lab (full mode) and the lab's registry in existing mode", () => {
+  expect(STACK_FILES).toEqual(expect.arrayContaining(["Pulumi.lab.yaml", "Pulumi.lab-existing.yaml"]));
+  expect(configBlock("Pulumi.lab.yaml")[`${NS}:mode`]).toBe("full");
+  expect(configBlock("Pulumi.lab-existing.yaml")[`${NS}:mode`]).toBe("existing");
+});
+
+describe.each(STACK_FILES)("%s", (file) => {
+  const config = engineConfig(file);
+
+  test("holds no secret: secrets are set per machine with scripts/pulumi.sh config set --secret", () => {
+    const secretKeys = [...SECRET_KEYS.map((k) => `${NS}:${k}`), "quay:token"];
+    expect(Object.keys(config).filter((k) => secretKeys.includes(k))).toEqual([]);
+    const secure = Object.entries(configBlock(file)).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v);
+    expect(secure.map(([k]) => k)).toEqual([]);
+  });
+
+  test("passes the program's validation: stack config, model, mappings, pull secrets", () => {
+    const inputs = validate(file, config);
+    expect(inputs.model.organizations.length).toBeGreaterThan(0);
+    if (inputs.config.mirrorMappings.length > 0) expect(inputs.mirrorRepositories.length).toBeGreaterThan(0);
+    if (inputs.config.mode === "existing") expect(inputs.config.apiUrl).toMatch(/^https?:\/\//);
+    else expect(inputs.config.host).toBeDefined();
+  });
+
+  test("a broken copy fails validation naming the file, the key and the fix", () => {
+    // A misspelt key: the schema is strict, so a typo never passes silently.
+    const typo = validationError(file, { ...config, [`${NS}:registryHostnme`]: "quay.example.com" });
+    expect(typo).toContain(file);
+    expect(typo).toMatch(/registryHostnme/);
+    // The key the mode cannot do without.
+    const required = config[`${NS}:mode`] === "existing" ? "apiUrl" : "host";
+    const broken = { ...config };
+    delete broken[`${NS}:${required}`];
+    const missing = validationError(file, broken);
+    expect(missing).toContain(file);
+    expect(missing).toContain(`${NS}:${required}`);
+  });
+
+  test("the whole program declares its resources from it (under mocks, with throwaway secrets)", async () => {
+    const inputs = validate(file, config);
+    const { declared, registryHostname, apiUrl, proxyCacheMirrors } = await declareUnderMocks(file);
+    expect(registryHostname).toBe(inputs.config.registryHostname);
+    const orgs = inputs.model.organizations.length + (inputs.config.proxyCaches?.upstreams.length ?? 0);
+    expect(countOf(declared, "pulumi-nodejs:dynamic/quay:Organization")).toBe(orgs);
+    expect(countOf(declared, "pulumi-nodejs:dynamic/quay:RobotAccount")).toBe(inputs.model.robots.length);
+    expect(countOf(declared, "pulumi-nodejs:dynamic/quay:ProxyCache")).toBe(inputs.config.proxyCaches?.upstreams.length ?? 0);
+    expect((proxyCacheMirrors as unknown[]).length).toBe(inputs.config.proxyCaches?.upstreams.length ?? 0);
+    if (inputs.config.mode === "existing") {
+      // No host work and no token minting: the stack's quay:token is the credential.
+      expect(declared.filter((d) => d.type.startsWith("command:"))).toEqual([]);
+      expect(countOf(declared, "pulumi-nodejs:dynamic/quay:ApiToken")).toBe(0);
+      expect(apiUrl).toBe(inputs.config.apiUrl!.replace(/\/+$/, ""));
+    } else {
+      expect(countOf(declared, "quay-mirror:host:QuayHost")).toBe(1);
+      expect(countOf(declared, "pulumi-nodejs:dynamic/quay:ApiToken")).toBe(1);
+      for (const step of ["wait", "packages", "postgres", "redis", "config", "image", "unit", "firewall", "health", "initialize"]) {
+        expect(declared).toContainEqual({ type: "command:remote:Command", name: `quay-${step}` });
+      }
+    }
+  }, 120_000);
+});
+
+describe("Pulumi.lab-existing.yaml through the real engine", () => {
+  let quay: QuayFixture;
+  beforeAll(async () => {
+    toolchain();
+    quay = await startQuay();
+  });
+  afterAll(async () => {
+    await quay?.close();
+  });
+
+  test("previews the lab's model, the pre-seeded repositories and the proxy caches against the lab's running Quay (the emulator), with no error", async () => {
+    const file = "Pulumi.lab-existing.yaml";
+    const config = engineConfig(file);
+    const inputs = validate(file, config);
+    // The registry this example governs already runs, its organizations created by the old seeder. (On a
+    // registry without them, the first preview fails: NamespaceReadGrant's check lists each namespace, and
+    // Quay answers 403, not 404, for a missing organization; `up` is not affected. Reported, not fixed here.)
+    for (const org of inputs.model.organizations) await quay.admin.post("/api/v1/organization/", { name: org.name });
+    await withEngineStack(
+      {
+        program: "lab",
+        config: { ...config, [`${NS}:apiUrl`]: quay.emulator.url },
+        secrets: { "quay:token": quay.connection.token },
+      },
+      async (stack) => {
+        quay.emulator.counter.reset();
+        const plan = await stack.preview();
+        const creates = (type: string) => plan.steps.filter((s) => s.op === "create" && s.type === `pulumi-nodejs:dynamic/quay:${type}`).map((s) => s.name);
+        expect(plan.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+        expect(creates("Organization").sort()).toEqual(
+          [...inputs.model.organizations.map((o) => `mirror-model-org-${o.name}`), ...inputs.config.proxyCaches!.upstreams.map((u) => `mirror-proxy-cache-${cacheOrganizationName(u)}`)].sort(),
+        );
+        expect(creates("RobotAccount")).toHaveLength(inputs.model.robots.length);
+        expect(creates("ProxyCache")).toHaveLength(3);
+        expect(creates("User")).toEqual(["mirror-model-cluster-pull-user"]);
+        expect(plan.steps.filter((s) => s.type.startsWith("command:") || s.type.endsWith(":ApiToken"))).toEqual([]);
+        // The pre-seed's own log line, whatever resources it declares them with.
+        const perOrg: Record<string, number> = {};
+        for (const r of inputs.mirrorRepositories) perOrg[r.organization] = (perOrg[r.organization] ?? 0) + 1;
+        expect(Object.keys(perOrg).length).toBeGreaterThan(0);
+        const logged = plan.diagnostics.map((d) => d.message).join("\n");
+        for (const [org, n] of Object.entries(perOrg)) expect(logged).toContain(`mirror pre-seed: ${n} destination repositories in ${org}`);
+        // The preview read the registry: nothing was written.
+        expect(quay.emulator.counter.writes()).toBe(0);
+      },
+    );
+  }, 600_000);
+});
