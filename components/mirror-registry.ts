@@ -50,8 +50,8 @@ export class MirrorRegistry extends pulumi.ComponentResource {
       {
         connection,
         repositories: inputs.mirrorRepositories,
+        // Quay applies an organization's default permissions to repositories created after them.
         afterByOrganization: this.model.defaultPermissions,
-        adopt,
       },
       child,
     );

@@ -1,4 +1,12 @@
 // Namespace-wide reads: a few calls per namespace instead of one per repository (quay-api.md §18).
+//
+// Both reads are cached per process, keyed by endpoint and namespace, so that every resource of one
+// engine operation that needs a namespace's listing (its RepositorySet, the NamespaceReadGrants of its
+// grantees) shares ONE paginated listing, and the grants of one namespace share one permission listing.
+// The engine starts a fresh dynamic-provider process for every operation, so "per process" is "per
+// preview/up/refresh"; a long-lived process (tests) calls forgetNamespaceListings() where a new operation
+// would start. Writers keep the cache true: RepositorySet notes what it created or deleted
+// (noteNamespaceRepositories), grants drop the permission listing of a namespace they changed.
 import { QuayClient, apiPath } from "./client";
 
 /** A repository's full name, `namespace/name` (nested names keep their slashes). */
@@ -9,48 +17,85 @@ interface ListedRepository {
   name: string;
 }
 
-interface CacheEntry {
+interface CacheEntry<T> {
   expires: number;
-  value: Promise<RepositoryFullName[]>;
+  value: Promise<T>;
 }
 
-/** Lists every repository of a namespace (100 per page) — cached briefly per process, so the grants of one
- * preview share a namespace's listing instead of each paginating it again. */
-export async function listNamespaceRepositories(client: QuayClient, namespace: string, maxAgeMs = 10_000): Promise<RepositoryFullName[]> {
-  const key = Symbol.for("quay-mirror.listing.cache");
-  const g = globalThis as unknown as Record<symbol, Map<string, CacheEntry> | undefined>;
-  const cache = g[key] ?? (g[key] = new Map<string, CacheEntry>());
-  const cacheKey = `${client.endpoint} ${namespace}`;
-  const hit = cache.get(cacheKey);
+/** Long enough for one engine operation at mirror scale; a bound for processes that live longer. */
+const MAX_AGE_MS = 30 * 60_000;
+
+function cache<T>(name: string): Map<string, CacheEntry<T>> {
+  const key = Symbol.for(`quay-mirror.listing.${name}`);
+  const g = globalThis as unknown as Record<symbol, Map<string, CacheEntry<T>> | undefined>;
+  return g[key] ?? (g[key] = new Map<string, CacheEntry<T>>());
+}
+
+function cached<T>(name: string, key: string, maxAgeMs: number, load: () => Promise<T>): Promise<T> {
+  const entries = cache<T>(name);
+  const hit = entries.get(key);
   if (hit && hit.expires > Date.now()) return hit.value;
-  const value = client
-    .paginate<ListedRepository>("/api/v1/repository", "repositories", { namespace })
-    .then((repos) => repos.map((r) => `${r.namespace}/${r.name}`).sort());
-  cache.set(cacheKey, { expires: Date.now() + maxAgeMs, value });
-  value.catch(() => cache.delete(cacheKey));
+  const value = load();
+  const entry = { expires: Date.now() + maxAgeMs, value };
+  entries.set(key, entry);
+  // A failed read is not remembered (the next caller tries again).
+  value.catch(() => {
+    if (entries.get(key) === entry) entries.delete(key);
+  });
   return value;
 }
 
-/** Forgets cached listings (after this process created or deleted repositories). */
-export function forgetNamespaceListings(): void {
-  const g = globalThis as unknown as Record<symbol, Map<string, CacheEntry> | undefined>;
-  g[Symbol.for("quay-mirror.listing.cache")]?.clear();
+/** Lists every repository of a namespace (100 per page), sorted; one listing per namespace and process. */
+export async function listNamespaceRepositories(client: QuayClient, namespace: string, maxAgeMs = MAX_AGE_MS): Promise<RepositoryFullName[]> {
+  return cached("repositories", `${client.endpoint} ${namespace}`, maxAgeMs, () =>
+    client
+      .paginate<ListedRepository>("/api/v1/repository", "repositories", { namespace })
+      .then((repos) => repos.map((r) => `${r.namespace}/${r.name}`).sort()),
+  );
 }
 
 /**
- * The repositories of `namespace` on which a user or robot holds a direct permission, in one call:
- * users from `/organization/{org}/collaborators`, robots from `/organization/{org}/robots?permissions=true`.
+ * Records repositories this process created or deleted in the cached listing of `namespace` (when there
+ * is one), so later readers in the same operation see Quay as it is without listing again.
+ */
+export function noteNamespaceRepositories(client: QuayClient, namespace: string, change: { added?: string[]; removed?: string[] }): void {
+  const entries = cache<RepositoryFullName[]>("repositories");
+  const key = `${client.endpoint} ${namespace}`;
+  const hit = entries.get(key);
+  if (!hit || (!change.added?.length && !change.removed?.length)) return;
+  const added = (change.added ?? []).map((n) => `${namespace}/${n}`);
+  const removed = new Set((change.removed ?? []).map((n) => `${namespace}/${n}`));
+  hit.value = hit.value.then((list) => [...new Set([...list.filter((r) => !removed.has(r)), ...added])].sort());
+}
+
+/** Forgets every cached listing (what a new engine operation, a new provider process, starts with). */
+export function forgetNamespaceListings(): void {
+  cache("repositories").clear();
+  cache("permissions").clear();
+}
+
+/** Forgets the cached permission listings of `namespace` (after this process granted or revoked there). */
+export function forgetNamespacePermissions(client: QuayClient, namespace: string): void {
+  for (const kind of ["user", "robot"]) cache("permissions").delete(`${client.endpoint} ${namespace} ${kind}`);
+}
+
+type Holders = Array<{ name: string; repositories?: string[] }>;
+
+/**
+ * The repositories of `namespace` on which a user or robot holds a direct permission, in one call per
+ * namespace and kind (cached, shared by every grantee of that kind): users from
+ * `/organization/{org}/collaborators`, robots from `/organization/{org}/robots?permissions=true`.
  * Roles are not part of these answers; the grant is present when the name is listed.
  */
 export async function reachableRepositories(client: QuayClient, namespace: string, kind: "user" | "robot", grantee: string): Promise<Set<RepositoryFullName>> {
-  if (kind === "user") {
-    const { body } = await client.get<{ collaborators?: Array<{ name: string; repositories?: string[] }> }>(apiPath`/organization/${namespace}/collaborators`);
-    const me = (body.collaborators ?? []).find((c) => c.name === grantee);
-    return new Set((me?.repositories ?? []).map((r) => `${namespace}/${r}`));
-  }
-  const { body } = await client.get<{ robots?: Array<{ name: string; repositories?: string[] }> }>(apiPath`/organization/${namespace}/robots`, {
-    query: { permissions: "true", token: "false" },
+  const holders = await cached<Holders>("permissions", `${client.endpoint} ${namespace} ${kind}`, MAX_AGE_MS, async () => {
+    if (kind === "user") {
+      const { body } = await client.get<{ collaborators?: Holders }>(apiPath`/organization/${namespace}/collaborators`);
+      return body.collaborators ?? [];
+    }
+    const { body } = await client.get<{ robots?: Holders }>(apiPath`/organization/${namespace}/robots`, { query: { permissions: "true", token: "false" } });
+    return body.robots ?? [];
   });
-  const robot = (body.robots ?? []).find((r) => r.name === grantee);
-  return new Set((robot?.repositories ?? []).map((r) => `${namespace}/${r}`));
+  const me = holders.find((h) => h.name === grantee);
+  return new Set((me?.repositories ?? []).map((r) => `${namespace}/${r}`));
 }

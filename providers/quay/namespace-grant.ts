@@ -1,14 +1,15 @@
 // NamespaceReadGrant: a user or robot holds a role on every repository of some namespaces — including
 // repositories that appeared since the last `up` (an oc-mirror pass). Its `check` lists each namespace
 // (one paginated list + one reachability call per namespace), so `preview` shows the repositories that
-// lack the grant by name, and `up` grants exactly those.
+// lack the grant by name, and `up` grants exactly those. Both reads are shared within an operation
+// (listing.ts): with the RepositorySet of the namespace and with the other grantees of the same kind.
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
 import { QuayProvider } from "./base";
 import { z } from "zod";
 import { encodeSegment, repoPath } from "./client";
 import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, isGone, isUnknown, sameValue } from "./common";
-import { listNamespaceRepositories, reachableRepositories } from "./listing";
+import { forgetNamespacePermissions, listNamespaceRepositories, reachableRepositories } from "./listing";
 import { namespaceName, repositoryRole, robotFullName, userName } from "./names";
 
 export interface NamespaceReadGrantArgs {
@@ -140,6 +141,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
           }
         }),
       );
+      forgetNamespacePermissions(client, namespace);
     }
   }
 
@@ -159,6 +161,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
         }
       }),
     );
+    if (targets.length) for (const namespace of props.namespaces) forgetNamespacePermissions(client, namespace);
     return compact({ ...props, repositories: plan.repositories, missingGrants: [] });
   }
 }
