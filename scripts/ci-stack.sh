@@ -108,6 +108,10 @@ prepare() {
   committed="${QM_STACK_CONFIG:-Pulumi.$stack.yaml}"
   [ -f "$committed" ] || die "$committed not found: the stack's settings start from that file"
 
+  # npm ci through a linked node_modules (tests link the repository's) would empty the link's target.
+  if [ -L node_modules ] && ! qm_npm_current; then
+    die "node_modules links to $(readlink node_modules), which does not match package-lock.json: install there, not through the link"
+  fi
   qm_npm_install_if_changed >&2
   bash scripts/install-pulumi.sh >&2
   npx tsc -p . >&2
