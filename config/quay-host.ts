@@ -363,6 +363,16 @@ export const quayHostArgsSchema = z
     superuserEmail: z.string().max(254).regex(EMAIL_RE, "superuserEmail must be an email address such as admin@example.com").optional(),
     proxyCache: z.boolean().default(false),
     extraConfig: extraConfigSchema.default({}),
+    tools: z
+      .object({
+        mcBinary: z
+          .string({ error: "tools.mcBinary must be a string" })
+          .regex(LOCAL_PATH_RE, `tools.mcBinary must be a local file path of letters, digits and . _ / @ + , = ~ - — fix: rename or link the binary (${NO_SHELL})`)
+          .refine((v) => !v.startsWith("-"), { message: "tools.mcBinary must not start with '-' — fix: prefix it with ./" }),
+      })
+      .strict()
+      .optional(),
+    storagePreflight: z.boolean().optional(),
     purgeOnDestroy: z.boolean().default(false),
     healthTimeoutSeconds: z.number().int().min(30, "healthTimeoutSeconds must be at least 30").max(86400, "healthTimeoutSeconds must be at most 86400").default(600),
     bootTimeoutSeconds: z.number().int().min(10).max(7200).default(900),
@@ -398,6 +408,13 @@ export const quayHostArgsSchema = z
         code: "custom",
         path: ["extraConfig", "EXTERNAL_TLS_TERMINATION"],
         message: "PREFERRED_URL_SCHEME: https without EXTERNAL_TLS_TERMINATION: true makes Quay require ssl.cert/ssl.key in /conf/stack, which the component does not install — fix: set EXTERNAL_TLS_TERMINATION: true (TLS at the proxy), or PREFERRED_URL_SCHEME: http as well",
+      });
+    }
+    if (a.storagePreflight === true && a.tools?.mcBinary === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["storagePreflight"],
+        message: "storagePreflight needs the MinIO client on the host — fix: set tools.mcBinary to a local mc binary (it is uploaded), or drop storagePreflight",
       });
     }
     if (overlay.FEATURE_MAILING === true && a.superuserEmail === undefined) {

@@ -30,9 +30,12 @@ import {
   ImageSource,
   LOCAL_IMAGE_REPOSITORY,
   localImageRef,
+  MC_REMOTE_PATH,
+  mcUploadPath,
   PODMAN_CGROUPS_DROPIN,
   PODMAN_CGROUPS_DROPIN_PATH,
   POSTGRES_PORT,
+  PREFLIGHT_PROBE_PREFIX,
   QUAY_CONFIG_DIR,
   QUAY_CONTAINER_UID,
   QUAY_HTTP_PORT,
@@ -48,6 +51,7 @@ import {
   sshCommand,
   StepTemplate,
   StepValue,
+  storageEndpoint,
   UPLOAD_DIR,
 } from "./render";
 
@@ -126,6 +130,15 @@ export interface QuayHostBootstrapArgs {
   renew?: number;
 }
 
+/** Local tools uploaded to the host with CopyToRemote. */
+export interface QuayHostToolsArgs {
+  /**
+   * Local path of a MinIO client (`mc`) binary for the host's architecture (Debian has no package). Installed
+   * at /usr/local/lib/quay-mirror/bin/mc; the storage preflight and QuayBackups use it.
+   */
+  mcBinary: string;
+}
+
 export interface QuayHostArgs {
   /** SSH connection to the Quay VM. */
   connection: QuayHostConnectionArgs;
@@ -153,6 +166,14 @@ export interface QuayHostArgs {
    * rejected, and no key can be unset.
    */
   extraConfig?: Record<string, unknown>;
+  /** Local binaries to upload to the host (air-gapped hosts get them like the image archive). */
+  tools?: QuayHostToolsArgs;
+  /**
+   * Before every (re)start of Quay, check the storage: the bucket exists, the storage credentials can write,
+   * read and delete a probe object, and the bucket has no lifecycle rule. Needs tools.mcBinary. Default: on
+   * when tools.mcBinary is given.
+   */
+  storagePreflight?: boolean;
   /** On destroy, also delete config, data, database and images. Default false: stop and disable Quay only. */
   purgeOnDestroy?: boolean;
   /** How long the health step waits for /health/instance. Default 600 s. */
@@ -183,8 +204,8 @@ const GENERATED_SECRETS = {
   superuserPassword: { length: 32, special: true, overrideSpecial: "!#%*+-=?@^_~", minSpecial: 2 },
 } as const;
 
-/** The steps, in the order they are declared (and chained). */
-export const QUAY_HOST_STEPS = ["wait", "packages", "postgres", "redis", "config", "image", "unit", "lifecycle", "firewall", "health", "initialize"] as const;
+/** The steps, in the order they are declared (and chained). "tools" and "preflight" exist only with tools.mcBinary. */
+export const QUAY_HOST_STEPS = ["wait", "packages", "postgres", "redis", "config", "image", "tools", "preflight", "unit", "lifecycle", "firewall", "health", "initialize"] as const;
 
 export class QuayHost extends pulumi.ComponentResource {
   /** Quay's API on the host itself: http://<host>:8080 (reachable from the proxy address only). */
@@ -208,6 +229,8 @@ export class QuayHost extends pulumi.ComponentResource {
    * host (backups). Not a registered output.
    */
   public readonly connection: command.types.input.remote.ConnectionArgs;
+  /** Where the MinIO client is installed on the host (only with tools.mcBinary). */
+  public readonly mcPath?: string;
 
   constructor(name: string, args: QuayHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("quay-mirror:host:QuayHost", name, {}, opts);
@@ -320,14 +343,43 @@ export class QuayHost extends pulumi.ComponentResource {
       { dependsOn: imageDeps },
     );
 
-    // 7. quay.service; restart when unit, config or image changed.
+    // 6a. the MinIO client (uploaded, checked, installed) and 6b. the storage preflight, which runs before every
+    // (re)start of Quay: the deployment fingerprint is in its script. The storage keys arrive on stdin.
     const unitText = renderQuayUnit({ image: localRef });
     const deployment = configSha256.apply((sha) => sha256Hex(`${unitText}\n${sha}\n${localRef}`));
+    const unitDeps: pulumi.Resource[] = [postgres, redis, config];
+    let mcPath: string | undefined;
+    if (s.tools?.mcBinary !== undefined) {
+      const file = path.resolve(s.tools.mcBinary);
+      if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+        throw new QuayHostConfigError([{ path: "$.tools.mcBinary", message: `no such file: ${file} — fix: point it at a MinIO client binary (scripts/install-tools.sh builds one)` }], `QuayHost "${name}" arguments`);
+      }
+      const sha = sha256File(file);
+      const upload = new command.remote.CopyToRemote(`${name}-mc-binary`, { connection, source: new pulumi.asset.FileAsset(file), remotePath: mcUploadPath(sha) }, { ...child, dependsOn: [wait] });
+      steps["mc-binary"] = upload;
+      const tools = step("tools", "tools", { UPLOAD: mcUploadPath(sha), TARGET: MC_REMOTE_PATH, SHA256: sha }, { dependsOn: [wait, upload] });
+      mcPath = MC_REMOTE_PATH;
+      if (s.storagePreflight ?? true) {
+        const storageCredentials = pulumi.secret(
+          pulumi.all([pulumi.output(s.storage.accessKey), pulumi.output(s.storage.secretKey)]).apply(([accessKey, secretKey]) => JSON.stringify({ accessKey, secretKey })),
+        );
+        const preflight = step(
+          "preflight",
+          "preflight",
+          deployment.apply((fp) => ({ MC: MC_REMOTE_PATH, ENDPOINT: storageEndpoint(s.storage), BUCKET: s.storage.bucket, PROBE_PREFIX: PREFLIGHT_PROBE_PREFIX, DEPLOYMENT: fp })),
+          // its output names what is wrong and never carries a key: logged, so a refusal is readable in `up`
+          { dependsOn: [packages, config, tools], stdin: storageCredentials },
+        );
+        unitDeps.push(preflight);
+      }
+    }
+
+    // 7. quay.service; restart when unit, config or image changed.
     const unit = step(
       "unit",
       "unit",
       deployment.apply((fp) => ({ UNIT_PATH: QUAY_UNIT_PATH, UNIT_CONTENT: unitText, FINGERPRINT: fp, STATE_FILE: "/var/lib/quay/.quay-mirror-deployment" })),
-      { dependsOn: [postgres, redis, config, image] },
+      { dependsOn: [...unitDeps, image] },
     );
 
     // Destroy hook: its `create` does nothing; its `delete` stops Quay (and purges when asked). It depends on
@@ -387,6 +439,7 @@ export class QuayHost extends pulumi.ComponentResource {
     this.ready = initialize;
     this.steps = steps;
     this.connection = connection;
+    this.mcPath = mcPath;
 
     this.registerOutputs({
       apiUrl: this.apiUrl,

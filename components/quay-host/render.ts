@@ -55,6 +55,8 @@ export const STEP_TEMPLATES = [
   "health",
   "initialize",
   "destroy",
+  "tools",
+  "preflight",
 ] as const;
 export type StepTemplate = (typeof STEP_TEMPLATES)[number];
 
@@ -157,6 +159,24 @@ export function sha256File(file: string): string {
     fs.closeSync(fd);
   }
   return hash.digest("hex");
+}
+
+// ---- tools and the storage preflight -------------------------------------------------------------------
+
+/** Where the tools step installs the uploaded MinIO client (root-owned, 0755); backups use it too. */
+export const MC_REMOTE_PATH = "/usr/local/lib/quay-mirror/bin/mc";
+/** The storage preflight's probe objects live under this prefix of Quay's bucket (outside storagePath). */
+export const PREFLIGHT_PROBE_PREFIX = ".quay-mirror-preflight";
+
+/** Where CopyToRemote puts the mc binary: named by content, so a new binary is a new upload. */
+export function mcUploadPath(sha256: string): string {
+  return `${UPLOAD_DIR}/mc-${sha256.slice(0, 16)}`;
+}
+
+/** The S3 endpoint URL of the storage settings (IPv6 literals in brackets). */
+export function storageEndpoint(storage: { hostname: string; port: number; isSecure: boolean }): string {
+  const host = storage.hostname.includes(":") ? `[${storage.hostname}]` : storage.hostname;
+  return `${storage.isSecure ? "https" : "http"}://${host}:${storage.port}`;
 }
 
 // ---- config.yaml -------------------------------------------------------------------------------------

@@ -223,6 +223,44 @@ describe("QuayHost", () => {
     for (const line of Object.values(creates)) for (const secret of secretValues()) expect(line).not.toContain(secret);
   });
 
+  test("tools.mcBinary: mc uploaded and installed; the storage preflight runs after config, before the unit, on every restart", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-host-mc-"));
+    const mc = path.join(dir, "mc");
+    fs.writeFileSync(mc, "not really mc");
+    try {
+      const { host, captured, commands, creates } = await build("pf", { ...labArgs(), tools: { mcBinary: mc } });
+      expect(commands.map((c) => c.name)).toEqual(["pf-wait", "pf-packages", "pf-postgres", "pf-redis", "pf-config", "pf-image", "pf-tools", "pf-preflight", "pf-unit", "pf-lifecycle", "pf-firewall", "pf-health", "pf-initialize"]);
+      const upload = captured.find((c) => c.name === "pf-mc-binary")!;
+      expect(upload.type).toBe("command:remote:CopyToRemote");
+      expect(await unwrap<string>(upload.props.remotePath)).toMatch(/^\/var\/tmp\/quay-mirror-upload\/mc-[0-9a-f]{16}$/);
+      const deps = (step: string) => ((commands.find((x) => x.name === `pf-${step}`)!.opts.dependsOn ?? []) as pulumi.Resource[]).map((r) => Object.entries(host.steps).find(([, v]) => v === r)?.[0]).sort();
+      expect(deps("tools")).toEqual(["mc-binary", "wait"]);
+      expect(deps("preflight")).toEqual(["config", "packages", "tools"]);
+      expect(deps("unit")).toEqual(["config", "image", "postgres", "preflight", "redis"]);
+      expect(host.mcPath).toBe("/usr/local/lib/quay-mirror/bin/mc");
+      const preflight = commands.find((c) => c.name === "pf-preflight")!;
+      expect(await isSecret(preflight.props.stdin)).toBe(true);
+      expect(JSON.parse(await unwrap<string>(preflight.props.stdin))).toEqual({ accessKey: "quay-storage-user", secretKey: "quay-storage-pass" });
+      expect(preflight.props.logging).toBe("stdoutAndStderr");
+      const script = scriptOf(creates.preflight!);
+      expect(script).toContain("readonly endpoint='http://minio.v7.comptech-lab.com:9000'");
+      expect(script).toContain("readonly bucket='quay-storage'");
+      for (const secret of secretValues()) expect(creates.preflight!).not.toContain(secret);
+      // the preflight re-runs whenever Quay is restarted: one config key changes it, like the unit step
+      const b = await build("pf2", { ...labArgs(), tools: { mcBinary: mc }, extraConfig: { FEATURE_SUPERUSERS_FULL_ACCESS: true } });
+      const a2 = await build("pf3", { ...labArgs(), tools: { mcBinary: mc } });
+      expect(Object.keys(a2.creates).filter((k) => a2.creates[k] !== b.creates[k]).sort()).toEqual(["config", "health", "preflight", "unit"]);
+      // storagePreflight: false keeps the tools step only
+      const off = await build("off", { ...labArgs(), tools: { mcBinary: mc }, storagePreflight: false });
+      expect(off.commands.map((c) => c.name)).toContain("off-tools");
+      expect(off.commands.map((c) => c.name)).not.toContain("off-preflight");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(() => new QuayHost("nomc", { ...labArgs(), storagePreflight: true } as any)).toThrow(/\$\.storagePreflight: storagePreflight needs the MinIO client on the host — fix: set tools.mcBinary/);
+    expect(() => new QuayHost("nomc2", { ...labArgs(), tools: { mcBinary: "/nonexistent/mc" } } as any)).toThrow(/\$\.tools\.mcBinary: no such file/);
+  });
+
   test("bad arguments fail at construction with the JSON path", async () => {
     expect(() => new QuayHost("bad", { ...labArgs(), proxyAddress: "$(reboot)" } as any)).toThrow(/\$\.proxyAddress: proxyAddress must be an IP address/);
     expect(() => new QuayHost("bad2", { ...labArgs(), imageArchive: "/nonexistent/quay.tar" } as any)).toThrow(/\$\.imageArchive: no such file/);

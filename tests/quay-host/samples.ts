@@ -56,6 +56,8 @@ export const SAMPLE_VALUES: Record<StepTemplate, Record<string, StepValue>> = {
     UPLOAD_DIR: "/var/tmp/quay-mirror-upload",
     LOCAL_REPOSITORY: "localhost/quay-mirror/quay",
   },
+  tools: { UPLOAD: "/var/tmp/quay-mirror-upload/mc-0123456789abcdef", TARGET: "/usr/local/lib/quay-mirror/bin/mc", SHA256: "d".repeat(64) },
+  preflight: { MC: "/usr/local/lib/quay-mirror/bin/mc", ENDPOINT: "http://minio.v7.comptech-lab.com:9000", BUCKET: "quay-storage", PROBE_PREFIX: ".quay-mirror-preflight", DEPLOYMENT: "e".repeat(64) },
 };
 
 /** Values an attacker (or a careless copy-paste) might put into any string input. */
