@@ -215,7 +215,10 @@ export class RepositorySetProvider extends QuayProvider implements pulumi.dynami
     if (!props) throw new Error("quay:RepositorySet cannot be imported; declare it instead (existing repositories are taken over)");
     const client = clientFor(props.connection, this.overrideToken);
     const listed = await listNamespaceRepositories(client, props.namespace);
-    return { id, props: compact({ ...props, repositories: presentOf(props.namespace, props.repositories ?? {}, listed) }) };
+    const live = compact({ ...props, repositories: presentOf(props.namespace, props.repositories ?? {}, listed) });
+    // The live set as the inputs too (the outputs are the inputs here): the next plan then shows each missing
+    // repository as `+ name` against what Quay holds.
+    return { id, props: live, inputs: live };
   }
 
   async delete(_id: string, props: RepositorySetProps): Promise<void> {
