@@ -269,6 +269,7 @@ export class BucketProvider implements pulumi.dynamic.ResourceProvider<BucketPro
 
   async delete(id: string, props: BucketProps): Promise<void> {
     const name = props.name ?? id;
+    if (!(await bucketExists(props.connection, name))) return;
     try {
       await runMc(props.connection, props.forceDestroy ? ["rb", "--force", at(name)] : ["rb", at(name)]);
     } catch (e) {

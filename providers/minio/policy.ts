@@ -4,6 +4,9 @@
 // single values as lists, keys in order), because MinIO reorders lists and the program may write a single
 // action as a string. `read` reports the document MinIO really has, so a policy widened by hand shows as
 // drift after a refresh and `up` writes the program's document back.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { lazyProvider } from "../lazy";
@@ -77,9 +80,19 @@ async function readDocument(connection: MinioConnection, name: string): Promise<
   }
 }
 
-/** Creates or replaces the named policy's document (`create` overwrites an existing policy). */
+/**
+ * Creates or replaces the named policy's document (`create` overwrites an existing policy). mc reads it
+ * from a file; /dev/stdin does not work when stdin is a socket, as it is for Node's children (ENXIO).
+ */
 async function writeDocument(connection: MinioConnection, name: string, document: string): Promise<void> {
-  await runMc(connection, ["admin", "policy", "create", at(), name, "/dev/stdin"], { stdin: document });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-policy-"));
+  try {
+    const file = path.join(dir, "policy.json");
+    fs.writeFileSync(file, document, { mode: 0o600 });
+    await runMc(connection, ["admin", "policy", "create", at(), name, file]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function documentSchema() {
