@@ -57,7 +57,7 @@ export class RegistryModel extends pulumi.ComponentResource {
     for (const robot of model.robots) {
       this.robots[robotFullName(robot)] = new RobotAccount(
         `${name}-robot-${robotFullName(robot)}`,
-        { connection, namespace: orgName(robot.organization), name: robot.name, description: robot.description, adopt },
+        { connection, namespace: orgName(robot.organization), name: robot.name, description: robot.description, rotateToken: robot.rotateToken, adopt },
         child,
       );
     }

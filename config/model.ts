@@ -50,6 +50,11 @@ export const robotSchema = z
     name: quayName("robot short name").describe("Short name; the robot's username is <organization>+<name>"),
     description: z.string().max(255).default(""),
     mirror: z.boolean().default(false).describe("oc-mirror's push robot for its organization"),
+    rotateToken: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Any value; changing it regenerates the robot's token in place on the next up (e.g. the rotation date)"),
   })
   .strict();
 

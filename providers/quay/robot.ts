@@ -14,6 +14,7 @@ import {
   commonShape,
   diffProps,
   isGone,
+  isUnknown,
   writeOnce,
 } from "./common";
 import { namespaceName, robotShortName } from "./names";
@@ -69,7 +70,14 @@ export class RobotAccountProvider extends QuayProvider implements pulumi.dynamic
       description: z.string().max(255, "description must be at most 255 characters").default(""),
       rotateToken: z.string().optional(),
     });
-    return checkWith(schema, news, "quay:RobotAccount");
+    const checked = checkWith(schema, news, "quay:RobotAccount");
+    // The username is known from the inputs: returning it here keeps `fullName` known while a preview plans
+    // an update (the engine previews an update with the checked inputs as state), so a token rotation does
+    // not show every team, permission and grant naming the robot as a replacement.
+    if (!checked.failures?.length && !isUnknown(news.namespace) && !isUnknown(news.name)) {
+      (checked.inputs as RobotAccountProps & { fullName?: string }).fullName = `${news.namespace}+${news.name}`;
+    }
+    return checked;
   }
 
   async diff(_id: string, olds: RobotAccountOutputs, news: RobotAccountProps): Promise<pulumi.dynamic.DiffResult> {
