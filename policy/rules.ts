@@ -166,10 +166,20 @@ export function isMirrorRobot(fullName: string, s: Settings): boolean {
   return s.mirrorRobots.includes(fullName) || s.mirrorNamespaces.includes(fullName.split("+")[0]) && fullName.includes("+");
 }
 
-/** Evaluates `check` when every listed value is known; the finding is derived if any value was. */
+/**
+ * Evaluates `check` when every listed value is known; the finding is derived if any value was. A value
+ * unknown deeper inside (an element of a map, say) makes the check undecided, never an error: in the stack
+ * check one such error would silence the policy for every resource.
+ */
 function when<T extends Known<unknown>[]>(values: [...T], check: (...v: { [K in keyof T]: T[K] extends Known<infer U> ? U : never }) => string | undefined): Finding[] {
   if (values.some((v) => !v.known)) return [];
-  const message = check(...(values.map((v) => (v as { value: unknown }).value) as any));
+  let message: string | undefined;
+  try {
+    message = check(...(values.map((v) => (v as { value: unknown }).value) as any));
+  } catch (e) {
+    if (e instanceof UnknownValueError) return [];
+    throw e;
+  }
   return message ? [{ message, derived: values.some((v) => (v as { derived: boolean }).derived) }] : [];
 }
 
@@ -223,11 +233,21 @@ export function mirrorRepositoryPublic(r: View, s: Settings): Finding[] {
     );
   }
   if (r.type === TYPES.repositorySet) {
-    return when([r.str("namespace"), r.str("visibility"), r.strs("repositories")], (ns, visibility, repos) =>
-      visibility === "public" && ns && s.mirrorNamespaces.includes(ns)
-        ? `repository set of mirror namespace "${ns}" (${repos.length} repositories) is public: set visibility "private" (mirror content is pulled with the cluster-pull user's credential, never anonymously)`
-        : undefined,
-    );
+    // Stored as a map name → visibility (providers/quay/repository-set.ts); the list-plus-visibility shape of
+    // its arguments is accepted too.
+    return when([r.str("namespace"), r.any("visibility"), r.any("repositories")], (ns, visibility, repos) => {
+      if (!ns || !s.mirrorNamespaces.includes(ns)) return undefined;
+      const names = Array.isArray(repos)
+        ? visibility === "public"
+          ? repos.map(String)
+          : []
+        : repos && typeof repos === "object"
+          ? Object.entries(repos as Record<string, unknown>).filter(([, v]) => v === "public").map(([n]) => n)
+          : [];
+      if (names.length === 0) return undefined;
+      const shown = names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} more`;
+      return `repository set of mirror namespace "${ns}" makes ${names.length} ${names.length === 1 ? "repository" : "repositories"} public (${shown}): set visibility "private" (mirror content is pulled with the cluster-pull user's credential, never anonymously)`;
+    });
   }
   return [];
 }

@@ -126,9 +126,10 @@ describe("policy pack through pulumi preview --policy-pack", () => {
       await variant("violating");
       const bad = await previewWithPolicy(stack);
       expect(bad.failed).toBe(true);
-      expect(byPolicy(bad.violations)).toEqual({ "mirror-repository-private": ["operator-index", "operators-preseed", "release-images"] });
+      expect(byPolicy(bad.violations)).toEqual({ "mirror-repository-private": ["operator-index", "operators-preseed", "release-images", "release-preseed-list"] });
       expect(messageFor(bad, "release-images")).toMatch(/repository "openshift-release\/release-images" is public in mirror namespace "openshift-release": set visibility "private"/);
-      expect(messageFor(bad, "operators-preseed")).toMatch(/repository set of mirror namespace "openshift-operators" \(2 repositories\) is public: set visibility "private"/);
+      expect(messageFor(bad, "operators-preseed")).toMatch(/repository set of mirror namespace "openshift-operators" makes 2 repositories public \(redhat\/a, redhat\/b\): set visibility "private"/);
+      expect(messageFor(bad, "release-preseed-list")).toMatch(/repository set of mirror namespace "openshift-release" makes 1 repository public \(openshift\/release\)/);
 
       await variant("passing");
       const good = await previewWithPolicy(stack);
@@ -138,7 +139,7 @@ describe("policy pack through pulumi preview --policy-pack", () => {
       // The public repository of "platform" becomes a violation once the config calls platform a mirror namespace.
       const configured = await previewWithPolicy(stack, { "mirror-repository-private": { mirrorNamespaces: ["platform"] } });
       expect(configured.failed).toBe(true);
-      expect(byPolicy(configured.violations)).toEqual({ "mirror-repository-private": ["smoke"] });
+      expect(byPolicy(configured.violations)).toEqual({ "mirror-repository-private": ["platform-preseed", "smoke"] });
     });
   });
 

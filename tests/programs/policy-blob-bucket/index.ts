@@ -1,13 +1,17 @@
 // Policy test program for blob-bucket-no-lifecycle (tests/policy/policy.test.ts): an expiry rule on the
 // blob bucket when "violating"; none when "passing". The backup bucket keeps its lifecycle in both.
-import { BucketStandIn, policyTestConfig } from "../policy-support/standins";
+// A preview runs only the Bucket provider's check (validation, no mc call): MinIO is not needed.
 import * as pulumi from "@pulumi/pulumi";
+import { Bucket } from "../../../providers/minio/bucket";
+import { policyTestConfig } from "../policy-support/standins";
 
 export default function program() {
   const { violating } = policyTestConfig();
-  const blobBucket = new pulumi.Config("test").get("blobBucket") ?? "quay-storage";
-  const expire = { id: "expire-temp", prefix: "uploads/", expirationDays: 7 };
-  new BucketStandIn("blobs", { name: blobBucket, lifecycleRules: violating ? [expire] : [] });
-  new BucketStandIn("backups", { name: "quay-backups", lifecycleRules: [{ id: "expire-old", expirationDays: 90, noncurrentExpirationDays: 90 }] });
+  const config = new pulumi.Config("test");
+  const blobBucket = config.get("blobBucket") ?? "quay-storage";
+  const connection = { endpoint: "http://127.0.0.1:9000", accessKey: "policy-test", secretKey: config.requireSecret("token") };
+  const expire = { id: "expire-uploads", prefix: "uploads/", expireDays: 7 };
+  new Bucket("blobs", { connection, name: blobBucket, versioning: true, lifecycleRules: violating ? [expire] : [] });
+  new Bucket("backups", { connection, name: "quay-backups", lifecycleRules: [{ id: "expire-old", expireDays: 90, noncurrentExpireDays: 90 }] });
   return {};
 }

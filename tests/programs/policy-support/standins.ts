@@ -1,6 +1,6 @@
-// Stand-ins with the type tokens and inputs of resources the policy pack guards but whose providers are
-// written elsewhere (MinIO's Bucket; Quay's RepositorySet): a preview only needs the type and the inputs
-// (check passes them through), so the policy tests do not wait for those providers. create refuses.
+// A stand-in with the type token of Quay's RepositorySet but the list-plus-visibility shape of its
+// arguments on the wire (the real resource stores a map name → visibility): the policy accepts both, and a
+// preview only needs the type and the inputs (check passes them through). create refuses.
 import * as pulumi from "@pulumi/pulumi";
 
 class PreviewOnlyProvider implements pulumi.dynamic.ResourceProvider {
@@ -13,14 +13,7 @@ class PreviewOnlyProvider implements pulumi.dynamic.ResourceProvider {
   }
 }
 
-/** `pulumi-nodejs:dynamic/minio:Bucket` with the inputs of the MinIO Bucket provider. */
-export class BucketStandIn extends pulumi.dynamic.Resource {
-  constructor(name: string, args: { name: pulumi.Input<string>; lifecycleRules: pulumi.Input<unknown[]> }, opts?: pulumi.CustomResourceOptions) {
-    super(PreviewOnlyProvider.instance, name, args, opts, "minio", "Bucket");
-  }
-}
-
-/** `pulumi-nodejs:dynamic/quay:RepositorySet`: one namespace's repositories as one resource. */
+/** `pulumi-nodejs:dynamic/quay:RepositorySet` with `repositories: string[]` and `visibility` as inputs. */
 export class RepositorySetStandIn extends pulumi.dynamic.Resource {
   constructor(
     name: string,
