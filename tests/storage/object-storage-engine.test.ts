@@ -2,7 +2,8 @@
 // up creates buckets, policies and users; a second up does nothing; a lifecycle rule added to quay-storage
 // by hand shows in `preview --refresh` as an update of that bucket whose changed property is
 // `lifecycleRules`, and refresh + up removes it; a policy widened by hand shows the same way and
-// `up --refresh` narrows it again; destroy refuses a bucket that still holds blobs; the exported state holds
+// `up --refresh` narrows it again; with `options.refresh: always` in the project a plain preview shows drift
+// and a plain up repairs it; destroy refuses a bucket that still holds blobs; the exported state holds
 // no secret key in plain text.
 import * as fs from "fs";
 import * as os from "os";
@@ -116,7 +117,16 @@ test("up, no-op up, lifecycle and policy drift shown by preview --refresh and re
     }
     expect(findPlaintext(state, minio.root.secretKey)).toEqual([]);
 
-    // 7. destroy never loses blobs: it refuses while quay-storage holds one...
+    // 7. With `options: { refresh: always }` in Pulumi.yaml (docs/storage.md recommends it), a plain
+    //    preview shows a hand-added rule and a plain up removes it.
+    const ws = stack.stack.workspace;
+    await ws.saveProjectSettings({ ...(await ws.projectSettings()), options: { refresh: "always" } } as Parameters<typeof ws.saveProjectSettings>[0]);
+    await minio.mc(["ilm", "rule", "add", "--expire-days", "7", "root/quay-storage"]);
+    expect(changedSteps(await stack.preview()).map((s) => [s.op, s.name])).toEqual([["update", "storage-storage"]]);
+    expect(changedSteps(await stack.up()).map((s) => [s.op, s.name])).toEqual([["update", "storage-storage"]]);
+    expect((await minio.mc(["ilm", "rule", "export", "root/quay-storage"], { allowFailure: true })).stdout).toContain("NoSuchLifecycleConfiguration");
+
+    // 8. destroy never loses blobs: it refuses while quay-storage holds one...
     const refused = await stack.destroy().then(
       () => undefined,
       (e: Error) => e,
