@@ -18,3 +18,5 @@ export const mirrorCredentials = outputs.mirrorCredentials;
 export const robotCredentials = outputs.robotCredentials;
 /** Pull-through caches: upstream → mirror path. */
 export const proxyCacheMirrors = outputs.proxyCacheMirrors;
+/** MinIO's endpoint, buckets and users' access keys, when the stack manages object storage (no secrets). */
+export const objectStorage = outputs.objectStorage;

@@ -1,15 +1,98 @@
 // The whole program as one function: read and validate every input, then declare. index.ts calls it;
 // end-to-end tests call it inline with their own stack config.
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "../config/errors";
+import { parseObjectStorageArgs } from "../config/object-storage";
 import { ProgramInputs, loadProgramInputs, rawStackConfig } from "../config/program";
 import { parseQuayHostArgs } from "../config/quay-host";
 import { ApiToken } from "../providers/quay/api-token";
 import { MirrorRegistry } from "./mirror-registry";
+import { ObjectStorage, ObjectStorageArgs } from "./object-storage";
 import { QuayHost, QuayHostArgs } from "./quay-host";
 
 /** Stack config keys that hold secrets (read with requireSecret, never validated as plain values). */
-export const SECRET_KEYS = ["sshPrivateKey", "storageSecretKey"];
+export const SECRET_KEYS = ["sshPrivateKey", "storageSecretKey", "minioAdminSecretKey", "backupPassphrase"];
+
+/**
+ * The secret keys a stack with these (raw, unvalidated) settings must set: what `scripts/preview-lab.sh`
+ * fills with throwaway values for a preview. `backupPassphrase` is optional (generated when unset).
+ */
+export function requiredSecretKeys(raw: Record<string, unknown>): string[] {
+  const mode = raw.mode ?? "full";
+  const keys: string[] = [];
+  if (mode === "full") keys.push("sshPrivateKey");
+  if (mode === "full" && raw.objectStorage === undefined) keys.push("storageSecretKey");
+  if (raw.objectStorage !== undefined) keys.push("minioAdminSecretKey");
+  return keys;
+}
+
+/** The MinIO client to upload to the host: `host.tools.mcBinary`, else `mc` on PATH (scripts/env.sh puts the one scripts/install-tools.sh builds there). */
+function mcBinaryFor(inputs: ProgramInputs, host: Record<string, unknown>): string {
+  const configured = (host.tools as { mcBinary?: unknown } | undefined)?.mcBinary;
+  if (typeof configured === "string") return path.isAbsolute(configured) ? configured : path.join(path.dirname(inputs.stackFile), configured);
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    const candidate = path.join(dir, "mc");
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new ConfigError(inputs.stackFile, [
+    {
+      path: ["quay-mirror:host", "tools", "mcBinary"],
+      message: "the storage preflight and the backups need MinIO's client (mc) on the host, and none is configured or on PATH",
+      fix: "set quay-mirror:host.tools.mcBinary to a local mc binary, or run scripts/install-tools.sh and use scripts/pulumi.sh (its PATH has mc)",
+    },
+  ]);
+}
+
+/** MinIO's buckets, users and policies from `quay-mirror:objectStorage` (admin key: the minioAdminSecretKey secret). */
+function declareObjectStorage(inputs: ProgramInputs): ObjectStorage {
+  const cfg = new pulumi.Config("quay-mirror");
+  const raw = inputs.config.objectStorage as Record<string, unknown>;
+  const { adminAccessKey, ...rest } = raw;
+  const args = { ...rest, connection: { endpoint: raw.endpoint, accessKey: adminAccessKey, secretKey: cfg.requireSecret("minioAdminSecretKey") } } as Record<string, unknown>;
+  delete args.endpoint;
+  const where = `${inputs.stackFile} (quay-mirror:objectStorage; secret quay-mirror:minioAdminSecretKey)`;
+  if (typeof adminAccessKey !== "string") {
+    throw new ConfigError(inputs.stackFile, [{ path: ["quay-mirror:objectStorage", "adminAccessKey"], message: "is required", fix: "give MinIO's root user or an admin user (its secret key: quay-mirror:minioAdminSecretKey)" }]);
+  }
+  parseObjectStorageArgs(args, where);
+  return new ObjectStorage("storage", args as unknown as ObjectStorageArgs);
+}
+
+/** Quay's storage settings when ObjectStorage manages MinIO: the endpoint's host and port, its bucket and storage user. */
+function managedStorage(inputs: ProgramInputs, given: Record<string, unknown>, storage: ObjectStorage): Record<string, unknown> {
+  const raw = inputs.config.objectStorage as { endpoint?: unknown; storageBucket?: unknown };
+  const conflicts = ["accessKey", "secretKey"].filter((k) => k in given);
+  if (conflicts.length) {
+    throw new ConfigError(inputs.stackFile, conflicts.map((k) => ({
+      path: ["quay-mirror:host", "storage", k],
+      message: "is set, but quay-mirror:objectStorage creates Quay's storage user and key",
+      fix: `remove quay-mirror:host.storage.${k}${k === "secretKey" ? " (and the storageSecretKey secret)" : ""}`,
+    })));
+  }
+  const url = new URL(String(raw.endpoint));
+  const bucket = (raw.storageBucket as string | undefined) ?? "quay-storage";
+  if (given.bucket !== undefined && given.bucket !== bucket) {
+    throw new ConfigError(inputs.stackFile, [
+      { path: ["quay-mirror:host", "storage", "bucket"], message: `"${String(given.bucket)}" differs from objectStorage's storage bucket "${bucket}"`, fix: "remove host.storage.bucket or make the two equal" },
+    ]);
+  }
+  return {
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
+    isSecure: url.protocol === "https:",
+    ...given,
+    bucket,
+    accessKey: storage.storageCredentials.accessKey,
+    secretKey: storage.storageCredentials.secretKey,
+  };
+}
 
 /** Where the long-lived API token's OAuth application lives (the host's sign-in path uses it too). */
 export const AUTOMATION_ORGANIZATION = "quay-mirror-bootstrap";
@@ -18,22 +101,27 @@ export const AUTOMATION_ORGANIZATION = "quay-mirror-bootstrap";
  * Full mode: the host from `quay-mirror:host` plus the secrets, checked with QuayHost's schema so a
  * mistake names the stack file and the key.
  */
-function declareHost(inputs: ProgramInputs): QuayHost {
+function declareHost(inputs: ProgramInputs, storage?: ObjectStorage): QuayHost {
   const cfg = new pulumi.Config("quay-mirror");
   const host = (inputs.config.host ?? {}) as Record<string, Record<string, unknown> | unknown>;
+  const given = (host.storage as Record<string, unknown>) ?? {};
   const args = {
     ...host,
     serverHostname: (host.serverHostname as string | undefined) ?? inputs.config.registryHostname,
     proxyCache: inputs.config.proxyCaches !== undefined,
     connection: { ...((host.connection as object) ?? {}), privateKey: cfg.requireSecret("sshPrivateKey") },
-    storage: { ...((host.storage as object) ?? {}), secretKey: cfg.requireSecret("storageSecretKey") },
+    storage: storage ? managedStorage(inputs, given, storage) : { ...given, secretKey: cfg.requireSecret("storageSecretKey") },
+    // With managed storage the host gets MinIO's client: the preflight checks the bucket before Quay starts.
+    ...(storage ? { tools: { ...((host.tools as object) ?? {}), mcBinary: mcBinaryFor(inputs, host) } } : {}),
     bootstrap: { organization: AUTOMATION_ORGANIZATION, ...((host.bootstrap as object) ?? {}) },
     // The random plugin cannot be built on these machines; the crypto-based generator needs no plugin.
     secretGenerator: "node-crypto",
   } as unknown as QuayHostArgs;
   // Fails with every problem, each as a JSON path under quay-mirror:host in the stack file.
-  parseQuayHostArgs(args, `${inputs.stackFile} (quay-mirror:host; secrets quay-mirror:sshPrivateKey, quay-mirror:storageSecretKey)`);
-  return new QuayHost("quay", args);
+  const secrets = ["sshPrivateKey", storage ? "minioAdminSecretKey" : "storageSecretKey"].map((k) => `quay-mirror:${k}`).join(", ");
+  parseQuayHostArgs(args, `${inputs.stackFile} (quay-mirror:host; secrets ${secrets})`);
+  // The preflight needs the buckets, users and policies in place.
+  return new QuayHost("quay", args, storage ? { dependsOn: [storage] } : undefined);
 }
 
 export interface QuayMirrorOutputs {
@@ -43,6 +131,8 @@ export interface QuayMirrorOutputs {
   mirrorCredentials: pulumi.Output<Record<string, string>>;
   robotCredentials: pulumi.Output<Record<string, { username: string; password: string }>>;
   proxyCacheMirrors: { upstream: string; organization: string; mirror: string }[];
+  /** MinIO's side when `quay-mirror:objectStorage` manages it: endpoint, buckets and the users' access keys. */
+  objectStorage?: pulumi.Output<{ endpoint: string; storageBucket: string; backupBucket: string; accessKeys: Record<"storage" | "backup" | "restore", string> }>;
 }
 
 export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutputs {
@@ -53,11 +143,12 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
   let apiUrl: pulumi.Input<string>;
   let token: pulumi.Input<string>;
   const dependsOn: pulumi.Resource[] = [];
+  const storage = config.objectStorage ? declareObjectStorage(inputs) : undefined;
   if (config.mode === "existing") {
     apiUrl = config.apiUrl!.replace(/\/+$/, "");
     token = new pulumi.Config("quay").requireSecret("token");
   } else {
-    const host = declareHost(inputs);
+    const host = declareHost(inputs, storage);
     // Behind the TLS proxy by default; tests and operators on the proxy's network may give the host's :8080.
     apiUrl = (config.apiUrl ?? `https://${config.registryHostname}`).replace(/\/+$/, "");
     // The initialize token lasts 2.5 h: mint a long-lived one right away and use it for everything else.
@@ -78,5 +169,9 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     mirrorCredentials: registry.mirrorCredentials,
     robotCredentials: registry.robotCredentials,
     proxyCacheMirrors: registry.proxyCacheMirrors,
+    objectStorage: storage
+      ? pulumi.all([storage.endpoint, storage.storageBucketName, storage.backupBucketName, storage.storageCredentials.accessKey, storage.backupCredentials.accessKey, storage.restoreCredentials.accessKey])
+          .apply(([endpoint, storageBucket, backupBucket, storageKey, backupKey, restoreKey]) => ({ endpoint, storageBucket, backupBucket, accessKeys: { storage: storageKey, backup: backupKey, restore: restoreKey } }))
+      : undefined,
   };
 }

@@ -43,6 +43,17 @@ export const stackConfigSchema = z
     host: z.record(z.string(), z.unknown()).optional(),
     /** Adopt objects that already exist (a registry seeded by the old scripts). */
     adoptExisting: z.boolean().default(false),
+    /**
+     * MinIO's side of the registry as resources (components/object-storage.ts, docs/storage.md): the blob and
+     * backup buckets, their users and policies. Validated by the ObjectStorage schema; its admin secret key is
+     * `quay-mirror:minioAdminSecretKey`. In full mode Quay's storage user and key come from it.
+     */
+    objectStorage: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * Encrypted database backups to MinIO and the restore proof on the host (components/quay-backups,
+     * docs/backups.md). Full mode with objectStorage only. Validated by the QuayBackups schema.
+     */
+    backups: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -51,6 +62,13 @@ export const stackConfigSchema = z
     }
     if (c.mode === "full" && !c.host) {
       ctx.addIssue({ code: "custom", path: ["host"], message: "full mode needs the host to provision (quay-mirror:host)" });
+    }
+    if (c.backups && (c.mode !== "full" || !c.objectStorage)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["backups"],
+        message: "backups run on the provisioned host and upload with the users objectStorage creates — fix: use them in full mode together with quay-mirror:objectStorage, or remove quay-mirror:backups",
+      });
     }
     // One mapping may feed several organizations, but each pair only once.
     const seen = new Set<string>();

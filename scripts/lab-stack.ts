@@ -6,7 +6,7 @@
 //       (`encryptionsalt`, secure values). The committed file wins for every key it has.
 //   node bin/scripts/lab-stack.js missing-secrets <config file>
 //       Prints, one a line, the secret config keys the program reads that the file does not set:
-//       SECRET_KEYS of components/program.ts (namespace quay-mirror), plus quay:token in existing mode.
+//       requiredSecretKeys of components/program.ts (namespace quay-mirror), plus quay:token in existing mode.
 //   node bin/scripts/lab-stack.js run <preview|up|refresh|destroy> --stack <name> --config-file <file> [--yes] [--diff]
 //       Runs the operation without the Node.js language host: the Automation API's inline program mode,
 //       with the program `require`d from bin/index.js and the workspace at the repository root (so dynamic
@@ -83,8 +83,9 @@ function mergeConfig(committedFile: string, generatedFile: string): void {
 function missingSecrets(file: string): string[] {
     const config = readStackFile(file).config ?? {};
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { SECRET_KEYS } = require(path.join(repoRoot, "bin", "components", "program.js")) as { SECRET_KEYS: string[] };
-    const keys = SECRET_KEYS.map((k) => `${NS}:${k}`);
+    const { requiredSecretKeys } = require(path.join(repoRoot, "bin", "components", "program.js")) as { requiredSecretKeys: (raw: Record<string, unknown>) => string[] };
+    const raw = Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(`${NS}:`)).map(([k, v]) => [k.slice(NS.length + 1), v]));
+    const keys = requiredSecretKeys(raw).map((k) => `${NS}:${k}`);
     const mode = config[`${NS}:mode`] ?? "full";
     if (mode === "existing") {
         keys.push("quay:token");

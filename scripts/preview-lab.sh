@@ -9,7 +9,7 @@
 # 2. the stack (scripts/lib-stack.sh): backend file://<repo>/.pulumi-state, passphrase (a printed THROWAWAY one
 #    when none is set), stack `lab` selected or created, config from Pulumi.lab.yaml through a git-ignored copy
 #    (the committed file is never modified);
-# 3. every secret config key the program reads (SECRET_KEYS of components/program.ts, plus quay:token in
+# 3. every secret config key the stack needs (requiredSecretKeys of components/program.ts, plus quay:token in
 #    existing mode) that is not set gets a clearly labelled THROWAWAY value, in a preview-only copy of the config;
 # 4. the preview: `pulumi preview --stack lab --config-file …` when the CLI has the Node.js language host, else the
 #    same through the Automation API's inline program (bin/scripts/lab-stack.js).
