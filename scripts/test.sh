@@ -9,6 +9,7 @@ source scripts/env.sh
 source scripts/lib-npm.sh
 qm_npm_install
 bash scripts/install-pulumi.sh
+bash scripts/install-policy-shim.sh
 bash scripts/install-tools.sh >/dev/null
 (cd plugins/command && go test ./...)
 npx tsc -p .
