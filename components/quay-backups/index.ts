@@ -1,0 +1,121 @@
+// QuayBackups: the lab's backup design on the Quay host (seed 000, "Backup design"), over the same SSH
+// connection as QuayHost:
+//   quay-backup-to-minio      daily timer: pg_dump (+ exact row counts from the same snapshot), config.yaml,
+//                             quay.service, manifest.json → tar.gz → openssl aes-256-cbc/pbkdf2 → sha256 →
+//                             mc cp to <bucket>/<prefix>/<UTC timestamp>/ with the put-only uploader's keys.
+//   quay-restore-validate     weekly timer and on demand: the latest backup, fetched with the restore reader's
+//                             keys, checksum, decrypt, restore into a temporary database, every table's row
+//                             count against the manifest, drop; never the production database.
+// Secrets (passphrase, both users' keys) travel on stdin to root-only files; the passphrase is generated once
+// (RandomSecret) unless given, and is a secret output so it can be kept in custody beside the host's secrets.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { checkLater, lateBackupRules, parseQuayBackupsArgs, QuayBackupsInput, StringInput } from "../../config/quay-backups";
+import { ALPHANUMERIC, RandomSecret } from "../../providers/local/random-secret";
+import { sshCommand } from "../quay-host/render";
+import { BACKUP_CONFIG_DIR, destroyValues, installValues, renderBackupTemplate } from "./render";
+
+export * from "./render";
+
+/** An access key pair (the secret key a secret). */
+export interface BackupCredentialsArgs {
+  accessKey: StringInput;
+  secretKey: StringInput;
+}
+
+export interface QuayBackupsArgs {
+  /** The SSH connection to the Quay host: QuayHost's `connection`. */
+  connection: command.types.input.remote.ConnectionArgs;
+  /** Resources the steps wait for: QuayHost's postgres, config and tools steps (`Object.values(host.steps)` works). */
+  after?: pulumi.Resource[];
+  /** The MinIO client on the host (QuayHost's `mcPath`). Default /usr/local/lib/quay-mirror/bin/mc. */
+  mcPath?: string;
+  /** MinIO's S3 endpoint as the host reaches it: http(s)://host:port. */
+  endpoint: StringInput;
+  /** The backup bucket. Default quay-backups. */
+  bucket?: string;
+  /** Key prefix: backups land in <bucket>/<prefix>/<UTC timestamp>/. Default quay. */
+  prefix?: string;
+  /** Quay's database. Default quay. */
+  database?: string;
+  /** The uploader (s3:PutObject on the bucket only): ObjectStorage's backupCredentials. */
+  backupCredentials: BackupCredentialsArgs;
+  /** The restore reader (list + read of the bucket): ObjectStorage's restoreCredentials. */
+  restoreCredentials: BackupCredentialsArgs;
+  /** The encryption passphrase (a secret, one line, ≥ 20 characters). Default: 48 letters and digits, generated once. */
+  passphrase?: StringInput;
+  /** systemd calendar expressions. Defaults: backup daily, restoreValidate weekly, randomizedDelaySeconds 3600. */
+  schedules?: { backup?: string; restoreValidate?: string; randomizedDelaySeconds?: number };
+}
+
+// The interface above is the documented face of the schema in config/quay-backups.ts; keep them in step.
+type Assignable<A, B> = [A] extends [B] ? true : false;
+const argsMatchSchema: Assignable<Omit<QuayBackupsArgs, "connection">, Omit<QuayBackupsInput, "connection">> = true;
+void argsMatchSchema;
+
+export class QuayBackups extends pulumi.ComponentResource {
+  /** The backup encryption passphrase (secret): keep a copy in custody (the seed: beside the host's secrets). */
+  public readonly backupPassphrase: pulumi.Output<string>;
+  /** Where backups land: <bucket>/<prefix>/. */
+  public readonly location: pulumi.Output<string>;
+  /** The units to start by hand: quay-backup.service, quay-restore-validate.service. */
+  public readonly units: pulumi.Output<{ backup: string; restoreValidate: string }>;
+  /** The steps (secrets, install), for dependsOn and tests. */
+  public readonly steps: Readonly<Record<string, pulumi.Resource>>;
+
+  constructor(name: string, args: QuayBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("quay-mirror:host:QuayBackups", name, {}, opts);
+    const s = parseQuayBackupsArgs(args, `QuayBackups "${name}" arguments`);
+    const child = { parent: this };
+    const connection = args.connection;
+    const sudo = pulumi.output(connection.user ?? "root").apply((u) => u !== "root");
+
+    const passphrase = pulumi.secret(
+      s.passphrase !== undefined
+        ? pulumi.Output.isInstance(s.passphrase)
+          ? checkLater(s.passphrase, lateBackupRules.passphrase, ["passphrase"])
+          : pulumi.output(s.passphrase)
+        : new RandomSecret(`${name}-passphrase`, { length: 48, alphabet: ALPHANUMERIC }, child).result,
+    );
+    const endpoint = pulumi.Output.isInstance(s.endpoint) ? checkLater(s.endpoint, lateBackupRules.endpoint, ["endpoint"]) : pulumi.output(s.endpoint);
+
+    // 1. the secrets, on stdin, into root-only files.
+    const secretsJson = pulumi.secret(
+      pulumi
+        .all([passphrase, s.backupCredentials.accessKey, s.backupCredentials.secretKey, s.restoreCredentials.accessKey, s.restoreCredentials.secretKey])
+        .apply(([p, ba, bs, ra, rs]) => JSON.stringify({ passphrase: p, backup: { accessKey: ba, secretKey: bs }, restore: { accessKey: ra, secretKey: rs } })),
+    );
+    const secrets = new command.remote.Command(
+      `${name}-secrets`,
+      {
+        connection,
+        create: pulumi.all([endpoint, sudo]).apply(([e, su]) => sshCommand(renderBackupTemplate("secrets", { CONFIG_DIR: BACKUP_CONFIG_DIR, ENDPOINT: e }), { sudo: su, label: "backup-secrets" })),
+        stdin: secretsJson,
+        logging: "none",
+        addPreviousOutputInEnv: false,
+      },
+      { ...child, dependsOn: s.after, additionalSecretOutputs: ["stdout", "stderr"] },
+    );
+
+    // 2. scripts, units, timers. Its delete removes them and the secrets.
+    const settings = { database: s.database, mcPath: s.mcPath, bucket: s.bucket, prefix: s.prefix };
+    const values = installValues(settings, s.schedules);
+    const install = new command.remote.Command(
+      `${name}-install`,
+      {
+        connection,
+        create: sudo.apply((su) => sshCommand(renderBackupTemplate("install", values), { sudo: su, label: "backup-install" })),
+        delete: sudo.apply((su) => sshCommand(renderBackupTemplate("destroy", destroyValues()), { sudo: su, label: "backup-destroy" })),
+        logging: "stdoutAndStderr",
+        addPreviousOutputInEnv: false,
+      },
+      { ...child, dependsOn: [...s.after, secrets] },
+    );
+
+    this.backupPassphrase = passphrase;
+    this.location = pulumi.output(`${s.bucket}/${s.prefix}/`);
+    this.units = pulumi.output({ backup: "quay-backup.service", restoreValidate: "quay-restore-validate.service" });
+    this.steps = { secrets, install };
+    this.registerOutputs({ backupPassphrase: this.backupPassphrase, location: this.location, units: this.units });
+  }
+}
