@@ -11,7 +11,8 @@
 #    (the committed file is never modified);
 # 3. every secret config key the stack needs (requiredSecretKeys of components/program.ts, plus quay:token in
 #    existing mode) that is not set gets a clearly labelled THROWAWAY value, in a preview-only copy of the config;
-# 4. the preview: `pulumi preview --stack lab --config-file …` when the CLI has the Node.js language host, else the
+# 4. the preview: `pulumi preview --stack lab --config-file … --policy-pack policy` (the guardrails of policy/)
+#    when the CLI has the Node.js language host, else the
 #    same through the Automation API's inline program (bin/scripts/lab-stack.js).
 # QM_STACK (default lab) and QM_STACK_CONFIG (default Pulumi.$QM_STACK.yaml) choose another stack or settings file;
 # QM_ENGINE_VIA=cli|inline forces one of the two ways to run the program.
@@ -26,6 +27,8 @@ source scripts/lib-stack.sh
 
 qm_npm_install_if_changed >&2
 bash scripts/install-pulumi.sh
+# The policy pack (policy/, docs/policy.md) needs the language host shim; the preview runs with the pack.
+bash scripts/install-policy-shim.sh >&2
 npx tsc -p . >&2
 
 qm_stack_setup "${QM_STACK:-lab}" preview
@@ -47,7 +50,7 @@ done
 
 if qm_has_language_host; then
   qm_note "pulumi preview --stack $QM_STACK --config-file ${preview_config#"$PWD/"} (CLI with pulumi-language-nodejs)"
-  exec pulumi preview --stack "$QM_STACK" --config-file "$preview_config" "$@"
+  exec pulumi preview --stack "$QM_STACK" --config-file "$preview_config" --policy-pack policy "$@"
 else
   diff=()
   for a in "$@"; do
