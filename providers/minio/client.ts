@@ -45,7 +45,7 @@ export interface McCallOptions {
   stdin?: string;
   /** More aliases, bound to other credentials (e.g. to test what a user may do). */
   aliases?: Record<string, MinioCredentials>;
-  /** Values to redact from errors besides the credentials (default: also `stdin`). */
+  /** Values to redact from errors besides the credentials (e.g. a secret sent on stdin). */
   secrets?: string[];
   /** Kill mc after this long. Default $MINIO_MC_TIMEOUT_MS or 120 s. */
   timeoutMs?: number;
@@ -144,7 +144,7 @@ export async function runMc(connection: MinioConnection, args: string[], opts: M
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-mc-"));
   fs.chmodSync(configDir, 0o700);
   const inv = mcInvocation(connection, args, configDir, opts);
-  const secrets = [connection.secretKey, ...Object.values(opts.aliases ?? {}).map((c) => c.secretKey), ...(opts.secrets ?? []), ...(opts.stdin ? opts.stdin.split("\n") : [])];
+  const secrets = [connection.secretKey, ...Object.values(opts.aliases ?? {}).map((c) => c.secretKey), ...(opts.secrets ?? [])];
   const command = `${path.basename(inv.file)} ${inv.argv.join(" ")}`;
   const envTimeout = Number(process.env.MINIO_MC_TIMEOUT_MS);
   const timeoutMs = opts.timeoutMs ?? (Number.isFinite(envTimeout) && envTimeout > 0 ? envTimeout : 120_000);
