@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { renderStep } from "../../components/quay-host/render";
+import { renderStep, sha256File } from "../../components/quay-host/render";
 import { freePort, Minio, startMinio } from "../support/minio";
 import { bashAsync } from "./samples";
 
@@ -102,8 +102,29 @@ test("a missing bucket, wrong keys, a user that cannot delete, an endpoint that 
   expect(down.status).toBe(1);
   expect(down.stderr).toMatch(/no usable answer from http:\/\/127\.0\.0\.1:\d+ \(.*connection refused.*\) — fix: check storage.hostname, storage.port and storage.isSecure/);
 
-  const garbage = await bashAsync(preflight(), { input: "not json" });
-  expect(garbage.status).toBe(1);
-  expect(garbage.stderr).toMatch(/stdin must be a JSON object with accessKey and secretKey/);
+  for (const input of ["not json", "", "{}"]) {
+    const garbage = await bashAsync(preflight(), { input });
+    expect(garbage.status).toBe(1);
+    expect(garbage.stderr).toMatch(/stdin must be a JSON object with accessKey and secretKey/);
+  }
   for (const r of [missing, wrong, nodelete, down]) expect(r.stdout + r.stderr).not.toContain(STORAGE.secretKey);
+});
+
+test("the tools step installs the uploaded mc checked against its hash, removes the upload, and is idempotent", async () => {
+  const upload = path.join(dir, "mc-upload");
+  const target = path.join(dir, "lib", "bin", "mc");
+  fs.copyFileSync(minio.mcPath, upload);
+  const script = renderStep("tools", { UPLOAD: upload, TARGET: target, SHA256: sha256File(minio.mcPath) });
+  const first = await bashAsync(script);
+  expect(first.stderr).toBe("");
+  expect(first.stdout).toMatch(/^installed mc at .*\nmc version /);
+  expect((fs.statSync(target).mode & 0o777).toString(8)).toBe("755");
+  expect(fs.existsSync(upload)).toBe(false);
+  expect((await bashAsync(script)).stdout).toMatch(/^mc present at /);
+  // a different binary under the expected name is refused
+  fs.writeFileSync(upload, "not mc");
+  fs.rmSync(target);
+  const bad = await bashAsync(script);
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toMatch(/the uploaded mc has sha256 [0-9a-f]{12}…, expected [0-9a-f]{12}…; refusing to install it/);
 });

@@ -24,7 +24,7 @@ fail() {
   exit 1
 }
 cat >"$work/credentials.json"
-if ! jq -e 'type == "object" and (.accessKey | type) == "string" and (.secretKey | type) == "string" and .accessKey != "" and .secretKey != ""' "$work/credentials.json" >/dev/null 2>&1; then
+if [ ! -s "$work/credentials.json" ] || ! jq -e 'type == "object" and (.accessKey | type) == "string" and (.secretKey | type) == "string" and .accessKey != "" and .secretKey != ""' "$work/credentials.json" >/dev/null 2>&1; then
   fail "stdin must be a JSON object with accessKey and secretKey"
 fi
 [ -x "$mc" ] || fail "the MinIO client $mc is missing (the tools step installs it)"

@@ -34,8 +34,8 @@ else
 fi
 config_dir=$(mktemp -d)
 trap 'rm -rf "$config_dir"' EXIT
-if ! version=$(MC_CONFIG_DIR="$config_dir" "$target" --version 2>&1 | head -n1); then
-  echo "$target does not run on this host: $version" >&2
+if ! version=$(MC_CONFIG_DIR="$config_dir" "$target" --version 2>&1); then
+  echo "$target does not run on this host: ${version:0:300}" >&2
   exit 1
 fi
-echo "$version"
+echo "${version%%$'\n'*}"
