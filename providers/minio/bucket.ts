@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { lazyProvider } from "../lazy";
-import { checkWith, compact, canonical } from "../quay/common";
+import { checkWith, compact, canonical, partialCreate } from "../quay/common";
 import { MinioConnection, at, hasCode, isMcError, runMc } from "./client";
 import { BUCKET_NAME_RE, MinioConnectionArgs, connectionSchema, minioDiff } from "./common";
 
@@ -243,7 +243,12 @@ export class BucketProvider implements pulumi.dynamic.ResourceProvider<BucketPro
         );
       }
     }
-    await converge(props);
+    try {
+      await converge(props);
+    } catch (e) {
+      // The bucket exists now: record it (the next `up` updates it) rather than leave it unowned.
+      throw partialCreate(props.name, { ...inputs, ...props }, e);
+    }
     return { id: props.name, outs: props };
   }
 

@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { lazyProvider } from "../lazy";
-import { checkWith, compact, isUnknown } from "../quay/common";
+import { checkWith, compact, isUnknown, partialCreate } from "../quay/common";
 import { MinioConnection, at, hasCode, runMc } from "./client";
 import { IAM_NAME_RE, MinioConnectionArgs, connectionSchema, minioDiff } from "./common";
 
@@ -115,7 +115,12 @@ export class UserProvider implements pulumi.dynamic.ResourceProvider<UserProps, 
       );
     }
     await setSecret(props.connection, props.accessKey, props.secretKey);
-    await converge(props, existing ?? { policies: [], enabled: true });
+    try {
+      await converge(props, existing ?? { policies: [], enabled: true });
+    } catch (e) {
+      // The user exists now: record it (the next `up` updates it) rather than leave it unowned.
+      throw partialCreate(props.accessKey, { ...inputs, ...props }, e);
+    }
     return { id: props.accessKey, outs: props };
   }
 

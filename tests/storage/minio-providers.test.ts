@@ -314,6 +314,17 @@ describe("User and what each user may do", () => {
     expect((await users.read("quay-storage", storageUser)).props?.enabled).toBe(true);
   });
 
+  test("a user created whose policy attachment fails is reported as created-but-failed (the engine records it)", async () => {
+    const inputs = await checked(users, { connection, accessKey: "half-made", secretKey: "half-made-secret-123", policies: ["no-such-policy"], enabled: true } as UserProps);
+    const err = (await users.create(inputs).catch((e) => e)) as Error & { id?: string; properties?: Record<string, unknown> };
+    expect(err.id).toBe("half-made");
+    expect(err.message).toMatch(/created half-made, but a follow-up step failed: .*policy attach.*no-such-policy/);
+    expect(err.message).not.toContain("half-made-secret-123");
+    expect(err.properties).toMatchObject({ accessKey: "half-made", policies: ["no-such-policy"] });
+    expect((await users.read("half-made", inputs)).props).toMatchObject({ policies: [], enabled: true });
+    await users.delete("half-made", inputs);
+  });
+
   test("an existing user is not taken over silently; delete removes the user and tolerates its absence", async () => {
     await minio.mc(["admin", "user", "add", "root", "someone-else"], { stdin: "someone-else-secret\n" });
     const inputs = await checked(users, { connection, accessKey: "someone-else", secretKey: "new-secret-0123456789", policies: [], enabled: true } as UserProps);
