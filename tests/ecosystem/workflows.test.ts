@@ -1,0 +1,159 @@
+// Issue #8, pull-request previews: the workflows in .github/workflows pass actionlint (built from its Go module
+// by scripts/install-tools.sh; with shellcheck on PATH it also checks every `run:` script) and have the shape
+// the design asks for: previews on pull requests through Pulumi's own action, commented on the pull request;
+// `up` only on a push to main, behind an environment; the lab's self-hosted runner; no secret value inline.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { repoRoot } from "../support/engine";
+import { toolsBinDir } from "../support/minio";
+import { Job, PREVIEW_WORKFLOW, Step, UP_WORKFLOW, Workflow, loadWorkflow, run, workflowBackendUrl, workflowsDir } from "./workflow-files";
+
+const RUNNER = ["self-hosted", "quay-lab"];
+const PULUMI_ACTION = /^pulumi\/actions@v\d+$/;
+
+function actionlint(args: string[], cwd = repoRoot) {
+  return run(path.join(toolsBinDir(), "actionlint"), ["-no-color", "-oneline", ...args], { cwd, env: process.env as Record<string, string> });
+}
+
+const pulumiSteps = (job: Job): Step[] => (job.steps ?? []).filter((s) => PULUMI_ACTION.test(s.uses ?? ""));
+const environmentName = (job: Job) => (typeof job.environment === "string" ? job.environment : job.environment?.name);
+
+describe("the pull-request workflows", () => {
+  let preview: Workflow;
+  let up: Workflow;
+  beforeAll(() => {
+    preview = loadWorkflow(PREVIEW_WORKFLOW);
+    up = loadWorkflow(UP_WORKFLOW);
+  });
+
+  test("actionlint finds nothing, and it does check: a misspelt input of pulumi/actions and an unknown runner label are errors", async () => {
+    const clean = await actionlint([]);
+    expect({ code: clean.code, out: clean.stdout + clean.stderr }).toEqual({ code: 0, out: "" });
+    // The same files must lint clean one by one (what actionlint saw is exactly these two files).
+    expect(fs.readdirSync(workflowsDir).sort()).toEqual(["pulumi-preview.yml", "pulumi-up.yml"]);
+
+    // Negative controls in a scratch repository: the checks above could fail.
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "qm-actionlint-"));
+    try {
+      fs.mkdirSync(path.join(scratch, ".github", "workflows"), { recursive: true });
+      fs.copyFileSync(path.join(repoRoot, ".github", "actionlint.yaml"), path.join(scratch, ".github", "actionlint.yaml"));
+      const broken = path.join(scratch, ".github", "workflows", "broken.yml");
+      fs.writeFileSync(
+        broken,
+        fs
+          .readFileSync(PREVIEW_WORKFLOW, "utf8")
+          .replace("comment-on-pr: true", "comment-on-pull-request: true")
+          .replace('run: bash scripts/ci-stack.sh prepare "$STACK"', "run: bash scripts/ci-stack.sh prepare $STACK"),
+      );
+      const misspelt = await actionlint([broken], scratch);
+      expect(misspelt.code).not.toBe(0);
+      expect(misspelt.stdout).toMatch(/input "comment-on-pull-request" is not defined in action "pulumi\/actions@v\d+"/);
+      // shellcheck runs on the `run:` scripts (an unquoted variable is SC2086).
+      expect(misspelt.stdout).toMatch(/shellcheck reported issue in this script: SC2086/);
+      fs.rmSync(path.join(scratch, ".github", "actionlint.yaml"));
+      const unlabelled = await actionlint([broken], scratch);
+      expect(unlabelled.stdout).toMatch(/label "quay-lab" is unknown/);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  test("preview: on pull requests to main, per changed stack, Pulumi's action previews and comments on the pull request", () => {
+    expect(Object.keys(preview.on)).toEqual(["pull_request"]);
+    expect(preview.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    const job = preview.jobs.preview;
+    expect(job.needs).toBe("stacks");
+    expect(job.strategy?.matrix?.stack).toBe("${{ fromJSON(needs.stacks.outputs.stacks) }}");
+    expect(preview.jobs.stacks.steps?.some((s) => /ci-stack\.sh changed-stacks "\$BASE_SHA" HEAD/.test(s.run ?? ""))).toBe(true);
+    expect(environmentName(job)).toBeUndefined();
+    const [step, ...others] = pulumiSteps(job);
+    expect(others).toEqual([]);
+    expect(step.with).toMatchObject({
+      command: "preview",
+      "stack-name": "${{ matrix.stack }}",
+      "comment-on-pr": true,
+      diff: true,
+      "cloud-url": "${{ env.PULUMI_BACKEND_URL }}",
+      "work-dir": "${{ steps.prepare.outputs.work-dir }}",
+    });
+    // The preview job never runs `up`, and fork pull requests (which must not get the lab's secrets) are skipped.
+    expect(JSON.stringify(preview)).not.toMatch(/command: up|"command":"up"/);
+    expect(preview.jobs.stacks.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+  });
+
+  test("up: only on a push to main, behind the quay-lab environment, after a plan job, never cancelled", () => {
+    expect(up.on).toEqual({ push: { branches: ["main"] } });
+    const upJobs = Object.entries(up.jobs).filter(([, j]) => pulumiSteps(j).some((s) => s.with?.command === "up"));
+    expect(upJobs.map(([name]) => name)).toEqual(["up"]);
+    const job = up.jobs.up;
+    expect(environmentName(job)).toBe("quay-lab");
+    expect(job.needs).toEqual(["stacks", "plan"]);
+    expect(job.concurrency).toEqual({ group: "pulumi-up-${{ matrix.stack }}", "cancel-in-progress": false });
+    expect(pulumiSteps(up.jobs.plan).map((s) => s.with?.command)).toEqual(["preview"]);
+    expect(up.jobs.stacks.steps?.some((s) => /ci-stack\.sh changed-stacks "\$BEFORE_SHA" HEAD/.test(s.run ?? ""))).toBe(true);
+  });
+
+  test("both: the lab's self-hosted runner, the shared S3 state on the lab's MinIO, the toolchain from scripts/ci-stack.sh, concurrency per stack", () => {
+    for (const wf of [preview, up]) {
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        expect({ name, runsOn: job["runs-on"] }).toEqual({ name, runsOn: RUNNER });
+        for (const step of pulumiSteps(job)) {
+          // The action runs in the directory prepare made, with the CLI prepare put on PATH.
+          const i = job.steps!.indexOf(step);
+          const prepare = job.steps!.slice(0, i).find((s) => s.id === "prepare");
+          expect(prepare?.run).toBe('bash scripts/ci-stack.sh prepare "$STACK"');
+          expect(step.with?.["pulumi-version"]).toBe("${{ steps.prepare.outputs.pulumi-version }}");
+          expect(job.concurrency?.group).toMatch(/^pulumi-(preview|up)-\$\{\{ matrix\.stack \}\}/);
+          expect(step.uses).toBe("pulumi/actions@v6");
+        }
+      }
+    }
+    const url = new URL(workflowBackendUrl(PREVIEW_WORKFLOW));
+    expect(url.protocol).toBe("s3:");
+    expect(url.host).toBe("pulumi-state");
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      endpoint: "http://minio.v7.comptech-lab.com:9000",
+      region: "us-east-1",
+      use_path_style: "true",
+    });
+    expect(workflowBackendUrl(UP_WORKFLOW)).toBe(workflowBackendUrl(PREVIEW_WORKFLOW));
+  });
+
+  test("no secret value inline: every secret comes from ${{ secrets.* }}, and only into env", () => {
+    for (const file of [PREVIEW_WORKFLOW, UP_WORKFLOW]) {
+      const text = fs.readFileSync(file, "utf8");
+      const wf = loadWorkflow(file);
+      const secretish = /(PASSPHRASE|SECRET|TOKEN|ACCESS_KEY|PRIVATE_KEY|PASSWORD)/;
+      const check = (where: string, vars: Record<string, string> | undefined) => {
+        for (const [k, v] of Object.entries(vars ?? {})) {
+          if (secretish.test(k)) expect({ where, k, v }).toEqual({ where, k, v: expect.stringMatching(/^\$\{\{ secrets\.[A-Z0-9_]+ \}\}$/) });
+        }
+      };
+      check(`${file} env`, wf.env);
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        check(`${file} ${name}`, job.env);
+        for (const step of job.steps ?? []) {
+          check(`${file} ${name} ${step.name ?? step.uses}`, step.env);
+          // Secrets reach commands through env only: never expanded into a script (argv, logs).
+          expect(step.run ?? "").not.toMatch(/secrets\./);
+          for (const v of Object.values(step.with ?? {})) expect(String(v)).not.toMatch(/secrets\./);
+        }
+      }
+      // Nothing that looks like a key, a token or a passphrase written out.
+      expect(text).not.toMatch(/-----BEGIN|AKIA[0-9A-Z]{16}|PULUMI_CONFIG_PASSPHRASE: [^$]/);
+      // The secrets the docs tell the operator to configure are the ones used.
+      const used = [...text.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
+      expect(new Set(used)).toEqual(
+        new Set(["PULUMI_STATE_ACCESS_KEY", "PULUMI_STATE_SECRET_KEY", "PULUMI_CONFIG_PASSPHRASE", "QUAY_TOKEN", "QM_SSH_PRIVATE_KEY", "QM_STORAGE_SECRET_KEY"]),
+      );
+      const docs = fs.readFileSync(path.join(repoRoot, "docs", "pull-request-previews.md"), "utf8");
+      for (const s of used) expect({ s, documented: docs.includes(s) }).toEqual({ s, documented: true });
+    }
+  });
+
+  test("scripts/ci-stack.sh is shellcheck-clean", async () => {
+    const r = await run("shellcheck", ["-x", "--severity=style", "scripts/ci-stack.sh"], { cwd: repoRoot, env: process.env as Record<string, string> });
+    expect({ code: r.code, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
+  });
+});
