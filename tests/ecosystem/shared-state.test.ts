@@ -158,7 +158,8 @@ describe("pull-request previews on shared state: Pulumi's S3 backend on a real M
   test("the argument watcher sees a secret on a command line (so its empty answer below means something)", async () => {
     const canary = `canary-${crypto.randomBytes(8).toString("hex")}`;
     const w = watchArgv([canary]);
-    await run("bash", ["-c", "sleep 0.5", canary], { cwd: tmp, env });
+    // (two commands: bash would exec a lone `sleep` in its own place, dropping the canary from the command line)
+    await run("bash", ["-c", "sleep 0.5; true", canary], { cwd: tmp, env });
     expect(w.stop().length).toBeGreaterThan(0);
   });
 
