@@ -55,4 +55,4 @@ systemctl enable quay-backup.timer quay-restore-validate.timer >/dev/null 2>&1
 for t in quay-backup.timer quay-restore-validate.timer; do
   if [ "$changed_units" = 1 ]; then systemctl restart "$t"; elif ! systemctl is-active --quiet "$t"; then systemctl start "$t"; fi
 done
-systemctl list-timers --all --no-pager quay-backup.timer quay-restore-validate.timer | head -n 3
+systemctl list-timers --all --no-pager quay-backup.timer quay-restore-validate.timer

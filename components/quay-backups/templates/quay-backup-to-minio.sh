@@ -32,6 +32,8 @@ fail() {
   printf 'quay-backup-to-minio FAILED: %s\n' "$*" >&2
   exit 1
 }
+# Whatever else stops the script still says so in the journal.
+trap 'printf "quay-backup-to-minio FAILED: unexpected error (exit %s) in: %s\n" "$?" "$BASH_COMMAND" >&2' ERR
 [ "$(id -u)" = 0 ] || fail "must run as root (systemctl start quay-backup.service)"
 # The passphrase file: present, not empty, root's, no one else may read it.
 [ -f "$passphrase_file" ] || fail "the passphrase file $passphrase_file is missing — fix: pulumi up (QuayBackups writes it)"
@@ -89,7 +91,7 @@ cp -- "$quay_unit" "$payload/quay.service"
 files=$(for f in quay.dump config.yaml quay.service; do
   printf '%s\t%s\t%s\n' "$f" "$(stat -c %s "$payload/$f")" "$(sha256sum "$payload/$f" | cut -d' ' -f1)"
 done | jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {name: .[0], size: (.[1] | tonumber), sha256: .[2]})')
-quay_image=$(sed -n -E 's/^ExecStart=.* ([^ ]+)$/\1/p' "$quay_unit" | head -n1)
+quay_image=$(sed -n -E '/^ExecStart=/{s/^ExecStart=.* ([^ ]+)$/\1/p;q}' "$quay_unit")
 jq -n \
   --arg format "$format" --arg created "$ts" --arg host "$(hostname)" --arg database "$database" \
   --arg snapshot "$snapshot" --arg server "$server_version" --arg pg_dump "$(pg_dump --version)" \

@@ -26,6 +26,8 @@ fail() {
   printf 'quay-restore-validate FAILED: %s\n' "$*" >&2
   exit 1
 }
+# Whatever else stops the script still says so in the journal.
+trap 'printf "quay-restore-validate FAILED: unexpected error (exit %s) in: %s\n" "$?" "$BASH_COMMAND" >&2' ERR
 [ "$(id -u)" = 0 ] || fail "must run as root (systemctl start quay-restore-validate.service)"
 [ -s "$passphrase_file" ] || fail "the passphrase file $passphrase_file is missing or empty — fix: pulumi up (QuayBackups writes it)"
 [ -f "$mc_config" ] || fail "the restore reader's mc configuration $mc_config is missing — fix: pulumi up (QuayBackups writes it)"
@@ -98,7 +100,7 @@ echo "checksum ok (sha256 ${actual:0:16}…)"
 # 3. Decrypt. A wrong passphrase makes openssl fail ("bad decrypt"), or — rarely — yields bytes that are not gzip.
 wrong_passphrase="cannot decrypt $object with the passphrase in $passphrase_file: wrong passphrase — fix: put the passphrase this backup was made with (the stack's backupPassphrase output, or its custody copy) into $passphrase_file (root, 0600), or pulumi up to rewrite it"
 openssl enc -d -aes-256-cbc -salt -pbkdf2 -iter "$iterations" -pass "file:$passphrase_file" -in "$work/$name" -out "$work/backup.tar.gz" 2>"$work/openssl.err" ||
-  fail "$wrong_passphrase (openssl: $(head -n1 "$work/openssl.err" | head -c 200))"
+  fail "$wrong_passphrase (openssl: $(head -c 200 "$work/openssl.err" | tr '\n' ' '))"
 rm -f -- "$work/$name"
 gzip -t "$work/backup.tar.gz" 2>/dev/null || fail "$wrong_passphrase (the decrypted data is not a gzip archive)"
 mkdir "$work/payload"
@@ -128,7 +130,8 @@ counts=$(runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -d "$temp_db" 
 diffs=$(jq -r --argjson got "$counts" '.rowCounts as $want
   | [($want | keys[]), ($got | keys[])] | unique[]
   | select($want[.] != $got[.])
-  | "\(.): manifest \($want[.] // "no such table"), restored \($got[.] // "no such table")"' "$manifest" | head -n 20 | paste -sd ';' - | sed 's/;/; /g')
+  | "\(.): manifest \($want[.] // "no such table"), restored \($got[.] // "no such table")"' "$manifest")
+diffs=$(jq -Rrs 'split("\n") | map(select(length > 0)) | (.[:20] | join("; ")) + (if length > 20 then "; … \(length - 20) more" else "" end)' <<<"$diffs")
 if [ -n "$diffs" ]; then
   fail "row counts of the restored backup $stamp differ from its manifest: $diffs — the backup does not hold what was in the database when it was taken; fix: do not rely on it; run a new backup and look at its journal"
 fi
@@ -138,7 +141,7 @@ key_tables=$(jq -r 'to_entries | map(select(.key | test("^public\\.(user|reposit
 
 drop_temp
 created=0
-if runuser -u postgres -- psql -X -q -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$temp_db'" | grep -q 1; then
+if [ -n "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$temp_db'")" ]; then
   fail "could not drop the temporary database $temp_db — fix: drop it by hand (sudo -u postgres dropdb $temp_db)"
 fi
 echo "restore proof PASSED: $object — checksum ok, decrypted, restored into a temporary database; all $tables tables have the row counts the manifest recorded ($rows rows${key_tables:+; $key_tables}); temporary database $temp_db dropped"
