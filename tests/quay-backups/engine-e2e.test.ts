@@ -336,6 +336,37 @@ SQL`,
     expect(await host.sshOk("sudo cat /var/lib/quay/.quay-mirror-deployment")).not.toBe(deployed);
   });
 
+  test("under concurrent writes the manifest's counts are the dump's: one snapshot for both, so the restore proof passes", async () => {
+    // A writer commits a row into tag every few milliseconds for the whole backup.
+    await host.sshOk(
+      "sudo sh -c 'cd /tmp && nohup timeout 120 runuser -u postgres -- psql -X -q -d quay -c \"DO \\$\\$ BEGIN FOR i IN 1..1000000 LOOP INSERT INTO tag(repository_id, manifest_id, name) VALUES (1, 1, i::text); COMMIT; PERFORM pg_sleep(0.002); END LOOP; END \\$\\$\" >/var/tmp/writer.log 2>&1 &'",
+    );
+    const count = async () => Number((await host.sshOk(`cd /tmp && sudo -u postgres psql -X -At -d quay -c "SELECT count(*) FROM tag"`)).trim());
+    const c0 = await count();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await count()).toBeGreaterThan(c0); // the writer is writing
+    const r = await start("quay-backup.service");
+    const c1 = await count();
+    // stop the writer's backend itself (a killed client would leave the DO loop running in the server)
+    await host.sshOk(`cd /tmp && sudo -u postgres psql -X -At -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'DO %FOR i IN 1..1000000%' AND pid <> pg_backend_pid()"`);
+    expect({ code: r.code, state: r.state }).toEqual({ code: 0, state: "inactive" });
+    // the newest backup's manifest, decrypted with the custody copy of the passphrase
+    const list = await objects();
+    const enc = list.filter((k) => k.endsWith(".enc")).pop()!;
+    const encFile = path.join(dir, "concurrent.tar.gz.enc");
+    await minio.mc(["cp", `root/quay-backups/${enc}`, encFile]);
+    const tarFile = path.join(dir, "concurrent.tar.gz");
+    execFileSync("openssl", ["enc", "-d", "-aes-256-cbc", "-salt", "-pbkdf2", "-iter", "200000", "-pass", "stdin", "-in", encFile, "-out", tarFile], { input: `${passphrase}\n` });
+    const manifest = JSON.parse(execFileSync("tar", ["-xzOf", tarFile, "manifest.json"], { encoding: "utf8" }));
+    fs.rmSync(tarFile);
+    const tagCount = manifest.rowCounts["public.tag"] as number;
+    expect(tagCount).toBeGreaterThan(c0); // taken while the writer ran …
+    expect(tagCount).toBeLessThan(c1); // … and not at its end
+    const proof = await start("quay-restore-validate.service");
+    expect({ code: proof.code, state: proof.state }).toEqual({ code: 0, state: "inactive" });
+    expect(proof.journal).toContain(`public.tag=${tagCount}`);
+  });
+
   test("no secret in any process's arguments on the host, in the engine's output or in the state", async () => {
     await host.ssh("sudo pkill -f ps-samples.log");
     const samples = await host.sshOk("sudo cat /var/tmp/ps-samples.log");
