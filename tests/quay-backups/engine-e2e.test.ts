@@ -3,11 +3,13 @@
 // same program makes with ObjectStorage. One host, one stack, used by every case in order:
 //   up → timers installed and enabled, secrets in root-only files, nothing secret in the state;
 //   the backup service → exactly the two artifacts under one timestamped prefix, encrypted, checksummed, with a
-//   manifest whose row counts are the database's; the put-only uploader cannot list, read or delete anything;
+//   manifest whose row counts are the database's; a failed backup leaves the unit failed, saying why;
+//   the put-only uploader cannot list, read or delete anything;
 //   the restore proof passes, leaves no temporary database and does not touch the production database;
 //   a corrupted object, a wrong passphrase and a backup whose row counts differ from its manifest each fail the
 //   proof (unit failed) with a message naming the cause;
 //   a lifecycle rule on quay-storage makes the preflight refuse the next deployment until it is removed;
+//   a backup under concurrent writes records the counts of its own snapshot, and the proof passes;
 //   no secret in any process's arguments on the host (ps sampled throughout), the engine's output or the state.
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
