@@ -20,3 +20,7 @@ export const robotCredentials = outputs.robotCredentials;
 export const proxyCacheMirrors = outputs.proxyCacheMirrors;
 /** MinIO's endpoint, buckets and users' access keys, when the stack manages object storage (no secrets). */
 export const objectStorage = outputs.objectStorage;
+/** The backup encryption passphrase (secret), when backups are on: keep a copy in custody. */
+export const backupPassphrase = outputs.backupPassphrase;
+/** Where backups land and the systemd units that make them and prove them restorable. */
+export const backups = outputs.backups;

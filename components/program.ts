@@ -6,10 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../config/errors";
 import { parseObjectStorageArgs } from "../config/object-storage";
 import { ProgramInputs, loadProgramInputs, rawStackConfig } from "../config/program";
+import { parseQuayBackupsArgs } from "../config/quay-backups";
 import { parseQuayHostArgs } from "../config/quay-host";
 import { ApiToken } from "../providers/quay/api-token";
 import { MirrorRegistry } from "./mirror-registry";
 import { ObjectStorage, ObjectStorageArgs } from "./object-storage";
+import { QuayBackups, QuayBackupsArgs } from "./quay-backups";
 import { QuayHost, QuayHostArgs } from "./quay-host";
 
 /** Stack config keys that hold secrets (read with requireSecret, never validated as plain values). */
@@ -28,10 +30,21 @@ export function requiredSecretKeys(raw: Record<string, unknown>): string[] {
   return keys;
 }
 
+/** Where the long-lived API token's OAuth application lives (the host's sign-in path uses it too). */
+export const AUTOMATION_ORGANIZATION = "quay-mirror-bootstrap";
+
 /** The MinIO client to upload to the host: `host.tools.mcBinary`, else `mc` on PATH (scripts/env.sh puts the one scripts/install-tools.sh builds there). */
 function mcBinaryFor(inputs: ProgramInputs, host: Record<string, unknown>): string {
   const configured = (host.tools as { mcBinary?: unknown } | undefined)?.mcBinary;
-  if (typeof configured === "string") return path.isAbsolute(configured) ? configured : path.join(path.dirname(inputs.stackFile), configured);
+  if (typeof configured === "string") {
+    const file = path.isAbsolute(configured) ? configured : path.join(path.dirname(inputs.stackFile), configured);
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      throw new ConfigError(inputs.stackFile, [
+        { path: ["quay-mirror:host", "tools", "mcBinary"], message: `no such file: ${file}`, fix: "point it at a MinIO client binary for the host (scripts/install-tools.sh builds one)" },
+      ]);
+    }
+    return file;
+  }
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
     const candidate = path.join(dir, "mc");
     try {
@@ -50,31 +63,41 @@ function mcBinaryFor(inputs: ProgramInputs, host: Record<string, unknown>): stri
   ]);
 }
 
-/** MinIO's buckets, users and policies from `quay-mirror:objectStorage` (admin key: the minioAdminSecretKey secret). */
-function declareObjectStorage(inputs: ProgramInputs): ObjectStorage {
-  const cfg = new pulumi.Config("quay-mirror");
+/** An access key pair as a component hands it out (the secret key a secret Output). */
+interface KeyPair {
+  accessKey: pulumi.Input<string>;
+  secretKey: pulumi.Input<string>;
+}
+
+/** Stand-ins for values that only exist once resources are declared: validation runs before any is. */
+const pendingKeys = (): KeyPair => ({ accessKey: pulumi.output("pending-access-key"), secretKey: pulumi.secret("pending-secret-key") });
+
+/** ObjectStorage's arguments from `quay-mirror:objectStorage` (the admin key: the minioAdminSecretKey secret); validated. */
+function objectStorageArgs(inputs: ProgramInputs): ObjectStorageArgs {
   const raw = inputs.config.objectStorage as Record<string, unknown>;
-  const { adminAccessKey, ...rest } = raw;
-  const args = { ...rest, connection: { endpoint: raw.endpoint, accessKey: adminAccessKey, secretKey: cfg.requireSecret("minioAdminSecretKey") } } as Record<string, unknown>;
-  delete args.endpoint;
-  const where = `${inputs.stackFile} (quay-mirror:objectStorage; secret quay-mirror:minioAdminSecretKey)`;
+  const { adminAccessKey, endpoint, ...rest } = raw;
   if (typeof adminAccessKey !== "string") {
     throw new ConfigError(inputs.stackFile, [{ path: ["quay-mirror:objectStorage", "adminAccessKey"], message: "is required", fix: "give MinIO's root user or an admin user (its secret key: quay-mirror:minioAdminSecretKey)" }]);
   }
-  parseObjectStorageArgs(args, where);
-  return new ObjectStorage("storage", args as unknown as ObjectStorageArgs);
+  const secretKey = new pulumi.Config("quay-mirror").requireSecret("minioAdminSecretKey");
+  const args = { ...rest, connection: { endpoint, accessKey: adminAccessKey, secretKey } };
+  parseObjectStorageArgs(args, `${inputs.stackFile} (quay-mirror:objectStorage; secret quay-mirror:minioAdminSecretKey)`);
+  return args as unknown as ObjectStorageArgs;
 }
 
 /** Quay's storage settings when ObjectStorage manages MinIO: the endpoint's host and port, its bucket and storage user. */
-function managedStorage(inputs: ProgramInputs, given: Record<string, unknown>, storage: ObjectStorage): Record<string, unknown> {
+function managedStorage(inputs: ProgramInputs, given: Record<string, unknown>, keys: KeyPair): Record<string, unknown> {
   const raw = inputs.config.objectStorage as { endpoint?: unknown; storageBucket?: unknown };
   const conflicts = ["accessKey", "secretKey"].filter((k) => k in given);
   if (conflicts.length) {
-    throw new ConfigError(inputs.stackFile, conflicts.map((k) => ({
-      path: ["quay-mirror:host", "storage", k],
-      message: "is set, but quay-mirror:objectStorage creates Quay's storage user and key",
-      fix: `remove quay-mirror:host.storage.${k}${k === "secretKey" ? " (and the storageSecretKey secret)" : ""}`,
-    })));
+    throw new ConfigError(
+      inputs.stackFile,
+      conflicts.map((k) => ({
+        path: ["quay-mirror:host", "storage", k],
+        message: "is set, but quay-mirror:objectStorage creates Quay's storage user and key",
+        fix: `remove quay-mirror:host.storage.${k}${k === "secretKey" ? " (and the storageSecretKey secret)" : ""}`,
+      })),
+    );
   }
   const url = new URL(String(raw.endpoint));
   const bucket = (raw.storageBucket as string | undefined) ?? "quay-storage";
@@ -89,19 +112,16 @@ function managedStorage(inputs: ProgramInputs, given: Record<string, unknown>, s
     isSecure: url.protocol === "https:",
     ...given,
     bucket,
-    accessKey: storage.storageCredentials.accessKey,
-    secretKey: storage.storageCredentials.secretKey,
+    accessKey: keys.accessKey,
+    secretKey: keys.secretKey,
   };
 }
 
-/** Where the long-lived API token's OAuth application lives (the host's sign-in path uses it too). */
-export const AUTOMATION_ORGANIZATION = "quay-mirror-bootstrap";
-
 /**
- * Full mode: the host from `quay-mirror:host` plus the secrets, checked with QuayHost's schema so a
- * mistake names the stack file and the key.
+ * Full mode: QuayHost's arguments from `quay-mirror:host` plus the secrets, checked with QuayHost's schema so
+ * a mistake names the stack file and the key. `storageKeys`: the storage user ObjectStorage creates, if any.
  */
-function declareHost(inputs: ProgramInputs, storage?: ObjectStorage): QuayHost {
+function quayHostArgs(inputs: ProgramInputs, storageKeys?: KeyPair): QuayHostArgs {
   const cfg = new pulumi.Config("quay-mirror");
   const host = (inputs.config.host ?? {}) as Record<string, Record<string, unknown> | unknown>;
   const given = (host.storage as Record<string, unknown>) ?? {};
@@ -110,18 +130,62 @@ function declareHost(inputs: ProgramInputs, storage?: ObjectStorage): QuayHost {
     serverHostname: (host.serverHostname as string | undefined) ?? inputs.config.registryHostname,
     proxyCache: inputs.config.proxyCaches !== undefined,
     connection: { ...((host.connection as object) ?? {}), privateKey: cfg.requireSecret("sshPrivateKey") },
-    storage: storage ? managedStorage(inputs, given, storage) : { ...given, secretKey: cfg.requireSecret("storageSecretKey") },
+    storage: storageKeys ? managedStorage(inputs, given, storageKeys) : { ...given, secretKey: cfg.requireSecret("storageSecretKey") },
     // With managed storage the host gets MinIO's client: the preflight checks the bucket before Quay starts.
-    ...(storage ? { tools: { ...((host.tools as object) ?? {}), mcBinary: mcBinaryFor(inputs, host) } } : {}),
+    ...(storageKeys ? { tools: { ...((host.tools as object) ?? {}), mcBinary: mcBinaryFor(inputs, host) } } : {}),
     bootstrap: { organization: AUTOMATION_ORGANIZATION, ...((host.bootstrap as object) ?? {}) },
     // The random plugin cannot be built on these machines; the crypto-based generator needs no plugin.
     secretGenerator: "node-crypto",
   } as unknown as QuayHostArgs;
   // Fails with every problem, each as a JSON path under quay-mirror:host in the stack file.
-  const secrets = ["sshPrivateKey", storage ? "minioAdminSecretKey" : "storageSecretKey"].map((k) => `quay-mirror:${k}`).join(", ");
+  const secrets = ["sshPrivateKey", storageKeys ? "minioAdminSecretKey" : "storageSecretKey"].map((k) => `quay-mirror:${k}`).join(", ");
   parseQuayHostArgs(args, `${inputs.stackFile} (quay-mirror:host; secrets ${secrets})`);
-  // The preflight needs the buckets, users and policies in place.
-  return new QuayHost("quay", args, storage ? { dependsOn: [storage] } : undefined);
+  return args;
+}
+
+/** What QuayBackups takes from the host and from ObjectStorage. */
+interface BackupsWiring {
+  connection: QuayBackupsArgs["connection"];
+  after: pulumi.Resource[];
+  mcPath?: string;
+  endpoint: pulumi.Input<string>;
+  backupCredentials: KeyPair;
+  restoreCredentials: KeyPair;
+}
+
+/**
+ * QuayBackups' arguments from `quay-mirror:backups`: the put-only uploader and the restore reader ObjectStorage
+ * creates; the passphrase is the backupPassphrase secret if set, else generated once. Validated.
+ */
+function quayBackupsArgs(inputs: ProgramInputs, wiring: BackupsWiring): QuayBackupsArgs {
+  const raw = inputs.config.backups as Record<string, unknown>;
+  const objectStorage = inputs.config.objectStorage as { backupBucket?: string };
+  const bucket = objectStorage.backupBucket ?? "quay-backups";
+  if (raw.bucket !== undefined && raw.bucket !== bucket) {
+    throw new ConfigError(inputs.stackFile, [
+      { path: ["quay-mirror:backups", "bucket"], message: `"${String(raw.bucket)}" is not the backup bucket objectStorage creates`, fix: "remove backups.bucket (it follows objectStorage.backupBucket)" },
+    ]);
+  }
+  const passphrase = new pulumi.Config("quay-mirror").getSecret("backupPassphrase");
+  const args = { bucket, ...raw, ...wiring, ...(passphrase !== undefined ? { passphrase } : {}) } as unknown as QuayBackupsArgs;
+  parseQuayBackupsArgs(args, `${inputs.stackFile} (quay-mirror:backups; optional secret quay-mirror:backupPassphrase)`);
+  return args;
+}
+
+/**
+ * Every component's arguments, checked before the first resource is declared: a mistake fails the preview
+ * with the stack file, the key and the fix, and nothing is half-declared.
+ */
+function validateComponentArgs(inputs: ProgramInputs): void {
+  const { config } = inputs;
+  if (config.objectStorage) objectStorageArgs(inputs);
+  if (config.mode !== "full") return;
+  const managed = config.objectStorage ? pendingKeys() : undefined;
+  quayHostArgs(inputs, managed);
+  if (config.backups) {
+    const connection = { host: "pending.invalid" } as QuayBackupsArgs["connection"];
+    quayBackupsArgs(inputs, { connection, after: [], endpoint: String((config.objectStorage as { endpoint?: unknown }).endpoint), backupCredentials: pendingKeys(), restoreCredentials: pendingKeys() });
+  }
 }
 
 export interface QuayMirrorOutputs {
@@ -133,6 +197,10 @@ export interface QuayMirrorOutputs {
   proxyCacheMirrors: { upstream: string; organization: string; mirror: string }[];
   /** MinIO's side when `quay-mirror:objectStorage` manages it: endpoint, buckets and the users' access keys. */
   objectStorage?: pulumi.Output<{ endpoint: string; storageBucket: string; backupBucket: string; accessKeys: Record<"storage" | "backup" | "restore", string> }>;
+  /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody (seed 000). */
+  backupPassphrase?: pulumi.Output<string>;
+  /** Where backups land (`<bucket>/<prefix>/`) and the units that make and prove them. */
+  backups?: pulumi.Output<{ location: string; units: { backup: string; restoreValidate: string } }>;
 }
 
 export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutputs {
@@ -140,15 +208,19 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
   const inputs = loadProgramInputs(rawStackConfig(pulumi.runtime.allConfig(), "quay-mirror", SECRET_KEYS), projectDir, path.join(projectDir, stackFile));
   const { config } = inputs;
 
+  validateComponentArgs(inputs);
+
   let apiUrl: pulumi.Input<string>;
   let token: pulumi.Input<string>;
   const dependsOn: pulumi.Resource[] = [];
-  const storage = config.objectStorage ? declareObjectStorage(inputs) : undefined;
+  const storage = config.objectStorage ? new ObjectStorage("storage", objectStorageArgs(inputs)) : undefined;
+  let backups: QuayBackups | undefined;
   if (config.mode === "existing") {
     apiUrl = config.apiUrl!.replace(/\/+$/, "");
     token = new pulumi.Config("quay").requireSecret("token");
   } else {
-    const host = declareHost(inputs, storage);
+    // The preflight needs the buckets, users and policies in place.
+    const host = new QuayHost("quay", quayHostArgs(inputs, storage?.storageCredentials), storage ? { dependsOn: [storage] } : undefined);
     // Behind the TLS proxy by default; tests and operators on the proxy's network may give the host's :8080.
     apiUrl = (config.apiUrl ?? `https://${config.registryHostname}`).replace(/\/+$/, "");
     // The initialize token lasts 2.5 h: mint a long-lived one right away and use it for everything else.
@@ -159,6 +231,19 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     );
     token = apiToken.token;
     dependsOn.push(host.ready);
+    if (config.backups && storage) {
+      backups = new QuayBackups(
+        "backups",
+        quayBackupsArgs(inputs, {
+          connection: host.connection,
+          after: [host.steps.postgres, host.steps.config, host.steps.tools].filter((r): r is pulumi.Resource => r !== undefined),
+          mcPath: host.mcPath,
+          endpoint: storage.endpoint,
+          backupCredentials: storage.backupCredentials,
+          restoreCredentials: storage.restoreCredentials,
+        }),
+      );
+    }
   }
 
   const registry = new MirrorRegistry("mirror", { inputs, connection: { endpoint: apiUrl, token } }, { dependsOn });
@@ -173,5 +258,7 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
       ? pulumi.all([storage.endpoint, storage.storageBucketName, storage.backupBucketName, storage.storageCredentials.accessKey, storage.backupCredentials.accessKey, storage.restoreCredentials.accessKey])
           .apply(([endpoint, storageBucket, backupBucket, storageKey, backupKey, restoreKey]) => ({ endpoint, storageBucket, backupBucket, accessKeys: { storage: storageKey, backup: backupKey, restore: restoreKey } }))
       : undefined,
+    backupPassphrase: backups?.backupPassphrase,
+    backups: backups ? pulumi.all([backups.location, backups.units]).apply(([location, units]) => ({ location, units })) : undefined,
   };
 }

@@ -12,16 +12,18 @@
 #   scripts/ci-stack.sh preview <stack> [pulumi preview flags…]      e.g. --expect-no-changes, --json
 #   scripts/ci-stack.sh up <stack> [pulumi up flags…]
 #       prepare, then what pulumi/actions runs in that directory: `pulumi preview --diff`, or
-#       `pulumi up --yes --skip-preview` (the Automation API's up, which the action uses, never previews).
+#       `pulumi up --yes --skip-preview` (the Automation API's up, which the action uses, never previews),
+#       both with the guardrails policy pack (policy/, docs/policy.md).
 #
 # Environment:
 #   PULUMI_BACKEND_URL      required: the shared state, e.g. Pulumi's S3 backend on the lab's MinIO
 #                           (docs/pull-request-previews.md has the URL and why each parameter is there)
 #   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   the state bucket's MinIO user (s3:// backends)
 #   PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE   required: shared state gets no throwaway one
-#   QUAY_TOKEN, QM_SSH_PRIVATE_KEY, QM_STORAGE_SECRET_KEY
+#   QUAY_TOKEN, QM_SSH_PRIVATE_KEY, QM_STORAGE_SECRET_KEY, QM_MINIO_ADMIN_SECRET_KEY, QM_BACKUP_PASSPHRASE
 #                           the stack's secret config quay:token, quay-mirror:sshPrivateKey,
-#                           quay-mirror:storageSecretKey; set into the generated settings on stdin, encrypted
+#                           quay-mirror:storageSecretKey, quay-mirror:minioAdminSecretKey,
+#                           quay-mirror:backupPassphrase (optional); set into the generated settings on stdin
 #   QM_STACK_CONFIG         the stack's settings file (default Pulumi.<stack>.yaml)
 #   QM_CI_STACKS            the stacks CI manages, space-separated (default: every committed Pulumi.<stack>.yaml)
 #   GITHUB_PATH, GITHUB_ENV, GITHUB_OUTPUT   in a workflow, prepare hands the toolchain, its environment and
@@ -35,12 +37,14 @@ usage() { sed -n '2,28p' "$0" >&2; exit 2; }
 program_paths='^(Pulumi\.yaml|index\.ts|package\.json|package-lock\.json|tsconfig\.json|components/|providers/|config/|data/|plugins/|scripts/(ci-stack\.sh|lab-stack\.ts|env\.sh|versions\.sh|lib-stack\.sh|lib-npm\.sh|install-pulumi\.sh|ensure-node\.sh))'
 
 # Environment variable → secret config key (the value goes to `pulumi config set --secret` on stdin).
-secret_vars=(QUAY_TOKEN QM_SSH_PRIVATE_KEY QM_STORAGE_SECRET_KEY)
+secret_vars=(QUAY_TOKEN QM_SSH_PRIVATE_KEY QM_STORAGE_SECRET_KEY QM_MINIO_ADMIN_SECRET_KEY QM_BACKUP_PASSPHRASE)
 secret_key() {
   case "$1" in
     QUAY_TOKEN) echo quay:token ;;
     QM_SSH_PRIVATE_KEY) echo quay-mirror:sshPrivateKey ;;
     QM_STORAGE_SECRET_KEY) echo quay-mirror:storageSecretKey ;;
+    QM_MINIO_ADMIN_SECRET_KEY) echo quay-mirror:minioAdminSecretKey ;;
+    QM_BACKUP_PASSPHRASE) echo quay-mirror:backupPassphrase ;;
   esac
 }
 
@@ -114,6 +118,9 @@ prepare() {
   fi
   qm_npm_install_if_changed >&2
   bash scripts/install-pulumi.sh >&2
+  # The guardrails (policy/) need the language host shim; ObjectStorage and the host's tools need mc.
+  bash scripts/install-policy-shim.sh >&2
+  bash scripts/install-tools.sh >/dev/null
   npx tsc -p . >&2
   # pulumi/actions runs the program through the CLI, so the CLI must have the Node.js language host.
   QM_ENGINE_VIA="" qm_has_language_host || die "pulumi-language-nodejs is missing beside $(command -v pulumi): run scripts/install-pulumi.sh"
@@ -188,7 +195,7 @@ prepare() {
     done
   fi
   if [ -n "${GITHUB_OUTPUT:-}" ]; then
-    printf 'work-dir=%s\npulumi-version=%s\n' "$work" "$PULUMI_VERSION" >>"$GITHUB_OUTPUT"
+    printf 'work-dir=%s\npulumi-version=%s\npolicy-pack=%s\n' "$work" "$PULUMI_VERSION" "$PWD/policy" >>"$GITHUB_OUTPUT"
   fi
   PREPARED_WORK_DIR="$work"
 }
@@ -217,9 +224,9 @@ case "$cmd" in
     # The secrets are in the encrypted settings now; the engine and the program need none of them.
     unset "${secret_vars[@]}"
     if [ "$cmd" = preview ]; then
-      exec pulumi -C "$PREPARED_WORK_DIR" preview --stack "$stack" --non-interactive --diff "$@"
+      exec pulumi -C "$PREPARED_WORK_DIR" preview --stack "$stack" --non-interactive --diff --policy-pack "$PWD/policy" "$@"
     fi
-    exec pulumi -C "$PREPARED_WORK_DIR" up --stack "$stack" --non-interactive --yes --skip-preview "$@"
+    exec pulumi -C "$PREPARED_WORK_DIR" up --stack "$stack" --non-interactive --yes --skip-preview --policy-pack "$PWD/policy" "$@"
     ;;
   *) usage ;;
 esac

@@ -81,7 +81,10 @@ interface Declared {
  * Runs the real program (components/program.ts) under pulumi.runtime.setMocks with the stack file's config
  * and throwaway secrets, and returns every resource it declared and its plain outputs.
  */
-async function declareUnderMocks(file: string): Promise<{ declared: Declared[]; registryHostname: string; apiUrl: string; proxyCacheMirrors: unknown }> {
+async function declareUnderMocks(
+  file: string,
+  config: Record<string, string> = engineConfig(file),
+): Promise<{ declared: Declared[]; registryHostname: string; apiUrl: string; proxyCacheMirrors: unknown; secretOutputs: string[] }> {
   const declared: Declared[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -101,7 +104,6 @@ async function declareUnderMocks(file: string): Promise<{ declared: Declared[]; 
     stackOf(file),
     true,
   );
-  const config = engineConfig(file);
   const secrets = secretKeysFor(config);
   pulumi.runtime.setAllConfig({ ...config, ...Object.fromEntries(secrets.map((k) => [k, throwawaySecret(k)])) }, secrets);
 
@@ -113,11 +115,16 @@ async function declareUnderMocks(file: string): Promise<{ declared: Declared[]; 
     seen = declared.length;
     await new Promise((r) => setTimeout(r, 300));
   }
+  const secretOutputs: string[] = [];
+  for (const [key, o] of Object.entries(outputs)) {
+    if (pulumi.Output.isInstance(o) && (await pulumi.isSecret(o as pulumi.Output<unknown>))) secretOutputs.push(key);
+  }
   return {
     declared,
     registryHostname: outputs.registryHostname,
     apiUrl: await value(outputs.apiUrl),
     proxyCacheMirrors: outputs.proxyCacheMirrors,
+    secretOutputs: secretOutputs.sort(),
   };
 }
 
@@ -163,7 +170,7 @@ describe.each(STACK_FILES)("%s", (file) => {
 
   test("the whole program declares its resources from it (under mocks, with throwaway secrets)", async () => {
     const inputs = validate(file, config);
-    const { declared, registryHostname, apiUrl, proxyCacheMirrors } = await declareUnderMocks(file);
+    const { declared, registryHostname, apiUrl, proxyCacheMirrors, secretOutputs } = await declareUnderMocks(file);
     expect(registryHostname).toBe(inputs.config.registryHostname);
     const orgs = inputs.model.organizations.length + (inputs.config.proxyCaches?.upstreams.length ?? 0);
     expect(countOf(declared, "pulumi-nodejs:dynamic/quay:Organization")).toBe(orgs);
@@ -182,7 +189,84 @@ describe.each(STACK_FILES)("%s", (file) => {
         expect(declared).toContainEqual({ type: "command:remote:Command", name: `quay-${step}` });
       }
     }
+    // Managed object storage: MinIO's buckets and users, and the host checks the bucket before Quay starts.
+    const managed = inputs.config.objectStorage !== undefined;
+    expect(countOf(declared, "pulumi-nodejs:dynamic/minio:Bucket")).toBe(managed ? 2 : 0);
+    expect(countOf(declared, "pulumi-nodejs:dynamic/minio:User")).toBe(managed ? 3 : 0);
+    if (managed && inputs.config.mode === "full") {
+      expect(declared).toContainEqual({ type: "command:remote:Command", name: "quay-preflight" });
+      expect(declared).toContainEqual({ type: "command:remote:CopyToRemote", name: "quay-mc-binary" });
+    }
+    // Backups: the timer, the restore proof and the passphrase as a secret output.
+    const backups = inputs.config.backups !== undefined;
+    expect(countOf(declared, "quay-mirror:host:QuayBackups")).toBe(backups ? 1 : 0);
+    expect(secretOutputs).toEqual(backups ? ["backupPassphrase", "mirrorCredentials", "pullSecret", "robotCredentials"] : ["mirrorCredentials", "pullSecret", "robotCredentials"]);
   }, 120_000);
+});
+
+describe("object storage and backups settings", () => {
+  const file = "Pulumi.lab.yaml";
+  const lab = engineConfig(file);
+  const hostWith = (patch: (host: Record<string, unknown>) => void) => {
+    const host = JSON.parse(lab[`${NS}:host`]) as Record<string, unknown>;
+    patch(host);
+    return { ...lab, [`${NS}:host`]: JSON.stringify(host) };
+  };
+  const failure = async (config: Record<string, string>): Promise<string> => {
+    try {
+      await declareUnderMocks(file, config);
+    } catch (e) {
+      // ConfigError, or the component schemas' own error: either names the stack file, the key and the fix.
+      expect((e as Error).name).toMatch(/^(ConfigError|QuayHostConfigError)$/);
+      expect((e as Error).message).toContain(file);
+      return (e as Error).message;
+    }
+    throw new Error("the program accepted the settings");
+  };
+
+  test("the lab manages MinIO and backs up: storage host, port and bucket come from objectStorage", () => {
+    expect(lab[`${NS}:objectStorage`]).toBeDefined();
+    expect(lab[`${NS}:backups`]).toBeDefined();
+  });
+
+  test("Quay's storage keys set by hand next to objectStorage are refused, naming the key and the fix", async () => {
+    const message = await failure(hostWith((h) => ((h.storage as Record<string, unknown>).accessKey = "quay-storage")));
+    expect(message).toMatch(/quay-mirror:host"\]\.storage\.accessKey/);
+    expect(message).toMatch(/objectStorage creates Quay's storage user/);
+    const bucket = await failure(hostWith((h) => ((h.storage as Record<string, unknown>).bucket = "other-bucket")));
+    expect(bucket).toMatch(/quay-mirror:host"\]\.storage\.bucket/);
+  });
+
+  test("backups need objectStorage (the uploader and the restore reader are its users)", async () => {
+    const noStorage = { ...lab };
+    delete noStorage[`${NS}:objectStorage`];
+    const message = validationError(file, noStorage);
+    expect(message).toContain("quay-mirror:backups");
+    expect(message).toMatch(/together with quay-mirror:objectStorage/);
+  });
+
+  test("a bad backup schedule and a bad objectStorage endpoint name their keys", async () => {
+    const schedule = await failure({ ...lab, [`${NS}:backups`]: JSON.stringify({ schedules: { backup: "every day; rm -rf /" } }) });
+    expect(schedule).toContain("quay-mirror:backups");
+    expect(schedule).toMatch(/schedules\.backup/);
+    const endpoint = await failure({ ...lab, [`${NS}:objectStorage`]: JSON.stringify({ endpoint: "minio.lab:9000", adminAccessKey: "admin" }) });
+    expect(endpoint).toContain("quay-mirror:objectStorage");
+    expect(endpoint).toMatch(/endpoint/);
+  });
+
+  test("the MinIO client for the host: host.tools.mcBinary when set, and a clear error when it is neither set nor on PATH", async () => {
+    const missing = await failure(hostWith((h) => (h.tools = { mcBinary: "/nonexistent/mc" })));
+    expect(missing).toMatch(/no such file: \/nonexistent\/mc/);
+    const savedPath = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      const none = await failure(lab);
+      expect(none).toMatch(/quay-mirror:host"\]\.tools\.mcBinary/);
+      expect(none).toMatch(/scripts\/install-tools\.sh/);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+  });
 });
 
 describe("Pulumi.lab-existing.yaml through the real engine", () => {

@@ -106,6 +106,8 @@ describe("the pull-request workflows", () => {
           expect(step.with?.["pulumi-version"]).toBe("${{ steps.prepare.outputs.pulumi-version }}");
           expect(job.concurrency?.group).toMatch(/^pulumi-(preview|up)-\$\{\{ matrix\.stack \}\}/);
           expect(step.uses).toBe("pulumi/actions@v6");
+          // Every preview and up runs the guardrails (policy/): a mandatory violation fails the job.
+          expect(step.with?.policyPacks).toBe("${{ steps.prepare.outputs.policy-pack }}");
         }
       }
     }
@@ -145,7 +147,16 @@ describe("the pull-request workflows", () => {
       // The secrets the docs tell the operator to configure are the ones used.
       const used = [...text.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
       expect(new Set(used)).toEqual(
-        new Set(["PULUMI_STATE_ACCESS_KEY", "PULUMI_STATE_SECRET_KEY", "PULUMI_CONFIG_PASSPHRASE", "QUAY_TOKEN", "QM_SSH_PRIVATE_KEY", "QM_STORAGE_SECRET_KEY"]),
+        new Set([
+          "PULUMI_STATE_ACCESS_KEY",
+          "PULUMI_STATE_SECRET_KEY",
+          "PULUMI_CONFIG_PASSPHRASE",
+          "QUAY_TOKEN",
+          "QM_SSH_PRIVATE_KEY",
+          "QM_STORAGE_SECRET_KEY",
+          "QM_MINIO_ADMIN_SECRET_KEY",
+          "QM_BACKUP_PASSPHRASE",
+        ]),
       );
       const docs = fs.readFileSync(path.join(repoRoot, "docs", "pull-request-previews.md"), "utf8");
       for (const s of used) expect({ s, documented: docs.includes(s) }).toEqual({ s, documented: true });
