@@ -1,8 +1,9 @@
 // A small client for MinIO that runs MinIO's own `mc --json` (the same tool the host's backup scripts use).
 //
-// Credentials never reach argv (which `ps` shows to every user): each call gets them only through
-// `MC_HOST_<alias>=http://key:secret@host:port` in the child's environment, and a private, fresh
-// MC_CONFIG_DIR (mode 0700) so nothing is read from or written to ~/.mc. The one value mc would otherwise
+// Credentials never reach argv (which `ps` shows to every user) nor the environment: each call gets a private,
+// fresh MC_CONFIG_DIR (mode 0700) whose config.json (mode 0600) holds its aliases, so nothing is read from or
+// written to ~/.mc. (Not `MC_HOST_<alias>=http://key:secret@host`: this mc does not percent-decode it, so a
+// secret key with ':', '@' or '/' cannot be written there.) The one value mc would otherwise
 // take on its command line, a new user's secret key, goes on stdin (`mc admin user add ALIAS ACCESSKEY`
 // reads the secret from stdin when it is not an argument; mc's cmd/admin-user-add.go fetchUserKeys).
 //
@@ -78,29 +79,32 @@ export function hasCode(e: unknown, ...codes: string[]): boolean {
   return isMcError(e) && e.code !== undefined && codes.includes(e.code);
 }
 
-/** `MC_HOST_<alias>` value for credentials on an endpoint (secret: environment only). */
-export function mcHostValue(endpoint: string, credentials: MinioCredentials): string {
+/** mc's config.json (version 10) with one alias per credential pair on the endpoint (secret: a 0600 file only). */
+export function mcConfigJson(endpoint: string, aliases: Record<string, MinioCredentials>): string {
   const url = new URL(endpoint);
-  return `${url.protocol}//${encodeURIComponent(credentials.accessKey)}:${encodeURIComponent(credentials.secretKey)}@${url.host}`;
+  const entry = (c: MinioCredentials) => ({ url: `${url.protocol}//${url.host}`, accessKey: c.accessKey, secretKey: c.secretKey, api: "S3v4", path: "auto" });
+  return JSON.stringify({ version: "10", aliases: Object.fromEntries(Object.entries(aliases).map(([alias, c]) => [alias, entry(c)])) });
 }
 
 export interface McInvocation {
   file: string;
   argv: string[];
   env: Record<string, string>;
+  /** The content of $MC_CONFIG_DIR/config.json (holds the secrets). */
+  configJson: string;
 }
 
 /**
- * What one call runs, as a pure function so tests can assert that no secret is on argv: the binary, its
- * arguments, and the child's whole environment (inherited, minus any MC_* the caller had, plus ours).
+ * What one call runs, as a pure function so tests can assert that no secret is on argv or in the environment:
+ * the binary, its arguments, the child's whole environment (inherited, minus any MC_* the caller had, plus
+ * MC_CONFIG_DIR), and the config file with the aliases.
  */
 export function mcInvocation(connection: MinioConnection, args: string[], configDir: string, opts: McCallOptions = {}, baseEnv: NodeJS.ProcessEnv = process.env): McInvocation {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(baseEnv)) if (v !== undefined && !k.startsWith("MC_")) env[k] = v;
   env.MC_CONFIG_DIR = configDir;
-  env[`MC_HOST_${ALIAS}`] = mcHostValue(connection.endpoint, connection);
-  for (const [alias, creds] of Object.entries(opts.aliases ?? {})) env[`MC_HOST_${alias}`] = mcHostValue(connection.endpoint, creds);
-  return { file: connection.mcPath || "mc", argv: ["--json", "--quiet", "--no-color", "--disable-pager", ...args], env };
+  const configJson = mcConfigJson(connection.endpoint, { [ALIAS]: connection, ...(opts.aliases ?? {}) });
+  return { file: connection.mcPath || "mc", argv: ["--json", "--quiet", "--no-color", "--disable-pager", ...args], env, configJson };
 }
 
 /** Parses `mc --json` output: one JSON object per line (mc pretty-prints some as several lines). */
@@ -144,6 +148,7 @@ export async function runMc(connection: MinioConnection, args: string[], opts: M
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-mc-"));
   fs.chmodSync(configDir, 0o700);
   const inv = mcInvocation(connection, args, configDir, opts);
+  fs.writeFileSync(path.join(configDir, "config.json"), inv.configJson, { mode: 0o600 });
   const secrets = [connection.secretKey, ...Object.values(opts.aliases ?? {}).map((c) => c.secretKey), ...(opts.secrets ?? [])];
   const command = `${path.basename(inv.file)} ${inv.argv.join(" ")}`;
   const envTimeout = Number(process.env.MINIO_MC_TIMEOUT_MS);
