@@ -8,7 +8,10 @@ import { lazyProvider } from "../../providers/lazy";
 import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
 
 const root = path.join(__dirname, "../..");
-const providerFiles = [...fs.readdirSync(path.join(root, "providers/quay")).map((f) => `providers/quay/${f}`), "providers/local/random-secret.ts"];
+const providerFiles = [
+  ...["providers/quay", "providers/minio"].flatMap((dir) => fs.readdirSync(path.join(root, dir)).map((f) => `${dir}/${f}`)),
+  "providers/local/random-secret.ts",
+];
 const shims = providerFiles
   .map((file) => ({ file, match: /lazyProvider\("([^"]+)", "(\w+)"\)/.exec(fs.readFileSync(path.join(root, file), "utf8")) }))
   .filter((x) => x.match)
@@ -23,7 +26,24 @@ describe("the provider every resource stores", () => {
 
   it("every resource kind uses the shim of its own module", () => {
     expect(shims.map((s) => s.className).sort()).toEqual(
-      ["ApiTokenProvider", "DefaultPermissionProvider", "NamespaceReadGrantProvider", "OrganizationProvider", "ProxyCacheProvider", "RandomSecretProvider", "RepositoryPermissionProvider", "RepositoryProvider", "RobotAccountProvider", "TeamProvider", "UserProvider"].sort(),
+      [
+        "ApiTokenProvider",
+        "DefaultPermissionProvider",
+        "NamespaceReadGrantProvider",
+        "OrganizationProvider",
+        "ProxyCacheProvider",
+        "RandomSecretProvider",
+        "RepositoryPermissionProvider",
+        "RepositoryProvider",
+        "RepositorySetProvider",
+        "RobotAccountProvider",
+        "TeamProvider",
+        "UserProvider",
+        // MinIO
+        "BucketProvider",
+        "PolicyProvider",
+        "UserProvider",
+      ].sort(),
     );
     for (const s of shims) expect(`${s.module}.ts`).toBe(s.file);
   });
