@@ -8,7 +8,7 @@ import { lazyProvider } from "../lazy";
 import { QuayProvider } from "./base";
 import { z } from "zod";
 import { encodeSegment, repoPath } from "./client";
-import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, isGone, isUnknown, sameValue } from "./common";
+import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, isGone, isUnknown, organizationGone, sameValue } from "./common";
 import { forgetNamespacePermissions, listNamespaceRepositories, reachableRepositories } from "./listing";
 import { namespaceName, repositoryRole, robotFullName, userName } from "./names";
 
@@ -42,8 +42,10 @@ export async function planGrants(props: NamespaceReadGrantProps, overrideToken?:
     props.namespaces.map(async (namespace) => {
       // Reachability first: it needs admin rights, so a rejected token fails (or falls back to an override)
       // here, before the listing, which Quay would otherwise answer anonymously with public repositories only.
-      const reachable = await reachableRepositories(client, namespace, props.granteeKind, props.grantee).catch((e) => {
-        if (isGone(e)) return new Set<string>();
+      const reachable = await reachableRepositories(client, namespace, props.granteeKind, props.grantee).catch(async (e) => {
+        // A namespace that does not exist yet (a first preview: the organization is created in the same
+        // up) has no repositories to grant; Quay says 403, not 404, for a missing organization's lists.
+        if (isGone(e) || (await organizationGone(client, namespace, e))) return new Set<string>();
         throw e;
       });
       const repos = await listNamespaceRepositories(client, namespace);

@@ -69,6 +69,24 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
     expect(updated.outs?.missingGrants).toEqual([]);
   });
 
+  it("plans nothing for a namespace that does not exist yet (a first preview), for users and robots alike", async () => {
+    const fresh = uniqueName("notyet");
+    for (const grantee of [{ granteeKind: "user", grantee: pullUser }, { granteeKind: "robot", grantee: `${fresh}+ocp_mirror` }]) {
+      forgetNamespaceListings();
+      const checked = await provider.check(props(), props({ ...grantee, namespaces: [fresh] }));
+      expect(checked.failures).toBeUndefined();
+      expect(checked.inputs).toMatchObject({ repositories: [], missingGrants: [] });
+    }
+    // A token that is refused on a namespace that does exist still fails: only a missing organization is "nothing".
+    forgetNamespaceListings();
+    const stranger = { ...quay.connection, token: "not-a-valid-token-0000000000000000000000" };
+    await expect(provider.check(props(), props({ connection: stranger }))).rejects.toThrow(/40[13]/);
+    // The listings are cached per endpoint for one engine operation (one token): let the stranger's other
+    // in-flight listing fail and be forgotten before the next test reads with the real token.
+    await new Promise((r) => setTimeout(r, 300));
+    forgetNamespaceListings();
+  });
+
   it("refresh reports a grant removed behind Pulumi's back", async () => {
     const planned = (await provider.check(props(), props())).inputs!;
     const created = await provider.create(planned);
