@@ -1,14 +1,17 @@
-// Full mode through the real engine on a disposable test host: one `up` of the real program takes a bare
-// Debian 12 host to a running registry with the lab model applied; the pullSecret output's credential
-// gets `pull` from the running registry's /v2/auth; a second `up` runs no remote command and changes
-// nothing. The registry is a stand-in image (the project's Quay API emulator, tests/e2e/stand-in) loaded
-// through the air-gapped archive path, because Quay's image cannot be pulled here.
+// Full mode through the real engine on a disposable test host, shaped like Pulumi.lab.yaml: one `up` of the
+// real program makes MinIO's buckets and users (a real MinIO), takes a bare Debian 12 host to a running
+// registry behind the storage preflight with the lab model applied and the backup timers installed; the
+// pullSecret output's credential gets `pull` from the running registry's /v2/auth; a backup lands in MinIO
+// and the restore proof passes; a second `up` runs no remote command and changes nothing. The registry is a
+// stand-in image (the project's Quay API emulator, tests/e2e/stand-in) loaded through the air-gapped archive
+// path, because Quay's image cannot be pulled here.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { credentialFromDockerConfig, grantedActions } from "../support/registry";
 import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
+import { Minio, startMinio } from "../support/minio";
 import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
 
 const HOSTNAME = "quay.test.example";
@@ -28,17 +31,21 @@ function buildStandInArchive(dir: string): string {
 
 (hostE2eEnabled() ? describe : describe.skip)("full mode on a test host", () => {
   let host: TestHost;
+  let minio: Minio;
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-lab-full-"));
     host = await startTestHost("labfull");
+    // The lab's MinIO: on the host side of the guest's network, where the guest reaches it.
+    minio = await startMinio({ address: host.hostAddress });
   });
   afterAll(async () => {
     await host?.stop();
+    await minio?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("bare host to a running registry with the lab model in one up; the pull secret pulls; a second up does nothing", async () => {
+  test("bare host to a running registry with the lab model, MinIO's side and backups in one up; the pull secret pulls; a backup is restorable; a second up does nothing", async () => {
     const archive = buildStandInArchive(dir);
     const endpoint = `http://${host.host}:8080`;
     await withEngineStack(
@@ -49,17 +56,20 @@ function buildStandInArchive(dir: string): string {
           "quay-mirror:registryHostname": HOSTNAME,
           "quay-mirror:apiUrl": endpoint,
           "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
+          "quay-mirror:objectStorage": JSON.stringify({ endpoint: minio.endpoint, adminAccessKey: minio.root.accessKey }),
+          "quay-mirror:backups": JSON.stringify({ prefix: "quay" }),
           "quay-mirror:host": JSON.stringify({
             connection: { host: host.host, port: host.port, user: host.user, hostKey: host.hostKey },
             proxyAddress: host.hostAddress,
             imageArchive: archive,
             quayVersion: "v3.18.0",
-            storage: { hostname: host.hostAddress, bucket: "quay-storage", accessKey: "quay-storage" },
+            storage: {},
+            tools: { mcBinary: minio.mcPath },
             healthTimeoutSeconds: 240,
             purgeOnDestroy: true,
           }),
         },
-        secrets: { "quay-mirror:sshPrivateKey": host.privateKey, "quay-mirror:storageSecretKey": "minio-secret-$(id)" },
+        secrets: { "quay-mirror:sshPrivateKey": host.privateKey, "quay-mirror:minioAdminSecretKey": minio.root.secretKey },
       },
       async (stack) => {
         // Sample every process's arguments on the host every 100 ms for the whole run.
@@ -69,6 +79,21 @@ function buildStandInArchive(dir: string): string {
         expect(created.filter((s) => s.type === "command:remote:Command").length).toBeGreaterThanOrEqual(10);
         expect(created.filter((s) => s.type === "pulumi-nodejs:dynamic/quay:Organization")).toHaveLength(5);
         expect(created.filter((s) => s.type === "pulumi-nodejs:dynamic/quay:Repository")).toHaveLength(8);
+        expect(created.filter((s) => s.type === "pulumi-nodejs:dynamic/minio:Bucket")).toHaveLength(2);
+        expect(created.filter((s) => s.type === "pulumi-nodejs:dynamic/minio:User")).toHaveLength(3);
+        expect(created.map((s) => s.name)).toEqual(expect.arrayContaining(["quay-preflight", "backups-install"]));
+        expect(up.outputs.backupPassphrase.secret).toBe(true);
+        const passphrase = up.outputs.backupPassphrase.value as string;
+
+        // A backup of what the database holds lands in MinIO as exactly two objects, and the restore proof passes.
+        await host.sshOk(`sudo -u postgres psql -v ON_ERROR_STOP=1 -d quay -c 'CREATE TABLE IF NOT EXISTS lab_probe (n int); INSERT INTO lab_probe SELECT generate_series(1, 42);'`);
+        for (const unit of ["quay-backup.service", "quay-restore-validate.service"]) {
+          const r = await host.ssh(`sudo systemctl start ${unit}`, { timeoutMs: 10 * 60_000 });
+          expect({ unit, code: r.code, journal: r.code === 0 ? "" : (await host.ssh(`sudo journalctl -u ${unit} --no-pager -n 40`)).stdout }).toEqual({ unit, code: 0, journal: "" });
+        }
+        const objects = (await minio.mc(["ls", "--recursive", "root/quay-backups/quay/"])).json.map((o) => String(o.key));
+        expect(objects).toHaveLength(2);
+        expect(objects.map((k) => k.replace(/\d{8}T\d{6}Z/g, "<ts>")).sort()).toEqual(["<ts>/quay-<ts>.tar.gz.enc", "<ts>/quay-<ts>.tar.gz.enc.sha256"]);
 
         // The cluster's credential pulls a mirror repository from the running registry, and nothing outside.
         const pull = credentialFromDockerConfig(up.outputs.pullSecret.value as string, HOSTNAME);
@@ -88,7 +113,7 @@ function buildStandInArchive(dir: string): string {
         expect(generated.every((g) => typeof g === "string" && g.length >= 24)).toBe(true);
         const apiToken = plain(resources.find((r) => r.type === "pulumi-nodejs:dynamic/quay:ApiToken")?.outputs?.token) as string;
         expect(apiToken).toMatch(/^[A-Z0-9]{40}$/);
-        for (const secret of [pull.password, "minio-secret-$(id)", host.privateKey.split("\n")[1]!, apiToken, ...generated]) {
+        for (const secret of [pull.password, minio.root.secretKey, passphrase, host.privateKey.split("\n")[1]!, apiToken, ...generated]) {
           expect(findPlaintext(state, secret)).toEqual([]);
           expect(`${up.stdout}\n${up.stderr}`).not.toContain(secret);
           expect(samples).not.toContain(secret);
@@ -102,6 +127,9 @@ function buildStandInArchive(dir: string): string {
         // A second up: no remote command runs, nothing changes.
         const again = await stack.up();
         expect(Object.keys(again.summary)).toEqual(["same"]);
+
+        // The cleanup's destroy refuses buckets that hold objects (it never loses blobs): empty them first.
+        for (const bucket of ["quay-storage", "quay-backups"]) await minio.mc(["rm", "--recursive", "--force", "--versions", `root/${bucket}`]);
       },
     );
   });
