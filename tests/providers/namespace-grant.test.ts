@@ -44,7 +44,7 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
     expect(checked.inputs?.missingGrants).toHaveLength(132);
   });
 
-  it("grants read on every repository, converges to no diff, and picks up repositories created later", async () => {
+  it("grants read on every repository, converges to no diff, and a refresh picks up repositories created later without the role", async () => {
     const planned = (await provider.check(props(), props())).inputs!;
     const created = await provider.create(planned);
     expect(created.outs?.missingGrants).toEqual([]);
@@ -56,15 +56,19 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
     expect(again.missingGrants).toEqual([]);
     expect((await provider.diff(created.id, created.outs!, again)).changes).toBe(false);
 
-    // An oc-mirror pass adds repositories: the plan names exactly those.
+    // Repositories created later without the role (no default permission in this namespace): a plain check
+    // does not look (no API call), a refresh names exactly those, and the next check plans them.
     await createRepo(ops, "appcafe/open-liberty/new1");
     await createRepo(rel, "release-metadata");
     forgetNamespaceListings(); // what a new engine operation (a new provider process) starts with
-    const after = (await provider.check(created.outs!, props())).inputs!;
+    expect((await provider.check(created.outs!, props())).inputs!.missingGrants).toEqual([]);
+    const refreshed = (await provider.read(created.id, created.outs!)).inputs as never;
+    forgetNamespaceListings();
+    const after = (await provider.check(refreshed, props())).inputs!;
     expect(after.missingGrants).toEqual([`${ops}/appcafe/open-liberty/new1`, `${rel}/release-metadata`].sort());
-    expect((await provider.diff(created.id, created.outs!, after)).changes).toBe(true);
+    expect((await provider.diff(created.id, refreshed, after)).changes).toBe(true);
     quay.emulator.counter.reset();
-    const updated = await provider.update(created.id, created.outs!, after);
+    const updated = await provider.update(created.id, refreshed, after);
     expect(quay.emulator.counter.writes()).toBe(2);
     expect(updated.outs?.missingGrants).toEqual([]);
   });
@@ -85,6 +89,28 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
     // in-flight listing fail and be forgotten before the next test reads with the real token.
     await new Promise((r) => setTimeout(r, 300));
     forgetNamespaceListings();
+  });
+
+  it("with nothing changed, check makes no API call; a grant removed by hand shows after a refresh and the next up grants it again", async () => {
+    const created = await provider.create((await provider.check(props(), props())).inputs!);
+    forgetNamespaceListings();
+    quay.emulator.counter.reset();
+    const again = await provider.check(created.outs!, props());
+    expect(quay.emulator.counter.total()).toBe(0);
+    expect((await provider.diff(created.id, created.outs!, again.inputs!)).changes).toBe(false);
+
+    await quay.admin.delete(`/api/v1/repository/${rel}/release-images/permissions/user/${pullUser}`);
+    // A plain preview reads nothing, so it cannot know; a refresh does.
+    const refreshed = await provider.read(created.id, created.outs!);
+    expect(refreshed.props?.missingGrants).toEqual([`${rel}/release-images`]);
+    forgetNamespaceListings();
+    const replanned = await provider.check(refreshed.inputs as never, props());
+    expect(replanned.inputs).toMatchObject({ missingGrants: [`${rel}/release-images`] });
+    expect((await provider.diff(created.id, refreshed.props as never, replanned.inputs!)).changes).toBe(true);
+    const repaired = await provider.update(created.id, refreshed.props as never, replanned.inputs!);
+    expect(repaired.outs).toMatchObject({ missingGrants: [] });
+    forgetNamespaceListings();
+    expect((await provider.read(created.id, repaired.outs as never)).props?.missingGrants).toEqual([]);
   });
 
   it("refresh reports a grant removed behind Pulumi's back", async () => {
