@@ -33,6 +33,11 @@ export interface NamespaceReadGrantProps extends CommonProps {
   repositories?: string[];
   /** Computed by `check`: the repositories that lack the grant, as of this plan (what `up` will grant). */
   missingGrants?: string[];
+  /**
+   * Set by `read` (refresh) in the stored inputs: what the refresh found lacking the grant. It makes the next
+   * `check` plan live (its own stored `missingGrants` may be a stale plan that `up` already carried out).
+   */
+  missingAtRefresh?: string[];
 }
 
 /** Lists the namespaces and finds the repositories the grantee cannot reach yet. */
@@ -62,8 +67,7 @@ export async function planGrants(props: NamespaceReadGrantProps, overrideToken?:
 export function planStillStands(olds: Partial<NamespaceReadGrantProps> | undefined, news: NamespaceReadGrantProps): boolean {
   return (
     Array.isArray(olds?.repositories) &&
-    Array.isArray(olds?.missingGrants) &&
-    olds!.missingGrants!.length === 0 &&
+    (olds!.missingAtRefresh ?? []).length === 0 &&
     olds!.granteeKind === news.granteeKind &&
     olds!.grantee === news.grantee &&
     (olds!.role ?? "read") === (news.role ?? "read") &&
@@ -107,10 +111,10 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
     // and nothing was found missing since. Repositories created later get the role from the namespace's
     // default permission; one that lacks it anyway shows after a refresh (read plans again, below), and the
     // next check then plans live and the update grants it.
-    if (planStillStands(olds, inputs)) return { inputs: compact({ ...inputs, repositories: olds.repositories, missingGrants: [] }) };
+    if (planStillStands(olds, inputs)) return { inputs: compact({ ...inputs, repositories: olds.repositories, missingGrants: [], missingAtRefresh: undefined }) };
     // The live part of the plan: which repositories exist and which of them lack the grant.
     const plan = await planGrants(inputs, this.overrideToken);
-    return { inputs: compact({ ...inputs, ...plan }) };
+    return { inputs: compact({ ...inputs, ...plan, missingAtRefresh: undefined }) };
   }
 
   async diff(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.DiffResult> {
@@ -135,7 +139,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
     const plan = await planGrants(props, this.overrideToken);
     // The plan goes into the inputs too, so the next check sees what this refresh found missing.
     const refreshed = compact({ ...props, ...plan });
-    return { id, props: refreshed, inputs: refreshed };
+    return { id, props: refreshed, inputs: compact({ ...refreshed, missingAtRefresh: plan.missingGrants }) };
   }
 
   async update(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.UpdateResult<NamespaceReadGrantProps>> {
