@@ -13,7 +13,8 @@
 #   scripts/ci-stack.sh up <stack> [pulumi up flags…]
 #       prepare, then what pulumi/actions runs in that directory: `pulumi preview --diff`, or
 #       `pulumi up --yes --skip-preview` (the Automation API's up, which the action uses, never previews),
-#       both with the guardrails policy pack (policy/, docs/policy.md).
+#       both with --refresh (drift made by hand shows and is repaired) and the guardrails policy pack
+#       (policy/, docs/policy.md).
 #
 # Environment:
 #   PULUMI_BACKEND_URL      required: the shared state, e.g. Pulumi's S3 backend on the lab's MinIO
@@ -224,9 +225,9 @@ case "$cmd" in
     # The secrets are in the encrypted settings now; the engine and the program need none of them.
     unset "${secret_vars[@]}"
     if [ "$cmd" = preview ]; then
-      exec pulumi -C "$PREPARED_WORK_DIR" preview --stack "$stack" --non-interactive --diff --policy-pack "$PWD/policy" "$@"
+      exec pulumi -C "$PREPARED_WORK_DIR" preview --stack "$stack" --non-interactive --diff --refresh --policy-pack "$PWD/policy" "$@"
     fi
-    exec pulumi -C "$PREPARED_WORK_DIR" up --stack "$stack" --non-interactive --yes --skip-preview --policy-pack "$PWD/policy" "$@"
+    exec pulumi -C "$PREPARED_WORK_DIR" up --stack "$stack" --non-interactive --yes --skip-preview --refresh --policy-pack "$PWD/policy" "$@"
     ;;
   *) usage ;;
 esac

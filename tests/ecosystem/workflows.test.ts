@@ -108,6 +108,8 @@ describe("the pull-request workflows", () => {
           expect(step.uses).toBe("pulumi/actions@v6");
           // Every preview and up runs the guardrails (policy/): a mandatory violation fails the job.
           expect(step.with?.policyPacks).toBe("${{ steps.prepare.outputs.policy-pack }}");
+          // Drift made by hand shows in the plan and is repaired by the up.
+          expect(step.with?.refresh).toBe(true);
         }
       }
     }
