@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { QuayBackups } from "../../components/quay-backups";
 import { PEM } from "../quay-host/samples";
+import { unwrap, isSecret } from "../support/outputs";
 
 const GENERATED = "GENERATEDPASSPHRASE0123456789abcdefghijklmnopqrs";
 beforeAll(async () => {
@@ -22,8 +23,6 @@ beforeAll(async () => {
   );
 });
 
-const unwrap = <T>(o: pulumi.Input<T> | undefined): Promise<T> => new Promise((resolve) => pulumi.output(o as pulumi.Input<T>).apply((v) => resolve(v as T)));
-const isSecret = (o: unknown) => (pulumi.Output.isInstance(o) ? pulumi.isSecret(o) : Promise.resolve(false));
 
 const SECRETS = { backup: "backup-secret-'\"$(x)", restore: "restore-secret-:@/%" };
 function args(extra: Record<string, unknown> = {}) {

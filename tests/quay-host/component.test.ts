@@ -7,6 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { QuayHost } from "../../components/quay-host";
 import { bash, labArgs, PEM } from "./samples";
+import { unwrap, isSecret } from "../support/outputs";
 
 type Captured = { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions };
 const engineInputs: { type: string; name: string; inputs: any }[] = [];
@@ -34,8 +35,6 @@ beforeAll(async () => {
   );
 });
 
-const unwrap = <T>(o: pulumi.Input<T> | undefined): Promise<T> => new Promise((resolve) => pulumi.output(o as pulumi.Input<T>).apply((v) => resolve(v as T)));
-const isSecret = (o: unknown) => (pulumi.Output.isInstance(o) ? pulumi.isSecret(o) : Promise.resolve(false));
 
 async function build(name: string, args: Record<string, any>) {
   const captured: Captured[] = [];

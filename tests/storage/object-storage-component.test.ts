@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseObjectStorageArgs } from "../../config/object-storage";
 import { ObjectStorage, backupPolicyDocument, restorePolicyDocument, storagePolicyDocument } from "../../components/object-storage";
 import { normalizePolicy } from "../../providers/minio/policy";
+import { unwrap } from "../support/outputs";
 
 const declared: { type: string; name: string; inputs: Record<string, any> }[] = [];
 
@@ -25,7 +26,6 @@ beforeAll(async () => {
   );
 });
 
-const unwrap = <T>(o: pulumi.Input<T>): Promise<T> => new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
 const connection = { endpoint: "http://10.0.0.5:9000", accessKey: "minio-admin", secretKey: "ADMIN-SECRET-never-echoed" };
 
 describe("arguments", () => {

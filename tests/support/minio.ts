@@ -9,12 +9,14 @@
 //     await minio.stop();
 //   }
 //
-// Credentials reach `mc` only through MC_HOST_<alias> in its environment (never argv), like on the host.
+// Credentials reach `mc` only through a private config.json written by the provider's own mcConfigJson
+// (never argv or the environment), exactly as the MinIO providers hand them over.
 import { ChildProcess, execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { mcConfigJson, parseJsonLines } from "../../providers/minio/client";
 import { toolchain } from "./engine";
 
 export interface MinioOptions {
@@ -58,8 +60,6 @@ export interface Minio {
   readonly mcPath: string;
   /** Runs `mc --json <args>` with alias "root" (root user) and, with `as`, alias "u". */
   mc(args: string[], opts?: McOptions): Promise<McResult>;
-  /** MC_HOST_<alias> value for these credentials (secret: environment only). */
-  mcHost(credentials: MinioCredentials): string;
   stop(): Promise<void>;
 }
 
@@ -93,7 +93,6 @@ export async function startMinio(opts: MinioOptions = {}): Promise<Minio> {
   const consolePort = await freePort(address);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-minio-"));
   const dataDir = path.join(dir, "data");
-  const mcConfigDir = path.join(dir, "mc");
   fs.mkdirSync(dataDir);
   const root = { accessKey: "qm-root", secretKey: `root-${Math.random().toString(36).slice(2)}${Date.now()}` };
   const endpoint = `http://${address}:${port}`;
@@ -111,23 +110,17 @@ export async function startMinio(opts: MinioOptions = {}): Promise<Minio> {
   let exited = false;
   child.once("exit", () => (exited = true));
 
-  const mcHost = (c: MinioCredentials) => `http://${encodeURIComponent(c.accessKey)}:${encodeURIComponent(c.secretKey)}@${address}:${port}`;
   const mc = (args: string[], o: McOptions = {}): Promise<McResult> =>
     new Promise((resolve, reject) => {
-      const env: Record<string, string> = { ...(process.env as Record<string, string>), MC_CONFIG_DIR: mcConfigDir, MC_HOST_root: mcHost(root) };
-      if (o.as) env.MC_HOST_u = mcHost(o.as);
+      // A fresh private config per call: alias "root" always, "u" for the credentials asked for.
+      const configDir = fs.mkdtempSync(path.join(dir, "mc-"));
+      fs.writeFileSync(path.join(configDir, "config.json"), mcConfigJson(endpoint, { root, ...(o.as ? { u: o.as } : {}) }), { mode: 0o600 });
+      const env: Record<string, string> = { MC_CONFIG_DIR: configDir };
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MC_")) env[k] = v;
       const p = execFile(path.join(binDir, "mc"), ["--json", "--quiet", ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        fs.rmSync(configDir, { recursive: true, force: true });
         const code = err ? (typeof (err as NodeJS.ErrnoException).code === "number" ? ((err as unknown as { code: number }).code) : 1) : 0;
-        const json = String(stdout)
-          .split("\n")
-          .filter((l) => l.startsWith("{"))
-          .map((l) => {
-            try {
-              return JSON.parse(l) as Record<string, unknown>;
-            } catch {
-              return {};
-            }
-          });
+        const json = parseJsonLines(String(stdout)) as Array<Record<string, unknown>>;
         const result = { code, stdout: String(stdout), stderr: String(stderr), json };
         if (code !== 0 && !o.allowFailure) {
           reject(new Error(`mc ${args.join(" ")} failed (${code}): ${String(stdout).slice(0, 2000)} ${String(stderr).slice(0, 2000)}`));
@@ -160,7 +153,6 @@ export async function startMinio(opts: MinioOptions = {}): Promise<Minio> {
     binDir,
     mcPath: path.join(binDir, "mc"),
     mc,
-    mcHost,
     async stop() {
       if (!exited) {
         const gone = new Promise((r) => child.once("exit", r));
