@@ -5,9 +5,8 @@
 #   qm_npm_install             npm ci (what test.sh and CI do: always a clean install)
 #   qm_npm_install_if_changed  the same, but nothing when node_modules already holds what the lock file names
 #
-# npm ci refuses this lock file while the registry lacks some optional platform packages it names
-# (e.g. @unrs/resolver-binding-android-arm-eabi@1.13.0 answers 404); npm install then installs the same
-# locked versions, and the lock file must come out unchanged (docs/toolchain.md).
+# A lock file that `npm ci` refuses is an error, never repaired here: rewriting it in place would install
+# something other than what was reviewed (and leave the checkout dirty).
 qm_npm_install_if_changed() {
   if qm_npm_current; then
     echo "node_modules matches package-lock.json; npm install skipped" >&2
@@ -18,9 +17,12 @@ qm_npm_install_if_changed() {
 
 qm_npm_install() {
   if ! npm ci --ignore-scripts --no-audit --no-fund; then
-    echo "npm ci failed; installing the locked versions with npm install" >&2
-    npm install --ignore-scripts --no-audit --no-fund
-    if git rev-parse --git-dir >/dev/null 2>&1; then git diff --exit-code --stat -- package-lock.json; fi
+    {
+      echo "npm ci refused package-lock.json (above: what it misses). The lock file no longer matches package.json"
+      echo "or what the registry serves. Fix: run 'npm install --package-lock-only --ignore-scripts' in $PWD,"
+      echo "review the diff of package-lock.json and commit it."
+    } >&2
+    return 1
   fi
 }
 
