@@ -1,5 +1,7 @@
 // config.yaml and quay.service as rendered: every key Quay requires, every knob the lab pins, the storage
 // block exactly as the seed shows it, a faithful YAML round trip.
+import * as fs from "fs";
+import * as path from "path";
 import YAML from "yaml";
 import { QUAY_REQUIRED_KEYS } from "../../config/quay-host";
 import { SECURITY_POSTURE } from "../../config/quay-posture";
@@ -113,6 +115,13 @@ describe("renderQuayConfig", () => {
     });
     // every posture key of the README's table is in config.yaml with its pinned value
     for (const [key, p] of Object.entries(SECURITY_POSTURE)) expect({ key, value: config[key] }).toEqual({ key, value: p.value });
+  });
+
+  test("the README's posture table lists every pinned posture key with its value", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "../../components/quay-host/README.md"), "utf8");
+    for (const key of [...Object.keys(SECURITY_POSTURE), "TESTING", "FEATURE_PROXY_STORAGE"]) {
+      expect({ key, row: new RegExp(`^\\| \`${key}\` \\| \`${String(config[key])}\` \\|`, "m").test(readme) }).toEqual({ key, row: true });
+    }
   });
 
   test("TESTING can never be turned on, not even by an (unvalidated) overlay", () => {
