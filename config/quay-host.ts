@@ -442,6 +442,13 @@ export const quayHostArgsSchema = z
         ctx.addIssue({ code: "custom", path: ["postureOverrides", i], message: `extraConfig does not relax ${key} — fix: remove it from postureOverrides` });
       }
     });
+    if (overlay.FEATURE_INVITE_ONLY_USER_CREATION === true && overlay.FEATURE_USER_CREATION !== true) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["extraConfig", "FEATURE_INVITE_ONLY_USER_CREATION"],
+        message: "FEATURE_INVITE_ONLY_USER_CREATION: true needs FEATURE_USER_CREATION: true (Quay's config validator refuses it otherwise, and Quay does not start) — fix: remove it; with FEATURE_USER_CREATION false nobody can sign up anyway",
+      });
+    }
     const tls = overlay.EXTERNAL_TLS_TERMINATION ?? true;
     const scheme = overlay.PREFERRED_URL_SCHEME ?? "https";
     if (tls === true && scheme !== "https") {

@@ -21,11 +21,6 @@ export const SECURITY_POSTURE: Readonly<Record<string, PostureKey>> = {
     quayDefault: true,
     why: "anyone who reaches Quay could sign up, and with CREATE_NAMESPACE_ON_PUSH push into a namespace of their own; users are created by the superuser API (ClusterPullUser), which ignores this flag",
   },
-  FEATURE_INVITE_ONLY_USER_CREATION: {
-    value: true,
-    quayDefault: false,
-    why: "a second lock: if FEATURE_USER_CREATION is ever relaxed, sign-up still needs a team invitation",
-  },
   FEATURE_ANONYMOUS_ACCESS: {
     value: false,
     quayDefault: true,

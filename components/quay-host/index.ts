@@ -187,8 +187,8 @@ export interface QuayHostArgs {
    */
   extraConfig?: Record<string, unknown>;
   /**
-   * Security-posture keys (config/quay-posture.ts: FEATURE_USER_CREATION, FEATURE_INVITE_ONLY_USER_CREATION,
-   * FEATURE_ANONYMOUS_ACCESS, CREATE_PRIVATE_REPO_ON_PUSH) that extraConfig relaxes on purpose. A relaxing
+   * Security-posture keys (config/quay-posture.ts: FEATURE_USER_CREATION, FEATURE_ANONYMOUS_ACCESS,
+   * CREATE_PRIVATE_REPO_ON_PUSH) that extraConfig relaxes on purpose. A relaxing
    * overlay without its key here is refused. Default none.
    */
   postureOverrides?: string[];

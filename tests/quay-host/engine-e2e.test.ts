@@ -1,9 +1,11 @@
 // QuayHost through the real engine on a disposable test host (wherever test hosts can run; QM_SKIP_HOST_E2E=1 skips it). The image is a stand-in Quay (tests/quay-host/fake-quay.ts on port 8080) loaded through
 // the air-gapped archive path; it refuses to start unless the container user can read config.yaml.
-// Checks: a bare host to a running registry with a working superuser bootstrap token in one `up`; a second
-// `up` changes nothing; one config key re-runs only config, unit and health; no secret in the state.
+// Checks: a bare host to a running registry with a working superuser bootstrap token in one `up`, with 8080
+// unreachable from the proxy address until initialize succeeded; a second `up` changes nothing; one config key
+// re-runs only config, unit and health; no secret in the state.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
@@ -13,6 +15,35 @@ import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
 const enabled = hostE2eEnabled();
 const repo = path.resolve(__dirname, "../..");
 jest.setTimeout(30 * 60_000);
+
+/**
+ * Tries a TCP connection to host:port every `everyMs` until stopped, from this machine (the host side of the
+ * veth: the proxy address). Each attempt records when it started, when it ended and whether it connected.
+ */
+function pollPort(host: string, port: number, everyMs = 250) {
+  const attempts: { start: number; end: number; connected: boolean }[] = [];
+  let stopped = false;
+  const once = () =>
+    new Promise<void>((resolve) => {
+      const start = Date.now() / 1000;
+      const socket = net.connect({ host, port });
+      const done = (connected: boolean) => {
+        attempts.push({ start, end: Date.now() / 1000, connected });
+        socket.destroy();
+        resolve();
+      };
+      socket.setTimeout(1000, () => done(false));
+      socket.once("connect", () => done(true));
+      socket.once("error", () => done(false));
+    });
+  const loop = (async () => {
+    while (!stopped) {
+      await once();
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return { attempts, stop: async () => ((stopped = true), await loop) };
+}
 
 function buildStandInArchive(dir: string): string {
   const app = path.join(dir, "app");
@@ -50,7 +81,10 @@ function buildStandInArchive(dir: string): string {
         secrets: { privateKey: host.privateKey },
       },
       async (stack) => {
-        const up1 = await stack.up();
+        // While the first up runs, this machine (the proxy address, on the host side of the veth) keeps trying
+        // Quay's port: it must never connect before the expose step (after initialize) wrote its marker.
+        const poller = pollPort(host.host, 8080);
+        const up1 = await stack.up().finally(() => poller.stop());
         const token = up1.outputs.bootstrapToken!;
         expect(token.secret).toBe(true);
         expect(String(token.value)).toMatch(/^[A-Z0-9]{40}$/);
@@ -59,6 +93,22 @@ function buildStandInArchive(dir: string): string {
         expect(me).toMatchObject({ username: "quayadmin", super_user: true });
 
         // on the host
+        // Quay listened on 8080 (the stand-in logs it) well before the marker; every attempt in between failed,
+        // and no attempt connected before the marker existed.
+        const markerAt = Number(await host.sshOk("date -r /var/lib/quay/.quay-mirror-initialized +%s.%N"));
+        const listenAt = Number((await host.sshOk("sudo journalctl -u quay.service -o short-unix --no-pager | grep -m1 'stand-in listening on 8080' | cut -d' ' -f1")).trim());
+        expect(listenAt).toBeGreaterThan(0);
+        expect(markerAt).toBeGreaterThan(listenAt);
+        const window = poller.attempts.filter((a) => a.start >= listenAt && a.end <= markerAt);
+        expect(window.length).toBeGreaterThan(0);
+        expect(window.filter((a) => a.connected)).toEqual([]);
+        for (const a of poller.attempts.filter((x) => x.connected)) expect(a.end).toBeGreaterThanOrEqual(markerAt);
+        expect(poller.attempts.some((a) => a.connected)).toBe(true);
+        // UID 1001 is the no-login system account; the upload directory is private under a root-owned parent
+        expect(await host.sshOk("getent passwd 1001 | cut -d: -f1,7")).toBe("quay-container:/usr/sbin/nologin\n");
+        expect(await host.sshOk("sudo stat -c '%a %U' /var/lib/quay-mirror /var/lib/quay-mirror/upload")).toBe(`755 root\n700 ${host.user}\n`);
+        // the pinned posture reached config.yaml
+        expect(await host.sshOk("sudo grep -c -x -E 'TESTING: false|FEATURE_USER_CREATION: false|FEATURE_ANONYMOUS_ACCESS: false|FEATURE_PROXY_STORAGE: true|CREATE_PRIVATE_REPO_ON_PUSH: true' /etc/quay/config/config.yaml")).toBe("5\n");
         // with an ACL, stat's group bits show the ACL mask (r--): 640 here means root rw, UID 1001 r, nobody else
         expect(await host.sshOk("sudo stat -c '%a %U %G' /etc/quay/config/config.yaml")).toBe("640 root root\n");
         expect((await host.sshOk("sudo getfacl -cp /etc/quay/config/config.yaml")).trim().split("\n").sort()).toEqual(

@@ -134,7 +134,6 @@ describe("parseQuayHostArgs", () => {
 
     test.each([
       ["FEATURE_USER_CREATION", true],
-      ["FEATURE_INVITE_ONLY_USER_CREATION", false],
       ["FEATURE_ANONYMOUS_ACCESS", true],
       ["CREATE_PRIVATE_REPO_ON_PUSH", false],
     ])("relaxing the posture key %s needs its name in postureOverrides", (key, weaker) => {
@@ -144,6 +143,13 @@ describe("parseQuayHostArgs", () => {
       expect(problems({ ...labArgs(), extraConfig: { [key]: weaker }, postureOverrides: [key] })).toEqual([]);
       // the pinned value itself needs no acknowledgement
       expect(problems({ ...labArgs(), extraConfig: { [key]: !weaker } })).toEqual([]);
+    });
+
+    test("FEATURE_INVITE_ONLY_USER_CREATION true needs FEATURE_USER_CREATION true (Quay's validator)", () => {
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_INVITE_ONLY_USER_CREATION: true } })).toEqual([
+        { path: "$.extraConfig.FEATURE_INVITE_ONLY_USER_CREATION", message: expect.stringMatching(/needs FEATURE_USER_CREATION: true .*— fix/) },
+      ]);
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_INVITE_ONLY_USER_CREATION: true, FEATURE_USER_CREATION: true }, postureOverrides: ["FEATURE_USER_CREATION"] })).toEqual([]);
     });
 
     test("postureOverrides names only posture keys that extraConfig really relaxes", () => {
