@@ -4,6 +4,10 @@
 #               of the pull-request workflow test
 #   mc          MinIO client: the storage provider, the host's preflight and backups (uploaded to the host)
 #   actionlint  checks .github/workflows
+#
+#   bash scripts/install-tools.sh            all three (scripts/test.sh)
+#   bash scripts/install-tools.sh mc         only the named ones (scripts/preview-lab.sh needs only mc)
+#
 # Idempotent: a tool already built from the pinned version is skipped (a stamp file records the version).
 # Versions: scripts/versions.sh. Prints the bin directory on stdout.
 set -euo pipefail
@@ -32,7 +36,13 @@ install() {
   printf '%s\n' "$pkg@$version" >"$stamp"
 }
 
-install minio github.com/minio/minio "$MINIO_MODULE_VERSION"
-install mc github.com/minio/mc "$MC_MODULE_VERSION"
-install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
+[ "$#" -gt 0 ] || set -- minio mc actionlint
+for tool in "$@"; do
+  case "$tool" in
+    minio) install minio github.com/minio/minio "$MINIO_MODULE_VERSION" ;;
+    mc) install mc github.com/minio/mc "$MC_MODULE_VERSION" ;;
+    actionlint) install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" ;;
+    *) echo "install-tools: unknown tool '$tool' (minio, mc, actionlint)" >&2; exit 2 ;;
+  esac
+done
 printf '%s\n' "$bin"

@@ -5,7 +5,8 @@
 #   PULUMI_CONFIG_PASSPHRASE=… bash scripts/preview-lab.sh [--diff]
 #
 # 1. toolchain: Node, npm packages (scripts/lib-npm.sh; skipped when node_modules matches the lock),
-#    the Pulumi engine (scripts/install-pulumi.sh), `npx tsc -p .`;
+#    the Pulumi engine (scripts/install-pulumi.sh) and the policy pack's shim, MinIO's client mc
+#    (scripts/install-tools.sh mc), `npx tsc -p .`;
 # 2. the stack (scripts/lib-stack.sh): backend file://<repo>/.pulumi-state, passphrase (a printed THROWAWAY one
 #    when none is set), stack `lab` selected or created, config from Pulumi.lab.yaml through a git-ignored copy
 #    (the committed file is never modified);
@@ -29,6 +30,9 @@ qm_npm_install_if_changed >&2
 bash scripts/install-pulumi.sh
 # The policy pack (policy/, docs/policy.md) needs the language host shim; the preview runs with the pack.
 bash scripts/install-policy-shim.sh >&2
+# The lab uploads MinIO's client to the host (storage preflight, backups): the program needs `mc` on PATH.
+# Only mc: MinIO's server and actionlint are for the tests.
+bash scripts/install-tools.sh mc >/dev/null
 npx tsc -p . >&2
 
 qm_stack_setup "${QM_STACK:-lab}" preview

@@ -2,7 +2,8 @@
 // command plugin that scripts/install-pulumi.sh installs (our own plugins/command where the real
 // pulumi-command cannot be built: docs/toolchain.md). The SSH server is a throw-away OpenSSH `sshd`
 // (Debian's openssh-server) on a free 127.0.0.1 port, with a host key and an authorized client key made at
-// test time; nothing of it is committed. Without /usr/sbin/sshd the test is skipped with a message.
+// test time; nothing of it is committed. Without /usr/sbin/sshd the test is skipped with a message
+// (and fails under CI=true: tests/support/prerequisites.ts).
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -10,6 +11,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { findPlaintext, stepsFor, toolchain, withEngineStack } from "./support/engine";
+import { describeWithPrerequisites } from "./support/prerequisites";
 
 const SSHD = ["/usr/sbin/sshd", "/usr/bin/sshd"].find((p) => fs.existsSync(p));
 const CMD = "command:remote:Command";
@@ -104,12 +106,10 @@ async function startSshd(dir: string): Promise<Sshd> {
     };
 }
 
-const describeIfSshd = SSHD ? describe : describe.skip;
-if (!SSHD) {
-    console.warn("engine-command.test.ts skipped: no sshd (apt-get install openssh-server)");
-}
-
-describeIfSshd("@pulumi/command remote resources through the engine (own command plugin, OpenSSH on 127.0.0.1)", () => {
+// scripts/test.sh installs openssh-server; without sshd the suite is skipped, and fails under CI=true.
+describeWithPrerequisites("@pulumi/command remote resources through the engine (own command plugin, OpenSSH on 127.0.0.1)",
+    { prerequisites: SSHD ? { ok: true } : { ok: false, reason: "no sshd (/usr/sbin/sshd) — fix: apt-get install openssh-server" }, skipVariable: "QM_SKIP_HOST_E2E" },
+    () => {
     let tmp: string;
     let sshd: Sshd;
 

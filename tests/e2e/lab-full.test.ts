@@ -12,7 +12,7 @@ import * as path from "path";
 import { credentialFromDockerConfig, grantedActions } from "../support/registry";
 import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
 import { Minio, startMinio } from "../support/minio";
-import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
+import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost";
 
 const HOSTNAME = "quay.test.example";
 jest.setTimeout(40 * 60_000);
@@ -29,7 +29,7 @@ function buildStandInArchive(dir: string): string {
   return out;
 }
 
-(hostE2eEnabled() ? describe : describe.skip)("full mode on a test host", () => {
+describeOnTestHost("full mode on a test host", () => {
   let host: TestHost;
   let minio: Minio;
   let dir: string;

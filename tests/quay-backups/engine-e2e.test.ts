@@ -19,7 +19,7 @@ import * as path from "path";
 import * as ts from "typescript";
 import { EngineStack, findPlaintext, repoRoot } from "../support/engine";
 import { Minio, MinioCredentials, startMinio } from "../support/minio";
-import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
+import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost";
 
 jest.setTimeout(30 * 60_000);
 
@@ -36,7 +36,7 @@ function buildStandInArchive(dir: string): string {
   return out;
 }
 
-(hostE2eEnabled() ? describe : describe.skip)("QuayBackups through the engine on a test host, against real MinIO", () => {
+describeOnTestHost("QuayBackups through the engine on a test host, against real MinIO", () => {
   let host: TestHost;
   let minio: Minio;
   let stack: EngineStack;
