@@ -14,6 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/versions.sh
 source "$here/versions.sh"
+# shellcheck source=scripts/lib-parallel.sh
+source "$here/lib-parallel.sh"
 
 bin="$QUAY_MIRROR_CACHE/tools/bin"
 mkdir -p "$bin"
@@ -37,12 +39,14 @@ install() {
 }
 
 [ "$#" -gt 0 ] || set -- minio mc actionlint
+# Side by side: independent builds (scripts/lib-parallel.sh).
 for tool in "$@"; do
   case "$tool" in
-    minio) install minio github.com/minio/minio "$MINIO_MODULE_VERSION" ;;
-    mc) install mc github.com/minio/mc "$MC_MODULE_VERSION" ;;
-    actionlint) install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" ;;
+    minio) qm_job minio install minio github.com/minio/minio "$MINIO_MODULE_VERSION" ;;
+    mc) qm_job mc install mc github.com/minio/mc "$MC_MODULE_VERSION" ;;
+    actionlint) qm_job actionlint install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" ;;
     *) echo "install-tools: unknown tool '$tool' (minio, mc, actionlint)" >&2; exit 2 ;;
   esac
 done
+qm_wait_jobs
 printf '%s\n' "$bin"

@@ -5,8 +5,8 @@
 #   PULUMI_CONFIG_PASSPHRASE=… bash scripts/preview-lab.sh [--diff]
 #
 # 1. toolchain: Node, npm packages (scripts/lib-npm.sh; skipped when node_modules matches the lock),
-#    the Pulumi engine (scripts/install-pulumi.sh) and the policy pack's shim, MinIO's client mc
-#    (scripts/install-tools.sh mc), `npx tsc -p .`;
+#    the Pulumi engine, the policy pack's shim and MinIO's client mc (scripts/install-toolchain.sh preview,
+#    built side by side), `npx tsc -p .`;
 # 2. the stack (scripts/lib-stack.sh): backend file://<repo>/.pulumi-state, passphrase (a printed THROWAWAY one
 #    when none is set), stack `lab` selected or created, config from Pulumi.lab.yaml through a git-ignored copy
 #    (the committed file is never modified);
@@ -27,13 +27,14 @@ source scripts/lib-npm.sh
 source scripts/lib-stack.sh
 
 qm_npm_install_if_changed >&2
-bash scripts/install-pulumi.sh
-# The policy pack (policy/, docs/policy.md) needs the language host shim; the preview runs with the pack.
-bash scripts/install-policy-shim.sh >&2
-# The lab uploads MinIO's client to the host (storage preflight, backups): the program needs `mc` on PATH.
-# Only mc: MinIO's server and actionlint are for the tests.
-bash scripts/install-tools.sh mc >/dev/null
-npx tsc -p . >&2
+# The Pulumi toolchain; the policy pack's language host shim (the preview runs with policy/, docs/policy.md);
+# MinIO's client, which the lab uploads to the host (the program needs `mc` on PATH). Only what the preview
+# needs: MinIO's server and actionlint are for the tests.
+# shellcheck source=scripts/lib-parallel.sh
+source scripts/lib-parallel.sh
+qm_job toolchain bash scripts/install-toolchain.sh preview
+qm_job tsc npx tsc -p .
+qm_wait_jobs
 
 qm_stack_setup "${QM_STACK:-lab}" preview
 

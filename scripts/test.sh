@@ -16,11 +16,12 @@ source scripts/lib-npm.sh
 source scripts/lib-debian.sh
 qm_ensure_debian_tools shellcheck:shellcheck sshd:openssh-server curl:curl
 qm_npm_install
-bash scripts/install-pulumi.sh
-bash scripts/install-policy-shim.sh
-bash scripts/install-tools.sh >/dev/null
+# shellcheck source=scripts/lib-parallel.sh
+source scripts/lib-parallel.sh
+qm_job toolchain bash scripts/install-toolchain.sh test
+qm_job tsc npx tsc -p .
+qm_wait_jobs
 (cd plugins/command && go test ./...)
-npx tsc -p .
 # jest's own summary ("Tests: N passed, N total") is followed by a plain closing line that any CI reads.
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
