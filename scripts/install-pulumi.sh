@@ -135,16 +135,6 @@ build_host() {
   fi
 }
 
-# 3. The dynamic provider launcher: a small sh script shipped in the sdk module (nodejs/dist).
-sdk_dir="$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")"
-launcher="$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs"
-if cmp -s "$launcher" "$bin/pulumi-resource-pulumi-nodejs"; then
-  log "pulumi-resource-pulumi-nodejs already installed"
-else
-  install -m 0755 "$launcher" "$bin/pulumi-resource-pulumi-nodejs"
-  log "installed pulumi-resource-pulumi-nodejs from $launcher"
-fi
-
 # 4. The command resource plugin, at the v$PULUMI_COMMAND_VERSION release commit (the provider module has no tags),
 # or 4b: quay-mirror's own command plugin (plugins/command), the `remote` resources of pulumi-command's
 # contract, when the real one cannot be had. The own plugin is rebuilt only when its sources change (a hash
@@ -187,11 +177,34 @@ own_command_plugin_hash() {
 
 # The three builds are independent: side by side they keep both cores busy while one links or downloads.
 # (Each `go build` alone leaves a core idle for much of its run: docs/toolchain.md, "Timings".)
-qm_job cli build_cli
-qm_job language-host build_host
-qm_job command-plugin build_command_plugin
-qm_wait_jobs
-log "$("$bin/pulumi" version) at $bin/pulumi"
+if [ "$QM_PULUMI_DIR" != "$bin" ]; then
+  # A stock Pulumi install on PATH (scripts/env.sh): it brings the CLI, the language host and the launcher;
+  # only the command plugin is ours to provide.
+  log "using the Pulumi install at $QM_PULUMI_DIR ($("$QM_PULUMI_DIR/pulumi" version)); building only the command plugin"
+  bin_cli="$QM_PULUMI_DIR/pulumi"
+  build_command_plugin
+else
+  bin_cli="$bin/pulumi"
+  qm_job cli build_cli
+  qm_job language-host build_host
+  qm_job command-plugin build_command_plugin
+  qm_wait_jobs
+fi
+log "$("$bin_cli" version) at $bin_cli"
+
+# 3. The dynamic provider launcher: a small sh script shipped in the sdk module (nodejs/dist).
+install_launcher() {
+  sdk_dir="$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")"
+  launcher="$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs"
+  if cmp -s "$launcher" "$bin/pulumi-resource-pulumi-nodejs"; then
+    log "pulumi-resource-pulumi-nodejs already installed"
+  else
+    install -m 0755 "$launcher" "$bin/pulumi-resource-pulumi-nodejs"
+    log "installed pulumi-resource-pulumi-nodejs from $launcher"
+  fi
+}
+
+[ "$QM_PULUMI_DIR" != "$bin" ] || install_launcher
 
 # 5. The random resource plugin: its provider module (github.com/pulumi/pulumi-random/provider/v4) is not
 # served by the module proxy at any release commit, and it also needs a nested shim module and a generated
@@ -202,16 +215,16 @@ skip "pulumi-resource-random: v$PULUMI_RANDOM_VERSION is not buildable from regi
 install_plugin() {
   local name="$1" version="$2" file="$bin/pulumi-resource-$1"
   [ -x "$file" ] || return 0
-  if "$bin/pulumi" plugin ls 2>/dev/null | awk -v n="$name" -v v="$version" '$1 == n && $2 == "resource" && $3 == v { f = 1 } END { exit !f }'; then
+  if "$bin_cli" plugin ls 2>/dev/null | awk -v n="$name" -v v="$version" '$1 == n && $2 == "resource" && $3 == v { f = 1 } END { exit !f }'; then
     log "plugin resource $name $version already in $PULUMI_HOME"
   else
     log "pulumi plugin install resource $name $version --file $file"
-    "$bin/pulumi" plugin install resource "$name" "$version" --file "$file" --reinstall
+    "$bin_cli" plugin install resource "$name" "$version" --file "$file" --reinstall
   fi
 }
 if [ "$(cat "$command_stamp" 2>/dev/null)" != "v$PULUMI_COMMAND_VERSION" ] && [ ! -f "$own_stamp" ]; then
   # the own plugin was just (re)built: replace whatever $PULUMI_HOME holds under the same version
-  "$bin/pulumi" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$bin/pulumi-resource-command" --reinstall
+  "$bin_cli" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$bin/pulumi-resource-command" --reinstall
   own_command_plugin_hash >"$own_stamp"
 fi
 install_plugin command "$PULUMI_COMMAND_VERSION"

@@ -6,7 +6,8 @@
 #                                               language host shim, MinIO's client mc (what the preview needs)
 #   bash scripts/install-toolchain.sh test      the same, plus MinIO's server and actionlint (for the tests)
 #
-# Idempotent and cached in $QUAY_MIRROR_CACHE (each piece is skipped when already built at its pin).
+# A stock Pulumi install on PATH (at least the pinned version, with its language host) is used instead of
+# building the CLI, except by the tests (scripts/env.sh, QM_PULUMI). Idempotent and cached in $QUAY_MIRROR_CACHE (each piece is skipped when already built at its pin).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/env.sh
@@ -21,10 +22,14 @@ case "${1:-}" in
 esac
 
 started=$SECONDS
+# With a stock Pulumi on PATH (scripts/env.sh) only the command plugin is built, and no shim is needed: a
+# current language host runs policy packs itself.
+built_pulumi=no
+[ "$QM_PULUMI_DIR" != "$QUAY_MIRROR_CACHE/pulumi-$PULUMI_VERSION/bin" ] || built_pulumi=yes
 qm_job pulumi bash "$here/install-pulumi.sh"
-qm_job shim-build bash "$here/install-policy-shim.sh" --build-only
+[ "$built_pulumi" = no ] || qm_job shim-build bash "$here/install-policy-shim.sh" --build-only
 qm_job tools bash -c '"$@" >/dev/null' _ bash "$here/install-tools.sh" "${tools[@]}"
 qm_wait_jobs
 # Puts the shim in front of the language host install-pulumi.sh built (the shim is already built).
-bash "$here/install-policy-shim.sh"
+[ "$built_pulumi" = no ] || bash "$here/install-policy-shim.sh"
 printf '[install-toolchain] %s toolchain ready in %ss\n' "$1" "$((SECONDS - started))" >&2

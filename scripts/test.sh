@@ -8,6 +8,8 @@
 # host suites on purpose); the closing line counts passed, failed and skipped tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The tests run the engine this project builds and pins, never a Pulumi that happens to be on PATH.
+export QM_PULUMI=build
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 # shellcheck source=scripts/lib-npm.sh

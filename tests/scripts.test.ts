@@ -51,3 +51,45 @@ describe("scripts/lib-npm.sh", () => {
     }
   });
 });
+
+describe("scripts/env.sh: which Pulumi", () => {
+  const made: string[] = [];
+  afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  // A fake stock install: a `pulumi` that prints a version, with the language host and launcher beside it.
+  function stockInstall(version: string, withHost = true): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-stock-pulumi-"));
+    made.push(dir);
+    fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\necho v${version}\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "pulumi-resource-pulumi-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
+    if (withHost) fs.writeFileSync(path.join(dir, "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
+    return dir;
+  }
+  function pulumiDir(stock: string, env: Record<string, string> = {}): string {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), "qm-cache-"));
+    try {
+      const r = spawnSync("bash", ["-c", `source scripts/env.sh && printf '%s' "$QM_PULUMI_DIR"`], {
+        cwd: repo,
+        encoding: "utf8",
+        // node 22 first (ensure-node.sh then installs nothing), the fake stock install next
+        env: { PATH: `${path.dirname(process.execPath)}:${stock}:/usr/bin:/bin`, HOME: os.homedir(), QUAY_MIRROR_CACHE: cache, ...env },
+      });
+      expect(r.stderr).toBe("");
+      return r.stdout.replace(cache, "<cache>");
+    } finally {
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  }
+  const pinned = fs.readFileSync(path.join(repo, "scripts/versions.sh"), "utf8").match(/^PULUMI_VERSION="([^"]+)"/m)![1]!;
+
+  test("a stock install at least the pinned version, with its language host, is used instead of building one", () => {
+    const stock = stockInstall("3.300.1");
+    expect(pulumiDir(stock)).toBe(stock);
+    expect(pulumiDir(stockInstall(pinned))).not.toMatch(/<cache>/);
+  });
+
+  test("an older one, one without its language host, or QM_PULUMI=build (the tests) means building it", () => {
+    expect(pulumiDir(stockInstall("3.100.0"))).toBe(`<cache>/pulumi-${pinned}/bin`);
+    expect(pulumiDir(stockInstall("3.300.1", false))).toBe(`<cache>/pulumi-${pinned}/bin`);
+    expect(pulumiDir(stockInstall("3.300.1"), { QM_PULUMI: "build" })).toBe(`<cache>/pulumi-${pinned}/bin`);
+  });
+});
