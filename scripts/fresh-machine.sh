@@ -59,6 +59,11 @@ for d in "${dirs[@]}"; do
 done
 run_env=(env -i "PATH=$clean_path" "HOME=$work/home" "LANG=C.UTF-8" "TERM=${TERM:-dumb}"
   "GOMODCACHE=$gomodcache" "npm_config_cache=$npmcache" "GOFLAGS=-modcacherw")
+# The machine's network settings are the machine's, not the user's: proxies and CA bundles pass through.
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY GOPROXY GONOSUMDB GOPRIVATE \
+  NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR GIT_SSL_CAINFO CURL_CA_BUNDLE; do
+  if [ -n "${!v:-}" ]; then run_env+=("$v=${!v}"); fi
+done
 
 echo "fresh-machine: HEAD $head cloned into $work/quay-mirror; HOME=$work/home (empty);"
 echo "  QUAY_MIRROR_CACHE=$work/home/.cache/quay-mirror (empty); reused: GOMODCACHE=$gomodcache, npm cache=$npmcache"
