@@ -8,7 +8,7 @@
 #   bash scripts/pulumi.sh config                              # shows the stack's config
 #   bash scripts/pulumi.sh stack export | stack history | …   # any other pulumi command, same backend
 #
-# preview/up/refresh/destroy/import/config/stack commands get `--stack <stack>` (and, where pulumi takes it,
+# preview/up/refresh/destroy/import/config/stack/cancel/state/about/logs/watch/console commands get `--stack <stack>` (and, where pulumi takes it,
 # `--config-file <copy>`) appended. Without the Node.js language host, preview/up/refresh/destroy run through
 # the Automation API (bin/scripts/lab-stack.js; then only --yes and --diff are passed on). Plain config values
 # belong in the committed Pulumi.<stack>.yaml: `config set` without --secret is refused. Every command but
@@ -56,7 +56,8 @@ case "$cmd" in
   config | import)
     exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
     ;;
-  stack)
+  stack | cancel | state | about | logs | watch | console)
+    # every command that works on a stack gets this one (`cancel` alone would answer "no stack selected")
     exec pulumi "$@" --stack "$QM_STACK"
     ;;
   *)
