@@ -16,7 +16,7 @@ export default function program() {
   const org = new Organization("org", { connection, name: `${config.require("prefix")}mirror` });
   const robot = new RobotAccount("robot", { connection, namespace: org.name, name: "ocp_mirror", description: "oc-mirror pushes" });
   new Team("creators", { connection, organization: org.name, name: "mirror-creators", role: "creator", members: [robot.fullName] });
-  const proto = new DefaultPermission("proto", { connection, organization: org.name, delegateKind: "user", delegateName: robot.fullName, role: "write" });
+  const proto = new DefaultPermission("proto", { connection, organization: org.name, delegateKind: "robot", delegateName: robot.fullName, role: "write" });
   const repo = new Repository("seeded", { connection, namespace: org.name, name: "openshift/seeded", description: "" }, { dependsOn: [proto] });
   new NamespaceReadGrant("grant", { connection, granteeKind: "robot", grantee: robot.fullName, namespaces: [org.name], role: "write" }, { dependsOn: [proto, repo] });
   return { robotName: robot.fullName, robotToken: robot.token };
