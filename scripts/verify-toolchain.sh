@@ -5,8 +5,9 @@
 #   scripts/verify-toolchain.sh check [--allow-missing]
 #       Every file under the toolchain's folders must be listed in the manifest with the same sha256, and
 #       nothing else may be there (a planted pulumi-resource-*, a replaced node). Exit 0 when it all
-#       matches; exit 1 naming each difference. With --allow-missing a listed file that is absent is not an
-#       error (a fresh runner: the install scripts build it, and a second `check` without the flag follows).
+#       matches; exit 1 naming each difference. A folder that is not there at all (Node taken from the
+#       system: no node-<version>/) runs nothing and is skipped. With --allow-missing any listed file that is
+#       absent is not an error (a fresh runner: the install scripts build it; a second `check` follows).
 #   scripts/verify-toolchain.sh record
 #       Writes the manifest from the current cache. Run it on a trusted machine right after building into
 #       an EMPTY cache (QUAY_MIRROR_CACHE=$(mktemp -d) bash scripts/install-pulumi.sh && …), and commit the
@@ -29,7 +30,7 @@ source scripts/versions.sh
 manifest="${QM_TOOLCHAIN_MANIFEST:-$PWD/scripts/toolchain.sha256}"
 cache="$QUAY_MIRROR_CACHE"
 
-usage() { sed -n '2,24p' "$0" >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" >&2; exit 2; }
 note() { printf 'verify-toolchain: %s\n' "$*" >&2; }
 
 # The folders whose files a job executes or loads, relative to the cache: the CLI, its language hosts, the
@@ -45,7 +46,11 @@ roots() {
 }
 
 # "<sha256>  <path>" for every file and symlink under the roots, sorted by path. A symlink is recorded by
-# its target (sha256 of "symlink:<target>"), so redirecting one is a difference too.
+# its target (sha256 of "symlink:<target>"), so redirecting one is a difference too. Left out, as nothing
+# runs or loads them, or their bytes depend on the machine: the shim's build folder (pulumi-*/build/),
+# Node's C headers and documentation (include/, share/ inside node-<version>/: 2,600 files no job reads),
+# npm's `.package-lock.json` records (they name the registry the package came from) and the CLI's plugin
+# `.lock` files.
 inventory() {
   local rel
   while IFS= read -r -d '' rel; do
@@ -55,7 +60,17 @@ inventory() {
     else
       printf '%s  %s\n' "$(sha256sum <"$cache/$rel" | cut -d' ' -f1)" "$rel"
     fi
-  done < <(cd "$cache" && roots | xargs -r -I{} find {} \( -type f -o -type l \) -print0 | sort -z)
+  done < <(cd "$cache" && roots | xargs -r -I{} find {} \( -path 'pulumi-*/build' -o -path 'node-*/include' -o -path 'node-*/share' \) -prune -o \( -type f -o -type l \) \
+    ! -name .package-lock.json ! -name '*.lock' -print0 | LC_ALL=C sort -z)
+}
+
+# The root (of roots()) a manifest path lies in, whether or not it exists here.
+root_of() {
+  local r
+  for r in "pulumi-$PULUMI_VERSION" "node-$NODE_VERSION" tools pulumi-home/plugins; do
+    if [[ "$1" == "$r/"* ]]; then printf '%s\n' "$r"; return 0; fi
+  done
+  return 0
 }
 
 build_env() {
@@ -88,9 +103,16 @@ check() {
   declare -A want=() have=()
   while read -r sum path; do [ -n "$path" ] && want["$path"]="$sum"; done <<<"$expected"
   while read -r sum path; do [ -n "$path" ] && have["$path"]="$sum"; done <<<"$actual"
+  local root skipped=" "
   for path in "${!want[@]}"; do
     if [ -z "${have[$path]:-}" ]; then
       [ "$allow_missing" = yes ] && continue
+      # A whole folder this machine does not use (Node from the system: no node-<version>/) runs nothing.
+      root="$(root_of "$path")"
+      if [ -n "$root" ] && [ ! -e "$cache/$root" ]; then
+        [[ "$skipped" == *" $root "* ]] || { note "not installed here, nothing of it runs: $root"; skipped+="$root "; }
+        continue
+      fi
       note "missing: $path"
       bad=1
     elif [ "${have[$path]}" != "${want[$path]}" ]; then

@@ -1,5 +1,6 @@
 // Issue 14 point 6: scripts/verify-toolchain.sh, run by the up workflow before it runs anything of the cached
 // toolchain, against a scratch cache (the real script, a real sha256 manifest).
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -36,9 +37,13 @@ describe("scripts/verify-toolchain.sh", () => {
     write("tools/bin/mc", "mc");
     write("pulumi-home/plugins/resource-command-v1.2.1/pulumi-resource-command", "plugin");
     fs.symlinkSync("pulumi", path.join(cache, `pulumi-${pulumi}/bin/pulumi-alias`));
-    // Not part of it: build workspaces and what the CLI writes into PULUMI_HOME at run time.
+    // Not part of it: build workspaces, what the CLI writes into PULUMI_HOME at run time, npm's and the
+    // CLI's records that name the machine's registry or hold locks.
     write("build/pulumi/go.sum", "x", 0o644);
+    write(`pulumi-${pulumi}/build/shim-src/main.go`, "package main", 0o644);
     write("pulumi-home/workspaces/x.json", "{}", 0o644);
+    write(`node-${node}/node_modules/.package-lock.json`, '{"resolved":"https://registry.example/"}', 0o644);
+    write("pulumi-home/plugins/resource-command-v1.2.1.lock", "", 0o644);
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -47,7 +52,7 @@ describe("scripts/verify-toolchain.sh", () => {
     expect(rec.code).toBe(0);
     const listed = fs.readFileSync(manifest, "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
     expect(listed).toHaveLength(8);
-    expect(listed.join("\n")).not.toMatch(/build\/|workspaces\//);
+    expect(listed.join("\n")).not.toMatch(/build\/|workspaces\/|package-lock|\.lock/);
     const ok = await script("check");
     expect({ code: ok.code, err: ok.stderr }).toEqual({ code: 0, err: expect.stringMatching(/matches .* \(8 files\)/) });
   };
@@ -69,7 +74,7 @@ describe("scripts/verify-toolchain.sh", () => {
 
   test("a missing file fails; --allow-missing lets only that pass (a fresh runner builds it), not a changed one", async () => {
     await recordAndCheck();
-    fs.rmSync(path.join(cache, "tools"), { recursive: true });
+    fs.rmSync(path.join(cache, "tools", "bin", "mc"));
     const missing = await script("check");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("missing: tools/bin/mc");
@@ -80,9 +85,60 @@ describe("scripts/verify-toolchain.sh", () => {
     expect(changed.stderr).toMatch(/DIFFERENT: node-[^/]+\/bin\/node /);
   });
 
+  test("a folder this machine does not have at all (Node from the system) is skipped, not missing", async () => {
+    await recordAndCheck();
+    const node = fs.readdirSync(cache).find((d) => d.startsWith("node-"))!;
+    fs.rmSync(path.join(cache, node), { recursive: true });
+    const r = await script("check");
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: expect.stringContaining(`not installed here, nothing of it runs: ${node}`) });
+  });
+
   test("no manifest is a failure that says how to make one", async () => {
     const r = await script("check");
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no manifest .*verify-toolchain\.sh record/);
+  });
+});
+
+describe("scripts/toolchain.sha256, the committed manifest", () => {
+  const manifest = fs.readFileSync(path.join(repoRoot, "scripts", "toolchain.sha256"), "utf8");
+  const entries = new Map(
+    manifest
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => {
+        const m = /^([0-9a-f]{64}) {2}(\S.*)$/.exec(l);
+        if (!m) throw new Error(`not a manifest line: ${l}`);
+        return [m[2], m[1]] as const;
+      }),
+  );
+  const versions = fs.readFileSync(path.join(repoRoot, "scripts", "versions.sh"), "utf8");
+  const pulumi = /^PULUMI_VERSION="([^"]+)"/m.exec(versions)![1];
+  const commandVersion = /^PULUMI_COMMAND_VERSION="([^"]+)"/m.exec(versions)![1];
+
+  it("lists the CLI, its hosts, the command plugin (also as registered in PULUMI_HOME) and the tools, with the Go version it was made with", () => {
+    for (const p of [`pulumi-${pulumi}/bin/pulumi`, `pulumi-${pulumi}/bin/pulumi-language-nodejs`, `pulumi-${pulumi}/libexec/pulumi-language-nodejs`, `pulumi-${pulumi}/bin/pulumi-resource-command`, "tools/bin/mc", "tools/bin/minio"]) {
+      expect({ p, listed: entries.has(p) }).toEqual({ p, listed: true });
+    }
+    expect(entries.get(`pulumi-home/plugins/resource-command-v${commandVersion}/pulumi-resource-command`)).toBe(entries.get(`pulumi-${pulumi}/bin/pulumi-resource-command`));
+    expect(manifest).toMatch(/^# go: go\d+\.\d+(\.\d+)? \S+\/\S+$/m);
+  });
+
+  it("was recorded from plugins/command as it is in this commit (change the plugin: rebuild and record again)", () => {
+    // install-pulumi.sh's stamp of the own command plugin: the hash of its sources (own_command_plugin()).
+    const src = path.join(repoRoot, "plugins", "command");
+    const files = fs
+      .readdirSync(src, { recursive: true })
+      .map(String)
+      .filter((f) => (f.endsWith(".go") && !f.endsWith("_test.go")) || f === "go.mod" || f === "go.sum")
+      .map((f) => `./${f}`)
+      .sort();
+    const lines = files.map((f) => `${crypto.createHash("sha256").update(fs.readFileSync(path.join(src, f))).digest("hex")}  ${f}\n`);
+    const sourceHash = crypto.createHash("sha256").update(`v${commandVersion}\n${lines.join("")}`).digest("hex");
+    const stamp = crypto.createHash("sha256").update(`${sourceHash}\n`).digest("hex");
+    expect({ stamp: entries.get(`pulumi-${pulumi}/bin/.pulumi-resource-command.own`), fix: "bash scripts/verify-toolchain.sh record, after rebuilding into an empty cache" }).toEqual({
+      stamp,
+      fix: expect.any(String),
+    });
   });
 });
