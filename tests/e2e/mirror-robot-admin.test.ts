@@ -6,6 +6,9 @@ import { QuayFixture, startQuay, uniqueName } from "../support/quay";
 import { grantedActions } from "../support/registry";
 import { toolchain, withEngineStack } from "../support/engine";
 
+// Four engine operations and two refreshes: above the default 60 s on a loaded machine.
+jest.setTimeout(300_000);
+
 describe("mirror robot: the admin Quay gives a repository's creator", () => {
   let quay: QuayFixture;
   beforeAll(async () => {
