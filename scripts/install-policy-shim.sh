@@ -68,7 +68,7 @@ built="$prefix/build/pulumi-language-nodejs-shim-$src_hash"
 if ! [ -x "$built" ]; then
   log "building the language host shim from policy/langhost-shim (go build; ~15 s with warm caches)"
   mkdir -p "$prefix/build"
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -tags osusergo,grpcnotrace -ldflags "-s -w" -o "$built.new" .)
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags osusergo,grpcnotrace -ldflags "-s -w" -o "$built.new" .)
   mv -f "$built.new" "$built"
 fi
 [ "$build_only" = no ] || exit 0

@@ -165,7 +165,7 @@ build_command_plugin() {
     log "own pulumi-resource-command $PULUMI_COMMAND_VERSION (plugins/command) already built"
   else
     log "building own pulumi-resource-command $PULUMI_COMMAND_VERSION from plugins/command"
-    (cd "$src" && go build -trimpath -tags "$go_tags" -ldflags "-s -w -X main.Version=$PULUMI_COMMAND_VERSION" -o "$bin/pulumi-resource-command.new" .)
+    (cd "$src" && go build -trimpath -buildvcs=false -tags "$go_tags" -ldflags "-s -w -X main.Version=$PULUMI_COMMAND_VERSION" -o "$bin/pulumi-resource-command.new" .)
     mv -f "$bin/pulumi-resource-command.new" "$bin/pulumi-resource-command"
     rm -f "$own_stamp" # installed into $PULUMI_HOME (and stamped) in step 6
   fi
