@@ -115,7 +115,7 @@ export const TRUST_ON_FIRST_USE = "trust-on-first-use";
 
 const knownHostsFile = z
   .string({ error: "knownHostsFile must be a string" })
-  .min(1, "knownHostsFile must not be empty — fix: give the path of a known_hosts file that has the host (e.g. ~/.ssh/known_hosts)");
+  .regex(LOCAL_PATH_RE, `knownHostsFile must be a local file path of letters, digits and . _ / @ + , = ~ - — fix: give the path of a known_hosts file that has the host, e.g. ~/.ssh/known_hosts (${NO_SHELL})`);
 
 const hostKeyPolicy = z.enum(["strict", TRUST_ON_FIRST_USE], {
   error: `hostKeyPolicy must be "strict" or "${TRUST_ON_FIRST_USE}" — fix: leave it out (strict: hostKey or knownHostsFile pins the key) or opt in to "${TRUST_ON_FIRST_USE}"`,
