@@ -110,3 +110,47 @@ export function hostKeyFromKnownHosts(file: string, host: string, port: number):
   }
   return hostKeyFromKnownHostsText(text, resolved, host, port);
 }
+
+// ---- the committed example's placeholder -------------------------------------------------------------
+
+/**
+ * A committed stack file that cannot know the real key (the lab VM is not reachable from where it is
+ * written) holds `REPLACE-ME …` as hostKey: the schema refuses it with the fix, and only the offline
+ * preview (scripts/preview-lab.sh, through fillHostKeyPlaceholders) swaps in a throwaway key.
+ */
+export const HOST_KEY_PLACEHOLDER = "REPLACE-ME";
+
+export function isHostKeyPlaceholder(v: unknown): boolean {
+  return typeof v === "string" && v.trim().startsWith(HOST_KEY_PLACEHOLDER);
+}
+
+/** A freshly generated ed25519 public key in authorized_keys format: pins nothing that exists. */
+export function throwawayHostKey(comment = "THROWAWAY-PREVIEW-KEY"): string {
+  const spki = crypto.generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
+  const raw = spki.subarray(spki.length - 32);
+  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  return `ssh-ed25519 ${Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]).toString("base64")} ${comment}`;
+}
+
+/**
+ * The `quay-mirror:host` value (an object, or its JSON text) with every placeholder hostKey (connection and
+ * bastion) replaced by a throwaway key; `replaced` lists their paths. For previews only.
+ */
+export function fillHostKeyPlaceholders<T>(host: T): { host: T; replaced: string[] } {
+  const asText = typeof host === "string";
+  const value = asText ? (JSON.parse(host as string) as unknown) : structuredClone(host);
+  const replaced: string[] = [];
+  const conn = (value as { connection?: Record<string, unknown> } | null)?.connection;
+  if (conn && typeof conn === "object") {
+    if (isHostKeyPlaceholder(conn.hostKey)) {
+      conn.hostKey = throwawayHostKey();
+      replaced.push("connection.hostKey");
+    }
+    const bastion = conn.bastion as Record<string, unknown> | undefined;
+    if (bastion && typeof bastion === "object" && isHostKeyPlaceholder(bastion.hostKey)) {
+      bastion.hostKey = throwawayHostKey();
+      replaced.push("connection.bastion.hostKey");
+    }
+  }
+  return { host: (asText ? JSON.stringify(value) : value) as T, replaced };
+}

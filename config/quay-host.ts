@@ -8,7 +8,7 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { hostKeyFromKnownHosts } from "./known-hosts";
+import { hostKeyFromKnownHosts, isHostKeyPlaceholder } from "./known-hosts";
 
 /** Quay ≥ 3.18 mints long-lived tokens through the API; the component's bootstrap path relies on it. */
 export const DEFAULT_QUAY_VERSION = "v3.18.0";
@@ -108,6 +108,10 @@ const privateKey = stringOrOutput(
 
 const hostKey = z
   .string()
+  .refine((v) => !isHostKeyPlaceholder(v), {
+    message: "hostKey is still the placeholder of the committed example — fix: replace it with the host's key: `ssh-keyscan -t ed25519 <host>`, its fingerprint (`| ssh-keygen -lf -`) checked against `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the VM's console (README: \"SSH host key\")",
+    abort: true,
+  })
   .regex(HOST_KEY_RE, "hostKey must be one public key in authorized_keys format (`ssh-ed25519 AAAA… [comment]`) — fix: copy one line of `ssh-keyscan -t ed25519 <host>` without the host name");
 
 /** The value of pulumi-command's `hostKey` that opts in to trust-on-first-use (our command plugin only). */
