@@ -108,7 +108,7 @@ function fillPlaceholders(file: string): string[] {
     const { host: filled, replaced } = fillHostKeyPlaceholders(host);
     if (replaced.length > 0) {
         doc.config![key] = filled;
-        fs.writeFileSync(file, YAML.stringify(doc));
+        fs.writeFileSync(file, YAML.stringify(doc, { lineWidth: 0 }));
     }
     return replaced.map((p) => `${key}.${p}`);
 }
