@@ -201,15 +201,21 @@ describe("policy pack through pulumi preview --policy-pack", () => {
 
   test("ssh-host-key-pinned: a remote Command or CopyToRemote whose connection or bastion has no hostKey; trust-on-first-use only when allowed", async () => {
     await withPolicyStack("policy-host-key", async (stack, variant) => {
-      await variant("violating");
-      const bad = await previewWithPolicy(stack);
-      expect(bad.failed).toBe(true);
-      expect(byPolicy(bad.violations)).toEqual({ "ssh-host-key-pinned": ["bastion-unpinned", "tofu", "unpinned", "unpinned-copy"] });
-      expect(bad.violations.every((v) => v.level === "mandatory")).toBe(true);
-      expect(messageFor(bad, "unpinned")).toMatch(/SSH connection to 192\.0\.2\.10:22 has no hostKey: .*pin the host's key: `ssh-keyscan -t ed25519 192\.0\.2\.10`/);
-      expect(messageFor(bad, "unpinned-copy")).toMatch(/SSH connection to 192\.0\.2\.11:22 has no hostKey/);
-      expect(messageFor(bad, "bastion-unpinned")).toMatch(/SSH proxy \(bastion\) 192\.0\.2\.1:22 has no hostKey/);
-      expect(messageFor(bad, "tofu")).toMatch(/hostKey "trust-on-first-use": the first key offered is trusted unverified .*allowTrustOnFirstUse/);
+      const expected: Record<string, RegExp> = {
+        unpinned: /SSH connection to 192\.0\.2\.10:22 has no hostKey: .*pin the host's key: `ssh-keyscan -t ed25519 192\.0\.2\.10`/,
+        "unpinned-copy": /SSH connection to 192\.0\.2\.11:22 has no hostKey/,
+        "bastion-unpinned": /SSH proxy \(bastion\) 192\.0\.2\.1:22 has no hostKey/,
+        tofu: /hostKey "trust-on-first-use": the first key offered is trusted unverified .*allowTrustOnFirstUse/,
+      };
+      // One case per preview: the engine stops at the first resource whose provider check fails.
+      for (const [name, message] of Object.entries(expected)) {
+        await variant("violating", { "test:case": name });
+        const bad = await previewWithPolicy(stack);
+        expect({ name, failed: bad.failed }).toEqual({ name, failed: true });
+        expect({ name, violations: byPolicy(bad.violations) }).toEqual({ name, violations: { "ssh-host-key-pinned": [name] } });
+        expect(bad.violations.every((v) => v.level === "mandatory")).toBe(true);
+        expect(messageFor(bad, name)).toMatch(message);
+      }
 
       await variant("passing");
       const tofuOnly = await previewWithPolicy(stack);
