@@ -11,7 +11,8 @@
 #    when none is set), stack `lab` selected or created, config from Pulumi.lab.yaml through a git-ignored copy
 #    (the committed file is never modified);
 # 3. every secret config key the stack needs (requiredSecretKeys of components/program.ts, plus quay:token in
-#    existing mode) that is not set gets a clearly labelled THROWAWAY value, in a preview-only copy of the config;
+#    existing mode) that is not set gets a clearly labelled THROWAWAY value, in a preview-only copy of the config,
+#    and so does a REPLACE-ME placeholder host key (quay-mirror:host.connection.hostKey);
 # 4. the preview: `pulumi preview --stack lab --config-file … --policy-pack policy` (the guardrails of policy/)
 #    when the CLI has the Node.js language host, else the
 #    same through the Automation API's inline program (bin/scripts/lab-stack.js).
@@ -51,6 +52,14 @@ for key in "${missing[@]}"; do
   pulumi config set --secret --stack "$QM_STACK" --config-file "$preview_config" -- "$key" "$value"
   qm_note "*** $key is not set: previewing with a THROWAWAY value (${value:0:40}…; preview only; set the real one" \
     "with scripts/pulumi.sh config set --secret $key)"
+done
+
+# The committed stack file may hold a REPLACE-ME placeholder as the host's key (README: "SSH host key"): the
+# preview copy gets a THROWAWAY key, which pins nothing that exists (`up` refuses the placeholder itself).
+mapfile -t placeholders < <(node bin/scripts/lab-stack.js fill-host-key-placeholders "$preview_config")
+for p in "${placeholders[@]}"; do
+  qm_note "*** $p is the REPLACE-ME placeholder: previewing with a THROWAWAY host key (preview only; pin the host's" \
+    "real key in $QM_COMMITTED_CONFIG, see README \"SSH host key\")"
 done
 
 if qm_has_language_host; then

@@ -255,4 +255,67 @@ describeWithPrerequisites("@pulumi/command remote resources through the engine (
             },
         );
     }, 120_000);
+
+    // Our plugin only (the real pulumi-command cannot parse "trust-on-first-use" and fails). Local mode: the
+    // last `up` fails (see above).
+    test("trust-on-first-use: the first up records the offered key with a warning; no change afterwards; another key fails before authentication", async () => {
+        if (!toolchain().hasLanguageHost) {
+            console.warn("skipped: needs pulumi-language-nodejs (local mode)");
+            return;
+        }
+        const fingerprint = (pub: string) => {
+            const f = path.join(tmp, `fp-${crypto.randomBytes(4).toString("hex")}.pub`);
+            fs.writeFileSync(f, pub + "\n");
+            return execFileSync("ssh-keygen", ["-lf", f], { encoding: "utf8" }).split(" ")[1]!;
+        };
+        const offered = sshd.hostKey.split(" ").slice(0, 2).join(" ");
+        fs.mkdirSync(path.join(tmp, "sshd-other"));
+        const other = await startSshd(path.join(tmp, "sshd-other"));
+        try {
+            await withEngineStack(
+                {
+                    program: "remote-tofu",
+                    mode: "local",
+                    config: { host: "127.0.0.1", port: String(sshd.port), user: sshd.user },
+                    secrets: { privateKey: sshd.privateKey },
+                },
+                async (stack) => {
+                    const up1 = await stack.up();
+                    expect(up1.outputs.recorded.value).toBe(offered);
+                    expect(up1.outputs.step.value).toBe("step-1");
+                    const warnings = up1.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message).join("\n");
+                    expect(warnings).toContain(`accepted the host key ssh-ed25519 ${fingerprint(sshd.hostKey)} that 127.0.0.1:${sshd.port} offered WITHOUT verifying it`);
+
+                    const same = await stack.up();
+                    expect(same.summary.update ?? 0).toBe(0);
+                    expect(same.diagnostics.filter((d) => d.severity === "warning" && d.message.includes("WITHOUT verifying"))).toEqual([]);
+
+                    // A new command runs against the recorded key: the same server passes.
+                    await stack.setConfig("version", "2");
+                    const up2 = await stack.up();
+                    expect(stepsFor(up2, "host-key", CMD).map((s) => s.op)).toEqual(["update"]);
+                    expect(up2.outputs.recorded.value).toBe(offered);
+
+                    // Another server (another key) at the address: refused during the key exchange.
+                    await stack.setConfig("port", String(other.port));
+                    await stack.setConfig("version", "3");
+                    const err: Error = await stack.up().then(
+                        () => {
+                            throw new Error("up should fail");
+                        },
+                        (e: Error) => e,
+                    );
+                    const text = String(err.message ?? err);
+                    // (the connection is a secret input, so the plugin redacts its strings inside the cause; the
+                    // address follows it)
+                    expect(text).toMatch(new RegExp(`host key mismatch for .*:${other.port}: the server presented ssh-ed25519 SHA256:.*127\\.0\\.0\\.1:${other.port}`));
+                    expect(text).toContain(fingerprint(other.hostKey));
+                    expect(text).toContain(fingerprint(sshd.hostKey));
+                    expect(other.log()).not.toMatch(/Accepted publickey|session opened/);
+                },
+            );
+        } finally {
+            other.proc.kill("SIGTERM");
+        }
+    }, 240_000);
 });
