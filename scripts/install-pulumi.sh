@@ -175,8 +175,10 @@ own_command_plugin_hash() {
     | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)
 }
 
-# The three builds are independent: side by side they keep both cores busy while one links or downloads.
-# (Each `go build` alone leaves a core idle for much of its run: docs/toolchain.md, "Timings".)
+# Two lines of builds side by side, so both cores stay busy while one links or downloads: the CLI, then the
+# command plugin (it shares the CLI's module versions: plugins/command/go.mod is aligned with them, so its
+# Pulumi SDK, gRPC and protobuf packages come from the build cache — built concurrently they would be compiled
+# twice); and the language host of sdk/v3@v3.68.0, whose 2023 module graph shares nothing with them.
 if [ "$QM_PULUMI_DIR" != "$bin" ]; then
   # A stock Pulumi install on PATH (scripts/env.sh): it brings the CLI, the language host and the launcher;
   # only the command plugin is ours to provide.
@@ -185,9 +187,13 @@ if [ "$QM_PULUMI_DIR" != "$bin" ]; then
   build_command_plugin
 else
   bin_cli="$bin/pulumi"
-  qm_job cli build_cli
+  # (a plain sequence, not `&&`: errexit stays on inside the functions)
+  cli_then_command_plugin() {
+    build_cli
+    build_command_plugin
+  }
+  qm_job cli-then-command-plugin cli_then_command_plugin
   qm_job language-host build_host
-  qm_job command-plugin build_command_plugin
   qm_wait_jobs
 fi
 log "$("$bin_cli" version) at $bin_cli"

@@ -26,8 +26,13 @@ started=$SECONDS
 # current language host runs policy packs itself.
 built_pulumi=no
 [ "$QM_PULUMI_DIR" != "$QUAY_MIRROR_CACHE/pulumi-$PULUMI_VERSION/bin" ] || built_pulumi=yes
-qm_job pulumi bash "$here/install-pulumi.sh"
-[ "$built_pulumi" = no ] || qm_job shim-build bash "$here/install-policy-shim.sh" --build-only
+# The shim is built after the CLI: it shares the CLI's module versions (policy/langhost-shim/go.mod is aligned
+# with them), so it comes almost whole from the build cache.
+pulumi_then_shim() {
+  bash "$here/install-pulumi.sh"
+  if [ "$built_pulumi" = yes ]; then bash "$here/install-policy-shim.sh" --build-only; fi
+}
+qm_job pulumi pulumi_then_shim
 qm_job tools bash -c '"$@" >/dev/null' _ bash "$here/install-tools.sh" "${tools[@]}"
 qm_wait_jobs
 # Puts the shim in front of the language host install-pulumi.sh built (the shim is already built).
