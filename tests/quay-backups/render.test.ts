@@ -133,7 +133,7 @@ describe("the scripts' contracts", () => {
     expect(backup).toContain("readonly iterations='200000'");
     const encrypt = backup.indexOf("openssl enc -aes-256-cbc");
     const removePlain = backup.indexOf('rm -f -- "$work/$name.tar.gz"');
-    const upload = backup.indexOf('"$mc" --json --quiet cp');
+    const upload = backup.indexOf('mc_run cp "$work/$f"');
     expect(encrypt).toBeGreaterThan(0);
     expect(removePlain).toBeGreaterThan(encrypt);
     expect(upload).toBeGreaterThan(removePlain);

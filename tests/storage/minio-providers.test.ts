@@ -50,13 +50,14 @@ function processesShowing(needle: string): string[] {
 
 describe("client", () => {
   test("credentials go only into the private config file; argv and environment hold none", () => {
-    const inv = mcInvocation({ ...connection, secretKey: "s3cr3t/with:odd@chars" }, ["ls", "target"], "/tmp/x", { aliases: { u: { accessKey: "someone", secretKey: "other-secret" } } }, { PATH: "/bin", MC_HOST_stale: "http://x:y@z", HOME: "/root" });
+    const inv = mcInvocation({ ...connection, secretKey: "s3cr3t/with:odd@chars" }, ["ls", "target"], "/tmp/x", { aliases: { u: { accessKey: "someone", secretKey: "other-secret" } } }, { PATH: "/bin", MC_HOST_stale: "http://x:y@z", HOME: "/root", PULUMI_CONFIG_PASSPHRASE: "engine-passphrase" });
     expect(inv.argv.join(" ")).not.toMatch(/s3cr3t|other-secret/);
     expect(JSON.stringify(inv.env)).not.toMatch(/s3cr3t|other-secret/);
     const aliases = (JSON.parse(inv.configJson) as { aliases: Record<string, { url: string; accessKey: string; secretKey: string }> }).aliases;
     expect(aliases.target).toMatchObject({ url: `http://${new URL(minio.endpoint).host}`, accessKey: connection.accessKey, secretKey: "s3cr3t/with:odd@chars" });
     expect(aliases.u.secretKey).toBe("other-secret");
     expect(inv.env.MC_HOST_stale).toBeUndefined();
+    expect(inv.env.PULUMI_CONFIG_PASSPHRASE).toBeUndefined(); // an allow-list, not the caller's whole environment
     expect(inv.env.MC_CONFIG_DIR).toBe("/tmp/x");
   });
 

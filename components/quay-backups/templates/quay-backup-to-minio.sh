@@ -51,9 +51,10 @@ cleanup() {
   rm -rf -- "$work"
 }
 trap cleanup EXIT
-export MC_CONFIG_DIR="$work/mc"
-install -d -m 0700 "$MC_CONFIG_DIR"
-cp "$mc_config" "$MC_CONFIG_DIR/config.json"
+install -d -m 0700 "$work/mc"
+cp "$mc_config" "$work/mc/config.json"
+# mc gets PATH, a home and its private configuration, nothing else of this script's environment.
+mc_run() { env -i PATH="$PATH" HOME="$work" MC_CONFIG_DIR="$work/mc" "$mc" --json --quiet "$@"; }
 cd /tmp # psql and pg_dump run as postgres, which cannot read the work directory
 
 ts=$(date -u +%Y%m%dT%H%M%SZ)
@@ -124,7 +125,7 @@ explain_upload() {
   esac
 }
 for f in "$name.tar.gz.enc" "$name.tar.gz.enc.sha256"; do
-  if ! "$mc" --json --quiet cp "$work/$f" "backup/$bucket/$prefix/$ts/$f" >"$work/mc.out" 2>"$work/mc.err"; then
+  if ! mc_run cp "$work/$f" "backup/$bucket/$prefix/$ts/$f" >"$work/mc.out" 2>"$work/mc.err"; then
     explain_upload "$bucket/$prefix/$ts/$f"
   fi
 done

@@ -50,9 +50,10 @@ cleanup() {
   rm -rf -- "$work"
 }
 trap cleanup EXIT
-export MC_CONFIG_DIR="$work/mc"
-install -d -m 0700 "$MC_CONFIG_DIR"
-cp "$mc_config" "$MC_CONFIG_DIR/config.json"
+install -d -m 0700 "$work/mc"
+cp "$mc_config" "$work/mc/config.json"
+# mc gets PATH, a home and its private configuration, nothing else of this script's environment.
+mc_run() { env -i PATH="$PATH" HOME="$work" MC_CONFIG_DIR="$work/mc" "$mc" --json --quiet "$@"; }
 
 # Temporary databases a killed run left behind (only ours: the prefix and the shape of the name).
 while read -r stale; do
@@ -75,7 +76,7 @@ mc_error() { # mc_error OUT WHAT: a failed mc call, with the fix
 }
 
 # 1. The latest backup: the newest <timestamp>/quay-<timestamp>.tar.gz.enc under the prefix.
-"$mc" --json --quiet ls --recursive "restore/$bucket/$prefix/" >"$work/list" 2>"$work/list.err" || mc_error list "listing $bucket/$prefix/"
+mc_run ls --recursive "restore/$bucket/$prefix/" >"$work/list" 2>"$work/list.err" || mc_error list "listing $bucket/$prefix/"
 key=$(jq -rs '[.[] | select(.status == "success" and .type == "file") | .key
   | select(test("^(?<t>[0-9]{8}T[0-9]{6}Z)/quay-(?<u>[0-9]{8}T[0-9]{6}Z)\\.tar\\.gz\\.enc$"))] | sort | last // ""' "$work/list")
 [ -n "$key" ] || fail "no backup under $bucket/$prefix/ — fix: run one (systemctl start quay-backup.service) and look at its journal (journalctl -u quay-backup.service)"
@@ -85,8 +86,8 @@ stamp=${key%%/*}
 jq -e --arg k "$key.sha256" -s 'any(.[]; .status == "success" and .key == $k)' "$work/list" >/dev/null ||
   fail "$object has no $name.sha256 beside it: the backup is incomplete (the upload stopped half way) — fix: run a new backup (systemctl start quay-backup.service)"
 echo "latest backup: $object"
-"$mc" --json --quiet cp "restore/$object" "$work/$name" >"$work/get" 2>"$work/get.err" || mc_error get "fetching $object"
-"$mc" --json --quiet cp "restore/$object.sha256" "$work/$name.sha256" >"$work/get" 2>"$work/get.err" || mc_error get "fetching $object.sha256"
+mc_run cp "restore/$object" "$work/$name" >"$work/get" 2>"$work/get.err" || mc_error get "fetching $object"
+mc_run cp "restore/$object.sha256" "$work/$name.sha256" >"$work/get" 2>"$work/get.err" || mc_error get "fetching $object.sha256"
 
 # 2. The checksum.
 expected=$(awk 'NR == 1 {print $1}' "$work/$name.sha256")
