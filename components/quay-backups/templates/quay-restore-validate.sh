@@ -195,7 +195,8 @@ if ! id -u "$restore_role" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$restore_role" 2>"$work/useradd.err" ||
     fail "cannot create the system user $restore_role: $(head -c 300 "$work/useradd.err")"
 fi
-psql_admin -c "CREATE ROLE \"$restore_role\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT" >/dev/null 2>"$work/role.err" ||
+# (INHERIT: as the database's owner it uses pg_database_owner's rights on schema public; it is a member of nothing else)
+psql_admin -c "CREATE ROLE \"$restore_role\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT" >/dev/null 2>"$work/role.err" ||
   fail "cannot create the role $restore_role: $(head -c 300 "$work/role.err")"
 role_created=1
 [ "$(psql_admin -c "SELECT rolsuper OR rolcreaterole OR rolbypassrls FROM pg_roles WHERE rolname = '$restore_role'")" = f ] ||
