@@ -49,9 +49,10 @@ for key in "${missing[@]}"; do
     # The host's schema wants PEM text: a freshly generated key that opens nothing.
     value=$(node -e 'process.stdout.write(require("crypto").generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }))')
   fi
-  pulumi config set --secret --stack "$QM_STACK" --config-file "$preview_config" -- "$key" "$value"
+  # the value on stdin, never on the command line (even a throwaway one: one way for every secret)
+  pulumi config set --secret --stack "$QM_STACK" --config-file "$preview_config" -- "$key" < <(printf '%s' "$value")
   qm_note "*** $key is not set: previewing with a THROWAWAY value (${value:0:40}…; preview only; set the real one" \
-    "with scripts/pulumi.sh config set --secret $key)"
+    "with scripts/pulumi.sh config set --secret $key < value-file)"
 done
 
 # The committed stack file may hold a REPLACE-ME placeholder as the host's key (README: "SSH host key"): the
