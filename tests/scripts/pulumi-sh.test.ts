@@ -141,3 +141,13 @@ test("no hint, doc or script of the project shows a secret's value on the comman
   const hits = files.flatMap((f) => argvForms(fs.readFileSync(f, "utf8")).map((h) => `${path.relative(repoRoot, f)}: ${h}`));
   expect(hits).toEqual([]);
 });
+
+describe("scripts/pulumi.sh passes the stack to every command that works on one", () => {
+  test.each([[["cancel", "--yes"]], [["stack", "export"]], [["state", "delete", "urn:x"]], [["about"]]])("%j gets --stack lab", (args) => {
+    const r = pulumiSh(args);
+    expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
+    // the last pulumi call is the command itself (the earlier ones select the stack)
+    const last = r.log.trim().split("\n").filter((l) => l.startsWith("argv:")).pop();
+    expect(last).toBe(`argv: ${[...args, "--stack", "lab"].map((a) => `[${a}]`).join(" ")}`);
+  });
+});
