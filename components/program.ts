@@ -183,7 +183,7 @@ function validateComponentArgs(inputs: ProgramInputs): void {
   const managed = config.objectStorage ? pendingKeys() : undefined;
   quayHostArgs(inputs, managed);
   if (config.backups) {
-    const connection = { host: "pending.invalid" } as QuayBackupsArgs["connection"];
+    const connection = { host: "pending.invalid", hostKey: "pending" } as QuayBackupsArgs["connection"];
     quayBackupsArgs(inputs, { connection, after: [], endpoint: String((config.objectStorage as { endpoint?: unknown }).endpoint), backupCredentials: pendingKeys(), restoreCredentials: pendingKeys() });
   }
 }

@@ -43,9 +43,10 @@ const calendar = (what: string, dflt: string) =>
 export const quayBackupsArgsSchema = z
   .object({
     /** QuayHost's `connection`. */
-    connection: z.custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && "host" in (v as object), {
-      message: "connection must be an SSH connection (QuayHost's `connection`) — fix: pass host.connection",
-    }),
+    connection: z.custom<Record<string, unknown>>(
+      (v) => typeof v === "object" && v !== null && "host" in (v as object) && (v as { hostKey?: unknown }).hostKey !== undefined && (v as { hostKey?: unknown }).hostKey !== "",
+      { message: "connection must be an SSH connection with the host's key pinned (QuayHost's `connection`, whose hostKey its settings pin) — fix: pass host.connection" },
+    ),
     /** Resources the steps wait for (QuayHost's steps: postgres, config, tools). */
     after: z.array(z.custom<pulumi.Resource>((v) => pulumi.Resource.isInstance(v), { message: "after must list Pulumi resources" })).default([]),
     mcPath: z.string().regex(ABS_PATH_RE, "mcPath must be an absolute path — fix: use QuayHost's mcPath").default(MC_REMOTE_PATH),

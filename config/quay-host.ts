@@ -8,6 +8,7 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { hostKeyFromKnownHosts, isHostKeyPlaceholder } from "./known-hosts";
 import { SECURITY_POSTURE } from "./quay-posture";
 
 /** Quay ≥ 3.18 mints long-lived tokens through the API; the component's bootstrap path relies on it. */
@@ -113,7 +114,62 @@ const privateKey = stringOrOutput(
 
 const hostKey = z
   .string()
+  .refine((v) => !isHostKeyPlaceholder(v), {
+    message: "hostKey is still the placeholder of the committed example — fix: replace it with the host's key: `ssh-keyscan -t ed25519 <host>`, its fingerprint (`| ssh-keygen -lf -`) checked against `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the VM's console (README: \"SSH host key\")",
+    abort: true,
+  })
   .regex(HOST_KEY_RE, "hostKey must be one public key in authorized_keys format (`ssh-ed25519 AAAA… [comment]`) — fix: copy one line of `ssh-keyscan -t ed25519 <host>` without the host name");
+
+/** The value of pulumi-command's `hostKey` that opts in to trust-on-first-use (our command plugin only). */
+export const TRUST_ON_FIRST_USE = "trust-on-first-use";
+
+const knownHostsFile = z
+  .string({ error: "knownHostsFile must be a string" })
+  .regex(LOCAL_PATH_RE, `knownHostsFile must be a local file path of letters, digits and . _ / @ + , = ~ - — fix: give the path of a known_hosts file that has the host, e.g. ~/.ssh/known_hosts (${NO_SHELL})`);
+
+const hostKeyPolicy = z.enum(["strict", TRUST_ON_FIRST_USE], {
+  error: `hostKeyPolicy must be "strict" or "${TRUST_ON_FIRST_USE}" — fix: leave it out (strict: hostKey or knownHostsFile pins the key) or opt in to "${TRUST_ON_FIRST_USE}"`,
+});
+
+/** How to get a host's key: every "hostKey is required" message carries it. */
+export function hostKeyFix(host: string, port: number): string {
+  const p = port === 22 ? "" : ` -p ${port}`;
+  return (
+    `fix: pin the key: run \`ssh-keyscan${p} -t ed25519 ${host}\`, compare its fingerprint (\`ssh-keyscan${p} -t ed25519 ${host} | ssh-keygen -lf -\`) ` +
+    "with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the VM's console (or the fingerprint cloud-init prints to the console on first boot), " +
+    `and set hostKey to the \`ssh-ed25519 AAAA…\` part; or set knownHostsFile to a known_hosts file that has ${p ? `[${host}]:${port}` : host}; ` +
+    `or, knowingly, hostKeyPolicy: ${TRUST_ON_FIRST_USE} (the first key the host offers is trusted, logged and pinned in the stack)`
+  );
+}
+
+/** The SSH host-key fields, on the connection and on the bastion. */
+const hostKeyFields = { hostKey: hostKey.optional(), knownHostsFile: knownHostsFile.optional(), hostKeyPolicy: hostKeyPolicy.default("strict") };
+
+type HostKeySource = { hostKey?: string; knownHostsFile?: string; hostKeyPolicy: "strict" | typeof TRUST_ON_FIRST_USE };
+
+/**
+ * Checks that exactly one of hostKey, knownHostsFile and hostKeyPolicy: trust-on-first-use says how the host's
+ * key is checked, and resolves a known_hosts file now when the host name is known (else resolveHostKey does
+ * it when the name resolves).
+ */
+function checkHostKeySource(c: HostKeySource, host: StringInput, port: number, ctx: z.core.$RefinementCtx, at: PropertyKey[]) {
+  const tofu = c.hostKeyPolicy === TRUST_ON_FIRST_USE;
+  const given = [c.hostKey !== undefined && "hostKey", c.knownHostsFile !== undefined && "knownHostsFile", tofu && `hostKeyPolicy: ${TRUST_ON_FIRST_USE}`].filter(Boolean);
+  const shownHost = isOutput(host) ? "<host>" : host;
+  if (given.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "hostKey"],
+      message: `hostKey is required: without it the host's identity is not checked, and whatever answers at that address receives the steps' secrets (config.yaml with the database password) — ${hostKeyFix(shownHost, port)}`,
+    });
+  } else if (given.length > 1) {
+    ctx.addIssue({ code: "custom", path: [...at, tofu ? "hostKeyPolicy" : "knownHostsFile"], message: `${given.join(" and ")} are alternatives — fix: keep one of them` });
+  } else if (c.knownHostsFile !== undefined && !isOutput(host)) {
+    const r = hostKeyFromKnownHosts(c.knownHostsFile, host, port);
+    if ("problem" in r) ctx.addIssue({ code: "custom", path: [...at, "knownHostsFile"], message: `knownHostsFile: ${r.problem}` });
+    else if (!HOST_KEY_RE.test(r.key)) ctx.addIssue({ code: "custom", path: [...at, "knownHostsFile"], message: `knownHostsFile: the key for ${host} in ${c.knownHostsFile} is of an unsupported type — fix: add its ed25519 key (ssh-keyscan -t ed25519 ${host})` });
+  }
+}
 
 const bastionSchema = z
   .object({
@@ -121,7 +177,7 @@ const bastionSchema = z
     port: port("bastion port").default(22),
     user: sshUser.default("root"),
     privateKey: privateKey.optional(),
-    hostKey: hostKey.optional(),
+    ...hostKeyFields,
   })
   .strict();
 
@@ -132,12 +188,33 @@ export const connectionSchema = z
     user: sshUser.default("root"),
     privateKey,
     privateKeyPassword: stringOrOutput(z.string().min(1, "privateKeyPassword must not be empty — fix: omit it for an unencrypted key")).optional(),
-    hostKey: hostKey.optional(),
+    ...hostKeyFields,
     bastion: bastionSchema.optional(),
     dialErrorLimit: z.number().int().min(1).max(1000).default(10),
     perDialTimeout: z.number().int().min(1).max(600).default(15),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    checkHostKeySource(c, c.host, c.port, ctx, []);
+    if (c.bastion) checkHostKeySource(c.bastion, c.bastion.host, c.bastion.port, ctx, ["bastion"]);
+  });
+
+/**
+ * The `hostKey` pulumi-command gets for a connection or bastion whose settings passed the schema: the pinned
+ * key, the key from the known_hosts file (resolved when the host name is an Output, failing with the JSON
+ * path), or TRUST_ON_FIRST_USE.
+ */
+export function resolveHostKey(c: HostKeySource, host: StringInput, port: number, at: readonly PropertyKey[]): string | pulumi.Output<string> {
+  if (c.hostKeyPolicy === TRUST_ON_FIRST_USE) return TRUST_ON_FIRST_USE;
+  if (c.hostKey !== undefined) return c.hostKey;
+  const file = c.knownHostsFile!;
+  const lookup = (h: string) => {
+    const r = hostKeyFromKnownHosts(file, h, port);
+    if ("problem" in r) throw new QuayHostConfigError([{ path: jsonPath([...at, "knownHostsFile"]), message: `knownHostsFile: ${r.problem}` }]);
+    return r.key;
+  };
+  return isOutput(host) ? host.apply(lookup) : lookup(host);
+}
 
 export const storageSchema = z
   .object({

@@ -1,4 +1,4 @@
-// quay-mirror's CrossGuard policy pack: five mandatory guardrails from the seeds (docs/policy.md).
+// quay-mirror's CrossGuard policy pack: six mandatory guardrails (docs/policy.md).
 //   npx tsc -p . && pulumi preview --policy-pack policy [--policy-pack-config <file.json>]
 // The rules are pure functions in rules.ts; this file only wires them into @pulumi/policy.
 import { PolicyConfigSchema, PolicyPack, PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
@@ -13,6 +13,7 @@ import {
   mirrorRobotAdmin,
   proxyCacheExpiration,
   settingsFrom,
+  sshHostKeyPinned,
   teamGrants,
 } from "./rules";
 
@@ -22,7 +23,11 @@ const schema = (keys: (keyof Settings)[]): PolicyConfigSchema => ({
   properties: Object.fromEntries(
     keys.map((k) => [
       k,
-      Array.isArray(DEFAULTS[k]) ? { type: "array", items: { type: "string" }, default: DEFAULTS[k] } : { type: "string", minLength: 1, default: DEFAULTS[k] },
+      Array.isArray(DEFAULTS[k])
+        ? { type: "array", items: { type: "string" }, default: DEFAULTS[k] }
+        : typeof DEFAULTS[k] === "boolean"
+          ? { type: "boolean", default: DEFAULTS[k] }
+          : { type: "string", minLength: 1, default: DEFAULTS[k] },
     ]),
   ),
 });
@@ -91,6 +96,12 @@ new PolicyPack("quay-mirror-guardrails", {
       ["clusterPullUser"],
       clusterPullUserBeyondRead,
       (resources, s, report) => teamGrants(resources, s).filter((f) => f.rule === "pull").forEach((f) => report(f.message, f.urn)),
+    ),
+    policy(
+      "ssh-host-key-pinned",
+      "Every SSH connection of a command:remote:* resource (Command, CopyToRemote), and its proxy (bastion), pins the host's key (hostKey); \"trust-on-first-use\" only with allowTrustOnFirstUse.",
+      ["allowTrustOnFirstUse"],
+      sshHostKeyPinned,
     ),
   ],
 });

@@ -33,6 +33,8 @@ export interface Settings {
   clusterPullUser: string;
   /** The bucket that holds Quay's blobs: no lifecycle rule may ever expire them. */
   blobBucket: string;
+  /** SSH connections may say hostKey "trust-on-first-use" (our command plugin's explicit opt-in). */
+  allowTrustOnFirstUse: boolean;
 }
 
 // The same values as data/quay/bootstrap-model.json (organizations and robots marked "mirror": true,
@@ -42,6 +44,7 @@ export const DEFAULTS: Settings = {
   mirrorRobots: ["openshift-release+ocp_mirror", "openshift-operators+ocp_mirror"],
   clusterPullUser: "ocp_cluster_pull",
   blobBucket: "quay-storage",
+  allowTrustOnFirstUse: false,
 };
 
 /** Fills what a policy's config leaves out; rejects values of the wrong shape with the key and the fix. */
@@ -63,6 +66,12 @@ export function settingsFrom(config: Record<string, unknown>): Settings {
     }
     s[key] = v;
   };
+  if (config.allowTrustOnFirstUse !== undefined) {
+    if (typeof config.allowTrustOnFirstUse !== "boolean") {
+      throw new Error(`policy config "allowTrustOnFirstUse" must be true or false (got ${JSON.stringify(config.allowTrustOnFirstUse)}); fix it in the --policy-pack-config file`);
+    }
+    s.allowTrustOnFirstUse = config.allowTrustOnFirstUse;
+  }
   strings("mirrorNamespaces");
   strings("mirrorRobots");
   string("clusterPullUser");
@@ -270,6 +279,45 @@ export function proxyCacheExpiration(r: View, _s: Settings): Finding[] {
       ? `proxy cache "${org}" has expirationSeconds ${JSON.stringify(seconds)}: cached tags would never expire; set expirationSeconds to a positive number of seconds (e.g. 86400, the default) or leave it unset`
       : undefined,
   );
+}
+
+/** pulumi-command's remote resources (Command, CopyToRemote, CopyFile): each opens an SSH connection. */
+export const REMOTE_COMMAND_PREFIX = "command:remote:";
+export const TRUST_ON_FIRST_USE = "trust-on-first-use";
+
+const hostKeyFix = (host: string, port: number) =>
+  `pin the host's key: \`ssh-keyscan${port === 22 ? "" : ` -p ${port}`} -t ed25519 ${host}\`, its fingerprint (\`| ssh-keygen -lf -\`) checked against \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the host's console, as hostKey in authorized_keys format (QuayHost: connection.hostKey or knownHostsFile; README "SSH host key")`;
+
+/**
+ * Rule 6: every SSH connection of a command:remote:* resource, and its proxy (bastion), pins the host's key.
+ * Without it pulumi-command accepts any key, and the step's stdin (config.yaml with the database password)
+ * goes to whatever answers at that address. "trust-on-first-use" only with allowTrustOnFirstUse.
+ */
+export function sshHostKeyPinned(r: View, s: Settings): Finding[] {
+  if (!r.type.startsWith(REMOTE_COMMAND_PREFIX)) return [];
+  return when([r.any("connection")], (connection) => {
+    const problems: string[] = [];
+    const check = (c: unknown, what: string) => {
+      if (c === null || typeof c !== "object") {
+        problems.push(`${what} is missing`);
+        return;
+      }
+      const o = c as Record<string, unknown>;
+      const host = typeof o.host === "string" ? o.host : "<host>";
+      const port = typeof o.port === "number" ? o.port : 22;
+      const where = `${what} ${host}:${port}`;
+      const key = o.hostKey;
+      if (typeof key !== "string" || key.trim() === "") {
+        problems.push(`${where} has no hostKey: its key would not be checked (pulumi-command accepts any), so whatever answers at that address gets the step's stdin and secrets — ${hostKeyFix(host, port)}`);
+      } else if (key.trim() === TRUST_ON_FIRST_USE && !s.allowTrustOnFirstUse) {
+        problems.push(`${where} has hostKey "${TRUST_ON_FIRST_USE}": the first key offered is trusted unverified — ${hostKeyFix(host, port)}; or, knowingly, allow it for this stack with {"ssh-host-key-pinned": {"allowTrustOnFirstUse": true}} in the --policy-pack-config file`);
+      }
+    };
+    check(connection, "SSH connection to");
+    const proxy = (connection as Record<string, unknown> | null)?.proxy;
+    if (proxy !== undefined && proxy !== null) check(proxy, "SSH proxy (bastion)");
+    return problems.length > 0 ? problems.join("; ") : undefined;
+  });
 }
 
 const PULL_FIX = `the cluster-pull user only pulls: give it role "read" (NamespaceReadGrant and default permissions do), never write or admin`;

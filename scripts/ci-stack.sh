@@ -27,12 +27,14 @@
 #                           quay-mirror:backupPassphrase (optional); set into the generated settings on stdin
 #   QM_STACK_CONFIG         the stack's settings file (default Pulumi.<stack>.yaml)
 #   QM_CI_STACKS            the stacks CI manages, space-separated (default: every committed Pulumi.<stack>.yaml)
+#   QM_CI_STATE_READ_ONLY   "true": the state key may only read (previews): a stack missing from the state is
+#                           an error instead of being created
 #   GITHUB_PATH, GITHUB_ENV, GITHUB_OUTPUT   in a workflow, prepare hands the toolchain, its environment and
 #                           the outputs work-dir and pulumi-version to the next steps
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-usage() { sed -n '2,28p' "$0" >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" >&2; exit 2; }
 
 # Paths whose change can change every stack's plan: the program, its inputs and its toolchain.
 program_paths='^(Pulumi\.yaml|index\.ts|package\.json|package-lock\.json|tsconfig\.json|components/|providers/|config/|data/|plugins/|scripts/(ci-stack\.sh|lab-stack\.ts|env\.sh|versions\.sh|lib-stack\.sh|lib-npm\.sh|install-pulumi\.sh|ensure-node\.sh))'
@@ -147,6 +149,8 @@ prepare() {
   fi
   if pulumi -C "$work" stack select "$stack" >/dev/null 2>&1; then
     note "stack $stack selected on $(redacted_backend)"
+  elif [ "${QM_CI_STATE_READ_ONLY:-}" = true ]; then
+    die "stack $stack is not in the shared state $(redacted_backend) yet, and this job's state key may only read (QM_CI_STATE_READ_ONLY): the gated up creates it after the merge (or an operator: pulumi stack init $stack --secrets-provider passphrase, with the state's read-write key)"
   else
     pulumi -C "$work" stack init "$stack" --secrets-provider passphrase >&2
     note "stack $stack created on $(redacted_backend)"

@@ -12,8 +12,10 @@
 #                                                                             and forwards every call to it)
 # The shim runs policy packs itself and changes nothing else: programs still run in the real host.
 #
-#   bash scripts/install-policy-shim.sh            after scripts/install-pulumi.sh; idempotent
-#   bash scripts/install-policy-shim.sh --remove   puts the real host back in bin/
+#   bash scripts/install-policy-shim.sh              after scripts/install-pulumi.sh; idempotent
+#   bash scripts/install-policy-shim.sh --build-only only builds the shim (cached by the hash of its sources),
+#                                                    so it can run side by side with install-pulumi.sh
+#   bash scripts/install-policy-shim.sh --remove     puts the real host back in bin/
 #
 # Safe with install-pulumi.sh: that script keeps bin/pulumi-language-nodejs while its own stamp matches, and
 # if it ever rebuilds the host, the next run of this script finds the real host in bin/ again (not the shim:
@@ -40,8 +42,6 @@ shim_installed() { [ -f "$stamp" ] && [ -f "$host" ] && [ "$(file_hash "$host")"
 # Replaces $2 by $1 in one rename, so a CLI starting meanwhile finds either the old or the new binary.
 put() { install -m 0755 "$1" "$2.new" && mv -f "$2.new" "$2"; }
 
-[ -x "$host" ] || { echo "install-policy-shim: $host is missing; run scripts/install-pulumi.sh first" >&2; exit 1; }
-
 if [ "${1:-}" = "--remove" ]; then
   if shim_installed && [ -x "$real" ]; then
     put "$real" "$host"
@@ -52,12 +52,28 @@ if [ "${1:-}" = "--remove" ]; then
   fi
   exit 0
 fi
-[ $# -eq 0 ] || { echo "usage: $0 [--remove]" >&2; exit 2; }
+build_only=no
+case "${1:-}" in
+  "") ;;
+  --build-only) build_only=yes ;;
+  *) echo "usage: $0 [--build-only | --remove]" >&2; exit 2 ;;
+esac
 
 command -v go >/dev/null || { echo "install-policy-shim: the go toolchain is required" >&2; exit 1; }
 src_hash="$(cd "$src" && { find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) \
   | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)"
+# The shim built from these sources (kept until they change).
+built="$prefix/build/pulumi-language-nodejs-shim-$src_hash"
 
+if ! [ -x "$built" ]; then
+  log "building the language host shim from policy/langhost-shim (go build; ~15 s with warm caches)"
+  mkdir -p "$prefix/build"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags osusergo,grpcnotrace -ldflags "-s -w" -o "$built.new" .)
+  mv -f "$built.new" "$built"
+fi
+[ "$build_only" = no ] || exit 0
+
+[ -x "$host" ] || { echo "install-policy-shim: $host is missing; run scripts/install-pulumi.sh first" >&2; exit 1; }
 if shim_installed && [ "$(sed -n 1p "$stamp")" = "$src_hash" ] && [ -x "$real" ]; then
   log "language host shim already installed ($host -> $real)"
   exit 0
@@ -71,10 +87,7 @@ if ! shim_installed; then
 fi
 [ -x "$real" ] || { echo "install-policy-shim: no real language host at $real; run scripts/install-pulumi.sh, then this script" >&2; exit 1; }
 
-log "building the language host shim from policy/langhost-shim (go build; ~15 s with warm caches)"
-build="$bin/.pulumi-language-nodejs.shim.build"
-(cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$build" .)
-printf '%s\n%s\n' "$src_hash" "$(file_hash "$build")" >"$stamp.new"
-mv -f "$build" "$host"
+printf '%s\n%s\n' "$src_hash" "$(file_hash "$built")" >"$stamp.new"
+put "$built" "$host"
 mv -f "$stamp.new" "$stamp"
 log "installed: $host (shim) -> $real"

@@ -13,6 +13,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
+# shellcheck source=scripts/lib-parallel.sh
+source "$here/lib-parallel.sh"
 
 prefix="$QUAY_MIRROR_CACHE/pulumi-$PULUMI_VERSION"
 bin="$prefix/bin"
@@ -67,23 +69,27 @@ build_mains() {
   local pkg
   for pkg in "$@"; do
     log "building ${pkg##*/} (go build -trimpath, CGO_ENABLED=0; minutes on two cores)"
-    (cd "$dir" && go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o "$bin/${pkg##*/}.new" "$pkg")
+    (cd "$dir" && go build -trimpath -tags "$go_tags" -ldflags "$ldflags" -o "$bin/${pkg##*/}.new" "$pkg")
     mv -f "$bin/${pkg##*/}.new" "$bin/${pkg##*/}"
   done
 }
 
+# One set of build tags for every Go build of the toolchain, so `go build` reuses the packages (the Pulumi
+# SDK, gRPC, protobuf) that an earlier build compiled at the same versions (GOCACHE).
+go_tags=osusergo,grpcnotrace
 pulumi_ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
 cli_pkg=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 host_mod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
 
 # 1. The CLI.
-if [ "$("$bin/pulumi" version 2>/dev/null || true)" = "v$PULUMI_VERSION" ]; then
-  log "pulumi v$PULUMI_VERSION already built"
-else
-  wrapper "$work/cli" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
-  build_mains "$work/cli" "$pulumi_ldflags" "$cli_pkg"
-fi
-log "$("$bin/pulumi" version) at $bin/pulumi"
+build_cli() {
+  if [ "$("$bin/pulumi" version 2>/dev/null || true)" = "v$PULUMI_VERSION" ]; then
+    log "pulumi v$PULUMI_VERSION already built"
+  else
+    wrapper "$work/cli" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+    build_mains "$work/cli" "$pulumi_ldflags" "$cli_pkg"
+  fi
+}
 
 # 2. The Node.js language host.
 # The host of this release lives in its own module (sdk/nodejs/cmd/pulumi-language-nodejs/v3), which has no
@@ -102,80 +108,109 @@ legacy_host_sdk=v3.68.0
 legacy_host_pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
 host_stamp="$bin/.pulumi-language-nodejs.version"
 host_built="$(cat "$host_stamp" 2>/dev/null || true)"
-if [ -x "$bin/pulumi-language-nodejs" ] && { [ "$host_built" = "v$PULUMI_VERSION" ] || [ "$host_built" = "sdk/v3@$legacy_host_sdk" ]; }; then
-  log "pulumi-language-nodejs already built ($host_built)"
-else
-  commit="$(origin_hash "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION")"
-  log "looking for $host_mod at the v$PULUMI_VERSION commit ${commit:-<unknown>}"
-  if [ -n "$commit" ] && host_err="$(cd "$work" && go mod download -json "$host_mod@$commit" 2>&1)"; then
-    wrapper "$work/host" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
-      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "$host_mod@$commit"
-    build_mains "$work/host" "$pulumi_ldflags" "$host_mod"
-    echo "v$PULUMI_VERSION" >"$host_stamp"
+build_host() {
+  if [ -x "$bin/pulumi-language-nodejs" ] && { [ "$host_built" = "v$PULUMI_VERSION" ] || [ "$host_built" = "sdk/v3@$legacy_host_sdk" ]; }; then
+    log "pulumi-language-nodejs already built ($host_built)"
   else
-    printf '%s\n' "${host_err:-no commit for v$PULUMI_VERSION}" | grep -m1 -E 'Error|403|404|invalid|no commit' >&2 || true
-    log "$host_mod is not to be had (403); building the host of sdk/v3@$legacy_host_sdk instead"
-    # A wrapper module of its own, without the CLI's replace directives: the old host's graph as it is.
-    host_dir="$work/host-sdk-$legacy_host_sdk"
-    mkdir -p "$host_dir"
-    rm -f "$host_dir/go.mod" "$host_dir/go.sum"
-    (cd "$host_dir" && go mod init local/quay-mirror-langhost-build >/dev/null 2>&1 &&
-      go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$legacy_host_sdk")
-    build_mains "$host_dir" \
-      "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$legacy_host_sdk" "$legacy_host_pkg"
-    echo "sdk/v3@$legacy_host_sdk" >"$host_stamp"
+    commit="$(origin_hash "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION")"
+    log "looking for $host_mod at the v$PULUMI_VERSION commit ${commit:-<unknown>}"
+    if [ -n "$commit" ] && host_err="$(cd "$work" && go mod download -json "$host_mod@$commit" 2>&1)"; then
+      wrapper "$work/host" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+        "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "$host_mod@$commit"
+      build_mains "$work/host" "$pulumi_ldflags" "$host_mod"
+      echo "v$PULUMI_VERSION" >"$host_stamp"
+    else
+      printf '%s\n' "${host_err:-no commit for v$PULUMI_VERSION}" | grep -m1 -E 'Error|403|404|invalid|no commit' >&2 || true
+      log "$host_mod is not to be had (403); building the host of sdk/v3@$legacy_host_sdk instead"
+      # A wrapper module of its own, without the CLI's replace directives: the old host's graph as it is.
+      host_dir="$work/host-sdk-$legacy_host_sdk"
+      mkdir -p "$host_dir"
+      rm -f "$host_dir/go.mod" "$host_dir/go.sum"
+      (cd "$host_dir" && go mod init local/quay-mirror-langhost-build >/dev/null 2>&1 &&
+        go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$legacy_host_sdk")
+      build_mains "$host_dir" \
+        "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$legacy_host_sdk" "$legacy_host_pkg"
+      echo "sdk/v3@$legacy_host_sdk" >"$host_stamp"
+    fi
   fi
-fi
+}
 
-# 3. The dynamic provider launcher: a small sh script shipped in the sdk module (nodejs/dist).
-sdk_dir="$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")"
-launcher="$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs"
-if cmp -s "$launcher" "$bin/pulumi-resource-pulumi-nodejs"; then
-  log "pulumi-resource-pulumi-nodejs already installed"
-else
-  install -m 0755 "$launcher" "$bin/pulumi-resource-pulumi-nodejs"
-  log "installed pulumi-resource-pulumi-nodejs from $launcher"
-fi
-
-# 4. The command resource plugin, at the v$PULUMI_COMMAND_VERSION release commit (the provider module has no tags).
+# 4. The command resource plugin, at the v$PULUMI_COMMAND_VERSION release commit (the provider module has no tags),
+# or 4b: quay-mirror's own command plugin (plugins/command), the `remote` resources of pulumi-command's
+# contract, when the real one cannot be had. The own plugin is rebuilt only when its sources change (a hash
+# stamp) and installed into $PULUMI_HOME as `command` $PULUMI_COMMAND_VERSION once the CLI is there (step 6;
+# docs/toolchain.md, "Our own command plugin").
 command_mod=github.com/pulumi/pulumi-command/provider
 command_stamp="$bin/.pulumi-resource-command.version"
-if [ -x "$bin/pulumi-resource-command" ] && [ "$(cat "$command_stamp" 2>/dev/null)" = "v$PULUMI_COMMAND_VERSION" ]; then
-  log "pulumi-resource-command v$PULUMI_COMMAND_VERSION already built"
-elif command_err="$(cd "$work" && go mod download -json "$command_mod@$PULUMI_COMMAND_COMMIT" 2>&1)"; then
-  log "building pulumi-resource-command v$PULUMI_COMMAND_VERSION ($command_mod@$PULUMI_COMMAND_COMMIT)"
-  (cd "$work" && GOBIN="$work/gobin" go install -trimpath \
-    -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$PULUMI_COMMAND_VERSION" \
-    "$command_mod/cmd/pulumi-resource-command@$PULUMI_COMMAND_COMMIT")
-  mv -f "$work/gobin/pulumi-resource-command" "$bin/pulumi-resource-command"
-  echo "v$PULUMI_COMMAND_VERSION" >"$command_stamp"
-else
+own_stamp="$bin/.pulumi-resource-command.own"
+build_command_plugin() {
+  if [ -x "$bin/pulumi-resource-command" ] && [ "$(cat "$command_stamp" 2>/dev/null)" = "v$PULUMI_COMMAND_VERSION" ]; then
+    log "pulumi-resource-command v$PULUMI_COMMAND_VERSION already built"
+    return 0
+  fi
+  if command_err="$(cd "$work" && go mod download -json "$command_mod@$PULUMI_COMMAND_COMMIT" 2>&1)"; then
+    log "building pulumi-resource-command v$PULUMI_COMMAND_VERSION ($command_mod@$PULUMI_COMMAND_COMMIT)"
+    (cd "$work" && GOBIN="$work/gobin" go install -trimpath \
+      -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$PULUMI_COMMAND_VERSION" \
+      "$command_mod/cmd/pulumi-resource-command@$PULUMI_COMMAND_COMMIT")
+    mv -f "$work/gobin/pulumi-resource-command" "$bin/pulumi-resource-command"
+    echo "v$PULUMI_COMMAND_VERSION" >"$command_stamp"
+    return 0
+  fi
   printf '%s\n' "$command_err" | grep -m1 -E 'Error|403|404|invalid' >&2 || true
-  skip "pulumi-resource-command: $command_mod@$PULUMI_COMMAND_COMMIT is not to be had (the proxy answers 403; docs/toolchain.md)"
-fi
-
-# 4b. quay-mirror's own command plugin (plugins/command): the `remote` resources of pulumi-command's contract,
-# used when the real plugin above could not be built. Rebuilt only when its sources change (a hash stamp);
-# installed into $PULUMI_HOME as `command` $PULUMI_COMMAND_VERSION (docs/toolchain.md, "Our own command plugin").
-own_command_plugin() {
-  local src="$here/../plugins/command" stamp="$bin/.pulumi-resource-command.own" hash kept=() s
-  hash="$(cd "$src" && { echo "v$PULUMI_COMMAND_VERSION"; find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) \
-    | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)"
-  if [ -x "$bin/pulumi-resource-command" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then
+  log "$command_mod@$PULUMI_COMMAND_COMMIT is not to be had (the proxy answers 403; docs/toolchain.md): using plugins/command"
+  local src="$here/../plugins/command" hash
+  hash="$(own_command_plugin_hash)"
+  if [ -x "$bin/pulumi-resource-command" ] && [ "$(cat "$own_stamp" 2>/dev/null)" = "$hash" ]; then
     log "own pulumi-resource-command $PULUMI_COMMAND_VERSION (plugins/command) already built"
   else
     log "building own pulumi-resource-command $PULUMI_COMMAND_VERSION from plugins/command"
-    (cd "$src" && go build -trimpath -ldflags "-s -w -X main.Version=$PULUMI_COMMAND_VERSION" -o "$bin/pulumi-resource-command.new" .)
+    (cd "$src" && go build -trimpath -buildvcs=false -tags "$go_tags" -ldflags "-s -w -X main.Version=$PULUMI_COMMAND_VERSION" -o "$bin/pulumi-resource-command.new" .)
     mv -f "$bin/pulumi-resource-command.new" "$bin/pulumi-resource-command"
-    "$bin/pulumi" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$bin/pulumi-resource-command" --reinstall
-    echo "$hash" >"$stamp"
+    rm -f "$own_stamp" # installed into $PULUMI_HOME (and stamped) in step 6
   fi
-  for s in "${skipped[@]}"; do [[ $s == pulumi-resource-command:* ]] || kept+=("$s"); done
-  skipped=("${kept[@]}")
 }
-if [ "$(cat "$command_stamp" 2>/dev/null)" != "v$PULUMI_COMMAND_VERSION" ]; then
-  own_command_plugin
+own_command_plugin_hash() {
+  (cd "$here/../plugins/command" && { echo "v$PULUMI_COMMAND_VERSION"; find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) \
+    | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)
+}
+
+# Two lines of builds side by side, so both cores stay busy while one links or downloads: the CLI, then the
+# command plugin (it shares the CLI's module versions: plugins/command/go.mod is aligned with them, so its
+# Pulumi SDK, gRPC and protobuf packages come from the build cache — built concurrently they would be compiled
+# twice); and the language host of sdk/v3@v3.68.0, whose 2023 module graph shares nothing with them.
+if [ "$QM_PULUMI_DIR" != "$bin" ]; then
+  # A stock Pulumi install on PATH (scripts/env.sh): it brings the CLI, the language host and the launcher;
+  # only the command plugin is ours to provide.
+  log "using the Pulumi install at $QM_PULUMI_DIR ($("$QM_PULUMI_DIR/pulumi" version)); building only the command plugin"
+  bin_cli="$QM_PULUMI_DIR/pulumi"
+  build_command_plugin
+else
+  bin_cli="$bin/pulumi"
+  # (a plain sequence, not `&&`: errexit stays on inside the functions)
+  cli_then_command_plugin() {
+    build_cli
+    build_command_plugin
+  }
+  qm_job cli-then-command-plugin cli_then_command_plugin
+  qm_job language-host build_host
+  qm_wait_jobs
 fi
+log "$("$bin_cli" version) at $bin_cli"
+
+# 3. The dynamic provider launcher: a small sh script shipped in the sdk module (nodejs/dist).
+install_launcher() {
+  sdk_dir="$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")"
+  launcher="$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs"
+  if cmp -s "$launcher" "$bin/pulumi-resource-pulumi-nodejs"; then
+    log "pulumi-resource-pulumi-nodejs already installed"
+  else
+    install -m 0755 "$launcher" "$bin/pulumi-resource-pulumi-nodejs"
+    log "installed pulumi-resource-pulumi-nodejs from $launcher"
+  fi
+}
+
+[ "$QM_PULUMI_DIR" != "$bin" ] || install_launcher
 
 # 5. The random resource plugin: its provider module (github.com/pulumi/pulumi-random/provider/v4) is not
 # served by the module proxy at any release commit, and it also needs a nested shim module and a generated
@@ -186,13 +221,18 @@ skip "pulumi-resource-random: v$PULUMI_RANDOM_VERSION is not buildable from regi
 install_plugin() {
   local name="$1" version="$2" file="$bin/pulumi-resource-$1"
   [ -x "$file" ] || return 0
-  if "$bin/pulumi" plugin ls 2>/dev/null | awk -v n="$name" -v v="$version" '$1 == n && $2 == "resource" && $3 == v { f = 1 } END { exit !f }'; then
+  if "$bin_cli" plugin ls 2>/dev/null | awk -v n="$name" -v v="$version" '$1 == n && $2 == "resource" && $3 == v { f = 1 } END { exit !f }'; then
     log "plugin resource $name $version already in $PULUMI_HOME"
   else
     log "pulumi plugin install resource $name $version --file $file"
-    "$bin/pulumi" plugin install resource "$name" "$version" --file "$file" --reinstall
+    "$bin_cli" plugin install resource "$name" "$version" --file "$file" --reinstall
   fi
 }
+if [ "$(cat "$command_stamp" 2>/dev/null)" != "v$PULUMI_COMMAND_VERSION" ] && [ ! -f "$own_stamp" ]; then
+  # the own plugin was just (re)built: replace whatever $PULUMI_HOME holds under the same version
+  "$bin_cli" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$bin/pulumi-resource-command" --reinstall
+  own_command_plugin_hash >"$own_stamp"
+fi
 install_plugin command "$PULUMI_COMMAND_VERSION"
 
 log "done in $((SECONDS - started))s; $bin holds: $(find "$bin" -maxdepth 1 -type f ! -name '.*' -printf '%f ')"

@@ -4,12 +4,18 @@
 #               of the pull-request workflow test
 #   mc          MinIO client: the storage provider, the host's preflight and backups (uploaded to the host)
 #   actionlint  checks .github/workflows
+#
+#   bash scripts/install-tools.sh            all three (scripts/test.sh)
+#   bash scripts/install-tools.sh mc         only the named ones (scripts/preview-lab.sh needs only mc)
+#
 # Idempotent: a tool already built from the pinned version is skipped (a stamp file records the version).
 # Versions: scripts/versions.sh. Prints the bin directory on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/versions.sh
 source "$here/versions.sh"
+# shellcheck source=scripts/lib-parallel.sh
+source "$here/lib-parallel.sh"
 
 bin="$QUAY_MIRROR_CACHE/tools/bin"
 mkdir -p "$bin"
@@ -32,7 +38,15 @@ install() {
   printf '%s\n' "$pkg@$version" >"$stamp"
 }
 
-install minio github.com/minio/minio "$MINIO_MODULE_VERSION"
-install mc github.com/minio/mc "$MC_MODULE_VERSION"
-install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
+[ "$#" -gt 0 ] || set -- minio mc actionlint
+# Side by side: independent builds (scripts/lib-parallel.sh).
+for tool in "$@"; do
+  case "$tool" in
+    minio) qm_job minio install minio github.com/minio/minio "$MINIO_MODULE_VERSION" ;;
+    mc) qm_job mc install mc github.com/minio/mc "$MC_MODULE_VERSION" ;;
+    actionlint) qm_job actionlint install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" ;;
+    *) echo "install-tools: unknown tool '$tool' (minio, mc, actionlint)" >&2; exit 2 ;;
+  esac
+done
+qm_wait_jobs
 printf '%s\n' "$bin"

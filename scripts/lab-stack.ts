@@ -7,6 +7,9 @@
 //   node bin/scripts/lab-stack.js missing-secrets <config file>
 //       Prints, one a line, the secret config keys the program reads that the file does not set:
 //       requiredSecretKeys of components/program.ts (namespace quay-mirror), plus quay:token in existing mode.
+//   node bin/scripts/lab-stack.js fill-host-key-placeholders <config file>
+//       Preview copies only: replaces a `REPLACE-ME …` hostKey in quay-mirror:host (connection, bastion) by a
+//       freshly generated THROWAWAY key, in place, and prints the paths it replaced, one a line.
 //   node bin/scripts/lab-stack.js run <preview|up|refresh|destroy> --stack <name> --config-file <file> [--yes] [--diff]
 //       Runs the operation without the Node.js language host: the Automation API's inline program mode,
 //       with the program `require`d from bin/index.js and the workspace at the repository root (so dynamic
@@ -91,6 +94,23 @@ function missingSecrets(file: string): string[] {
         keys.push("quay:token");
     }
     return keys.filter((k) => !(k in config));
+}
+
+function fillPlaceholders(file: string): string[] {
+    const doc = readStackFile(file);
+    const key = `${NS}:host`;
+    const host = doc.config?.[key];
+    if (host === undefined) {
+        return [];
+    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { fillHostKeyPlaceholders } = require(path.join(repoRoot, "bin", "config", "known-hosts.js")) as typeof import("../config/known-hosts");
+    const { host: filled, replaced } = fillHostKeyPlaceholders(host);
+    if (replaced.length > 0) {
+        doc.config![key] = filled;
+        fs.writeFileSync(file, YAML.stringify(doc, { lineWidth: 0 }));
+    }
+    return replaced.map((p) => `${key}.${p}`);
 }
 
 async function run(op: string, args: string[]): Promise<void> {
@@ -178,11 +198,19 @@ async function main(argv: string[]): Promise<void> {
                 process.stdout.write(`${k}\n`);
             }
             return;
+        case "fill-host-key-placeholders":
+            if (rest.length !== 1) {
+                fail("fill-host-key-placeholders <config file>");
+            }
+            for (const p of fillPlaceholders(rest[0])) {
+                process.stdout.write(`${p}\n`);
+            }
+            return;
         case "run":
             await run(rest[0], rest.slice(1));
             return;
         default:
-            fail("usage: lab-stack.js merge-config|missing-secrets|run …");
+            fail("usage: lab-stack.js merge-config|missing-secrets|fill-host-key-placeholders|run …");
     }
 }
 

@@ -5,12 +5,14 @@
 #   PULUMI_CONFIG_PASSPHRASE=… bash scripts/preview-lab.sh [--diff]
 #
 # 1. toolchain: Node, npm packages (scripts/lib-npm.sh; skipped when node_modules matches the lock),
-#    the Pulumi engine (scripts/install-pulumi.sh), `npx tsc -p .`;
+#    the Pulumi engine, the policy pack's shim and MinIO's client mc (scripts/install-toolchain.sh preview,
+#    built side by side), `npx tsc -p .`;
 # 2. the stack (scripts/lib-stack.sh): backend file://<repo>/.pulumi-state, passphrase (a printed THROWAWAY one
 #    when none is set), stack `lab` selected or created, config from Pulumi.lab.yaml through a git-ignored copy
 #    (the committed file is never modified);
 # 3. every secret config key the stack needs (requiredSecretKeys of components/program.ts, plus quay:token in
-#    existing mode) that is not set gets a clearly labelled THROWAWAY value, in a preview-only copy of the config;
+#    existing mode) that is not set gets a clearly labelled THROWAWAY value, in a preview-only copy of the config,
+#    and so does a REPLACE-ME placeholder host key (quay-mirror:host.connection.hostKey);
 # 4. the preview: `pulumi preview --stack lab --config-file … --policy-pack policy` (the guardrails of policy/)
 #    when the CLI has the Node.js language host, else the
 #    same through the Automation API's inline program (bin/scripts/lab-stack.js).
@@ -26,10 +28,14 @@ source scripts/lib-npm.sh
 source scripts/lib-stack.sh
 
 qm_npm_install_if_changed >&2
-bash scripts/install-pulumi.sh
-# The policy pack (policy/, docs/policy.md) needs the language host shim; the preview runs with the pack.
-bash scripts/install-policy-shim.sh >&2
-npx tsc -p . >&2
+# The Pulumi toolchain; the policy pack's language host shim (the preview runs with policy/, docs/policy.md);
+# MinIO's client, which the lab uploads to the host (the program needs `mc` on PATH). Only what the preview
+# needs: MinIO's server and actionlint are for the tests.
+# shellcheck source=scripts/lib-parallel.sh
+source scripts/lib-parallel.sh
+qm_job toolchain bash scripts/install-toolchain.sh preview
+qm_job tsc npx tsc -p .
+qm_wait_jobs
 
 qm_stack_setup "${QM_STACK:-lab}" preview
 
@@ -43,9 +49,18 @@ for key in "${missing[@]}"; do
     # The host's schema wants PEM text: a freshly generated key that opens nothing.
     value=$(node -e 'process.stdout.write(require("crypto").generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }))')
   fi
-  pulumi config set --secret --stack "$QM_STACK" --config-file "$preview_config" -- "$key" "$value"
+  # the value on stdin, never on the command line (even a throwaway one: one way for every secret)
+  pulumi config set --secret --stack "$QM_STACK" --config-file "$preview_config" -- "$key" < <(printf '%s' "$value")
   qm_note "*** $key is not set: previewing with a THROWAWAY value (${value:0:40}…; preview only; set the real one" \
-    "with scripts/pulumi.sh config set --secret $key)"
+    "with scripts/pulumi.sh config set --secret $key < value-file)"
+done
+
+# The committed stack file may hold a REPLACE-ME placeholder as the host's key (README: "SSH host key"): the
+# preview copy gets a THROWAWAY key, which pins nothing that exists (`up` refuses the placeholder itself).
+mapfile -t placeholders < <(node bin/scripts/lab-stack.js fill-host-key-placeholders "$preview_config")
+for p in "${placeholders[@]}"; do
+  qm_note "*** $p is the REPLACE-ME placeholder: previewing with a THROWAWAY host key (preview only; pin the host's" \
+    "real key in $QM_COMMITTED_CONFIG, see README \"SSH host key\")"
 done
 
 if qm_has_language_host; then

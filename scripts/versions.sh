@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # sourced: the scripts that source this file read these variables
 # One place for every pinned toolchain version. Sourced by the other scripts.
 # Node: @pulumi/pulumi >= 3.249 requires Node >= 22; Node 20 is end-of-life.
 NODE_VERSION="22.23.3"

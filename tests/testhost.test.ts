@@ -3,27 +3,21 @@
 // power-cycles it and checks that teardown leaves nothing behind.
 //
 // SLOW: 70-105 s (apt installs postgresql, redis, ufw, podman and jq in the guest); about 3.5 minutes
-// on a fresh machine, where it also installs the host tools and builds the base. Needs root; skipped,
-// with the reason, only on machines that cannot run systemd-nspawn at all. The last describe is fast.
+// on a fresh machine, where it also installs the host tools and builds the base. Needs root and Linux:
+// elsewhere it is skipped with the reason, and under CI=true it fails (QM_SKIP_HOST_E2E=1 skips it on
+// purpose). The last describe is fast.
 import { spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { startTestHost, TestHost, testHostPrerequisites, testHostScriptsDir } from "./support/testhost";
-
-const prereq = testHostPrerequisites();
-const describeHost = prereq.ok ? describe : describe.skip;
-if (!prereq.ok) {
-  // eslint-disable-next-line no-console
-  console.warn(`tests/testhost.test.ts skipped: ${prereq.reason}`);
-}
+import { describeOnTestHost, startTestHost, TestHost, testHostScriptsDir } from "./support/testhost";
 
 const MIN = 60_000;
 // Unique per run so concurrent suites never share a name (1-11 characters).
 const name = `th${process.pid % 100000}`;
-describeHost("test host (slow: boots a systemd-nspawn guest and installs packages in it)", () => {
+describeOnTestHost("test host (slow: boots a systemd-nspawn guest and installs packages in it)", () => {
   let host: TestHost;
   let guestPid = 0;
 

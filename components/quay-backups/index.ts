@@ -1,11 +1,13 @@
 // QuayBackups: the lab's backup design on the Quay host (seed 000, "Backup design"), over the same SSH
 // connection as QuayHost:
 //   quay-backup-to-minio      daily timer: pg_dump (+ exact row counts from the same snapshot), config.yaml,
-//                             quay.service, manifest.json → tar.gz → openssl aes-256-cbc/pbkdf2 → sha256 →
-//                             mc cp to <bucket>/<prefix>/<UTC timestamp>/ with the put-only uploader's keys.
+//                             quay.service, manifest.json → tar.gz → openssl aes-256-cbc/pbkdf2 → HMAC-SHA256
+//                             tag (encrypt-then-MAC, format quay-mirror-backup/2) → sha256 → mc cp to
+//                             <bucket>/<prefix>/<UTC timestamp>/ with the put-only uploader's keys.
 //   quay-restore-validate     weekly timer and on demand: the latest backup, fetched with the restore reader's
-//                             keys, checksum, decrypt, restore into a temporary database, every table's row
-//                             count against the manifest, drop; never the production database.
+//                             keys, checksum, MAC (refused before decrypting if it does not match), decrypt,
+//                             restore as the unprivileged role quay_restore_proof into a temporary database,
+//                             every table's row count against the manifest, drop; never the production database.
 // Secrets (passphrase, both users' keys) travel on stdin to root-only files; the passphrase is generated once
 // (RandomSecret) unless given, and is a secret output so it can be kept in custody beside the host's secrets.
 import * as pulumi from "@pulumi/pulumi";

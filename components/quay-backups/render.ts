@@ -20,8 +20,21 @@ export const UNIT_DIR = "/etc/systemd/system";
 export const PBKDF2_ITERATIONS = 200000;
 /** Temporary databases of the restore proof are named <prefix>_<UTC yyyymmddHHMMSS>_<pid>. */
 export const RESTORE_TEMP_PREFIX = "quay_restore_proof";
-/** manifest.json's format marker. */
-export const MANIFEST_FORMAT = "quay-mirror-backup/1";
+/**
+ * The backup format: manifest.json's `format`, and the first line of the `.hmac` tag beside each object.
+ * 2: encrypt-then-MAC (HMAC-SHA256 over the format, the object's name and the ciphertext, in
+ * <object>.hmac). 1 (before): the same encryption without a MAC; the restore proof refuses it (docs/backups.md
+ * restores one by hand).
+ */
+export const MANIFEST_FORMAT = "quay-mirror-backup/2";
+/**
+ * The salt of the MAC key's derivation (PBKDF2-HMAC-SHA512 of the passphrase): a fixed label, "quayhmac" in
+ * hex. With a different PRF than the encryption key's (PBKDF2-HMAC-SHA256, a random salt per object), the two
+ * keys are independent.
+ */
+export const MAC_KEY_SALT = Buffer.from("quayhmac", "latin1").toString("hex");
+/** The operating-system user and PostgreSQL role the restore proof restores as (no superuser; peer auth). */
+export const RESTORE_ROLE = "quay_restore_proof";
 
 /**
  * One SQL statement that returns, as one JSON object on one line, the exact row count of every table of the
@@ -83,6 +96,7 @@ export function renderBackupScript(s: BackupSettings): string {
     ITERATIONS: PBKDF2_ITERATIONS,
     COUNT_SQL: COUNT_ROWS_SQL,
     FORMAT: MANIFEST_FORMAT,
+    MAC_SALT: MAC_KEY_SALT,
   });
 }
 
@@ -98,6 +112,9 @@ export function renderRestoreScript(s: BackupSettings): string {
     ITERATIONS: PBKDF2_ITERATIONS,
     COUNT_SQL: COUNT_ROWS_SQL,
     TEMP_PREFIX: RESTORE_TEMP_PREFIX,
+    FORMAT: MANIFEST_FORMAT,
+    MAC_SALT: MAC_KEY_SALT,
+    RESTORE_ROLE,
   });
 }
 
@@ -188,5 +205,5 @@ export function installValues(s: BackupSettings, schedules: Schedules): Record<s
 }
 
 export function destroyValues(): Record<string, StepValue> {
-  return { SBIN_DIR, UNIT_DIR, CONFIG_DIR: BACKUP_CONFIG_DIR, WORK_ROOT: BACKUP_WORK_ROOT };
+  return { SBIN_DIR, UNIT_DIR, CONFIG_DIR: BACKUP_CONFIG_DIR, WORK_ROOT: BACKUP_WORK_ROOT, RESTORE_ROLE };
 }

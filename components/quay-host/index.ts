@@ -20,7 +20,9 @@ import {
   QuayHostConfigError,
   QuayHostInput,
   QuayHostSettings,
+  resolveHostKey,
   StringInput,
+  TRUST_ON_FIRST_USE,
 } from "../../config/quay-host";
 import {
   APT_PACKAGES,
@@ -71,8 +73,12 @@ export interface QuayHostBastionArgs {
   user?: string;
   /** PEM private key for the bastion (a secret). Default: the target's key. */
   privateKey?: StringInput;
-  /** Pinned bastion host key in authorized_keys format. Without it the bastion's key is not verified. */
+  /** The bastion's key in authorized_keys format (`ssh-ed25519 AAAA…`). One of hostKey, knownHostsFile, hostKeyPolicy: "trust-on-first-use" is required. */
   hostKey?: string;
+  /** A known_hosts file (read at program time) whose entry for the bastion is pinned as its hostKey. */
+  knownHostsFile?: string;
+  /** "strict" (default): hostKey or knownHostsFile pins the key. "trust-on-first-use": see QuayHostConnectionArgs. */
+  hostKeyPolicy?: "strict" | "trust-on-first-use";
 }
 
 /** How pulumi-command reaches the Quay host. */
@@ -87,8 +93,19 @@ export interface QuayHostConnectionArgs {
   privateKey: StringInput;
   /** Passphrase of an encrypted private key (a secret). */
   privateKeyPassword?: StringInput;
-  /** Pinned host key in authorized_keys format (`ssh-ed25519 AAAA…`). Without it the host key is not verified. */
+  /**
+   * The host's key in authorized_keys format (`ssh-ed25519 AAAA…`): every SSH connection requires it to match.
+   * One of hostKey, knownHostsFile and hostKeyPolicy: "trust-on-first-use" is required (README: "SSH host key").
+   */
   hostKey?: string;
+  /** A known_hosts file (read at program time) whose entry for host (`[host]:port` for another port) is pinned as hostKey. */
+  knownHostsFile?: string;
+  /**
+   * "strict" (default): hostKey or knownHostsFile pins the key. "trust-on-first-use" (explicit, logged): a
+   * `<name>-host-key` step accepts the key the host offers on its first run, warns with its fingerprint and
+   * records it in the stack's state; every step then requires that key.
+   */
+  hostKeyPolicy?: "strict" | "trust-on-first-use";
   /** Optional bastion host. */
   bastion?: QuayHostBastionArgs;
   /** Dial attempts per step before failing. Default 10 (the wait-for-ssh step allows enough for bootTimeoutSeconds). */
@@ -278,8 +295,32 @@ export class QuayHost extends pulumi.ComponentResource {
     ) as Record<keyof typeof GENERATED_SECRETS, pulumi.Output<string>>;
 
     // ---- connection ----
-    const connection = buildConnection(s);
-    const waitConnection = { ...connection, dialErrorLimit: Math.max(s.connection.dialErrorLimit, Math.ceil(s.bootTimeoutSeconds / s.connection.perDialTimeout)) };
+    const bootDialLimit = Math.max(s.connection.dialErrorLimit, Math.ceil(s.bootTimeoutSeconds / s.connection.perDialTimeout));
+    let connection = buildConnection(s);
+    if (connection.hostKey === TRUST_ON_FIRST_USE || connection.proxy?.hostKey === TRUST_ON_FIRST_USE) {
+      // Trust-on-first-use, opted in: this step's first run accepts the key(s) offered, the command plugin
+      // warns with their fingerprints and records them in the step's state; every other step uses the
+      // recorded keys, so later runs require them. A new host or port replaces the step (a new first use).
+      const which = [connection.hostKey === TRUST_ON_FIRST_USE && "the host", connection.proxy?.hostKey === TRUST_ON_FIRST_USE && "the bastion"].filter(Boolean).join(" and ");
+      pulumi.log.warn(
+        `QuayHost "${name}": hostKeyPolicy ${TRUST_ON_FIRST_USE}: the key ${which} offers on first contact is trusted without verification and pinned in the stack (step ${name}-host-key); check the fingerprint the command plugin logs against the VM's console and pin it with hostKey`,
+        this,
+      );
+      const recorder = new command.remote.Command(
+        `${name}-host-key`,
+        {
+          connection: { ...connection, dialErrorLimit: bootDialLimit },
+          create: "true",
+          triggers: [connection.host, connection.port, connection.proxy?.host ?? "", connection.proxy?.port ?? 0],
+          logging: "none",
+          addPreviousOutputInEnv: false,
+        },
+        child,
+      );
+      steps["host-key"] = recorder;
+      connection = withRecordedHostKeys(connection, recorder);
+    }
+    const waitConnection = { ...connection, dialErrorLimit: bootDialLimit };
     const sudo = s.connection.user !== "root";
 
     const step = (
@@ -499,7 +540,7 @@ type Connection = {
   user: string;
   privateKey: pulumi.Output<string>;
   privateKeyPassword?: pulumi.Output<string>;
-  hostKey?: string;
+  hostKey: pulumi.Input<string>;
   dialErrorLimit: number;
   perDialTimeout: number;
   proxy?: {
@@ -507,7 +548,7 @@ type Connection = {
     port: number;
     user: string;
     privateKey: pulumi.Output<string>;
-    hostKey?: string;
+    hostKey: pulumi.Input<string>;
     dialErrorLimit: number;
     perDialTimeout: number;
   };
@@ -518,9 +559,10 @@ function buildConnection(s: QuayHostSettings): Connection {
   const c = s.connection;
   const host = pulumi.Output.isInstance(c.host) ? checkLater(c.host, lateRules.host, ["connection", "host"]) : c.host;
   const privateKey = pulumi.secret(pulumi.Output.isInstance(c.privateKey) ? checkLater(c.privateKey, lateRules.privateKey, ["connection", "privateKey"]) : c.privateKey);
-  const conn: Connection = { host, port: c.port, user: c.user, privateKey, dialErrorLimit: c.dialErrorLimit, perDialTimeout: c.perDialTimeout };
+  // Always pinned (or the explicit trust-on-first-use marker): the schema refused settings without either.
+  const hostKey = resolveHostKey(c, host, c.port, ["connection"]);
+  const conn: Connection = { host, port: c.port, user: c.user, privateKey, hostKey, dialErrorLimit: c.dialErrorLimit, perDialTimeout: c.perDialTimeout };
   if (c.privateKeyPassword !== undefined) conn.privateKeyPassword = pulumi.secret(pulumi.output(c.privateKeyPassword));
-  if (c.hostKey !== undefined) conn.hostKey = c.hostKey;
   if (c.bastion !== undefined) {
     const b = c.bastion;
     conn.proxy = {
@@ -528,10 +570,24 @@ function buildConnection(s: QuayHostSettings): Connection {
       port: b.port,
       user: b.user,
       privateKey: b.privateKey !== undefined ? pulumi.secret(pulumi.output(b.privateKey)) : privateKey,
+      hostKey: resolveHostKey(b, b.host, b.port, ["connection", "bastion"]),
       dialErrorLimit: c.dialErrorLimit,
       perDialTimeout: c.perDialTimeout,
-      ...(b.hostKey !== undefined ? { hostKey: b.hostKey } : {}),
     };
   }
   return conn;
+}
+
+/** conn with the keys the trust-on-first-use step recorded in place of the marker. */
+function withRecordedHostKeys(conn: Connection, recorder: command.remote.Command): Connection {
+  const recorded = (pick: (c: command.types.output.remote.Connection) => string | undefined, what: string) =>
+    recorder.connection.apply((c) => {
+      const key = pick(c);
+      if (key === TRUST_ON_FIRST_USE) throw new Error(`the ${what} key was not recorded by the trust-on-first-use step (the real pulumi-command cannot do trust-on-first-use: use quay-mirror's own command plugin, built by scripts/install-pulumi.sh, or pin hostKey)`);
+      return key ?? "";
+    });
+  const out: Connection = { ...conn };
+  if (conn.hostKey === TRUST_ON_FIRST_USE) out.hostKey = recorded((c) => c.hostKey, "host's");
+  if (conn.proxy && conn.proxy.hostKey === TRUST_ON_FIRST_USE) out.proxy = { ...conn.proxy, hostKey: recorded((c) => c.proxy?.hostKey, "bastion's") };
+  return out;
 }

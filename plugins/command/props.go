@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"golang.org/x/crypto/ssh"
 )
 
 // Property names, as the @pulumi/command 1.2.1 SDK sends them.
@@ -187,8 +188,17 @@ func decodeConnection(v resource.PropertyValue, what string, allowProxy bool) (*
 	if c.PerDialTimeout, err = optInt(m, "perDialTimeout", defaultPerDialTimeout); err != nil {
 		return nil, fmt.Errorf("%s.%w", what, err)
 	}
+	c.what = what
 	if c.Host == "" {
 		return nil, fmt.Errorf("%s.host is required", what)
+	}
+	if c.HostKey == "" {
+		return nil, fmt.Errorf("%s.hostKey is required: the host's key is never trusted unchecked — %s", what, hostKeyFix)
+	}
+	if !c.tofu() {
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(c.HostKey)); err != nil {
+			return nil, fmt.Errorf("%s.hostKey must be one public key in authorized_keys format (`ssh-ed25519 AAAA…`) or %q: %w", what, TrustOnFirstUse, err)
+		}
 	}
 	if c.Port < 1 || c.Port > 65535 {
 		return nil, fmt.Errorf("%s.port %d is out of range", what, c.Port)

@@ -227,6 +227,8 @@ func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 	if err != nil {
 		return nil, err
 	}
+	// A trust-on-first-use marker against the key the state recorded is no change.
+	news = pinRecordedHostKeys(olds, news)
 	ignored := map[string]bool{}
 	for _, k := range req.GetIgnoreChanges() {
 		ignored[k] = true
@@ -311,7 +313,7 @@ func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 	switch t {
 	case typeCommand:
 		if req.GetPreview() {
-			return s.createResponse(id, outputsOf(news, unknownProp(), unknownProp()))
+			return s.createResponse(id, previewHostKeys(outputsOf(news, unknownProp(), unknownProp())))
 		}
 		in, err := decodeCommand(news)
 		if err != nil {
@@ -324,10 +326,10 @@ func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 				return nil, err
 			}
 		}
-		return s.createResponse(id, outputsOf(news, outputProp(stdout, news), outputProp(stderr, news)))
+		return s.createResponse(id, recordOfferedHostKeys(outputsOf(news, outputProp(stdout, news), outputProp(stderr, news)), in.Conn, s.hooks(ctx, urn).Warn))
 	case typeCopyRemote:
 		if req.GetPreview() {
-			return s.createResponse(id, outputsOf(news, nil, nil))
+			return s.createResponse(id, previewHostKeys(outputsOf(news, nil, nil)))
 		}
 		in, err := decodeCopy(news)
 		if err != nil {
@@ -336,7 +338,7 @@ func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 		if err := copyToRemote(ctx, in.Conn, in.Source, in.RemotePath, s.wd, s.hooks(ctx, urn).Status); err != nil {
 			return nil, err
 		}
-		return s.createResponse(id, outputsOf(news, nil, nil))
+		return s.createResponse(id, recordOfferedHostKeys(outputsOf(news, nil, nil), in.Conn, s.hooks(ctx, urn).Warn))
 	}
 	return nil, unknownType(t)
 }
@@ -378,6 +380,8 @@ func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
+	// Trust-on-first-use: the update requires the key the state recorded.
+	news = pinRecordedHostKeys(olds, news)
 	ctx, done := s.opContext(ctx)
 	defer done()
 	respond := func(outs resource.PropertyMap) (*pulumirpc.UpdateResponse, error) {
@@ -421,7 +425,7 @@ func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 		if err != nil {
 			return nil, err
 		}
-		return respond(outputsOf(news, outputProp(stdout, news), outputProp(stderr, news)))
+		return respond(recordOfferedHostKeys(outputsOf(news, outputProp(stdout, news), outputProp(stderr, news)), in.Conn, s.hooks(ctx, urn).Warn))
 	case typeCopyRemote:
 		if req.GetPreview() {
 			return respond(outputsOf(news, nil, nil))
@@ -433,7 +437,7 @@ func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 		if err := copyToRemote(ctx, in.Conn, in.Source, in.RemotePath, s.wd, s.hooks(ctx, urn).Status); err != nil {
 			return nil, err
 		}
-		return respond(outputsOf(news, nil, nil))
+		return respond(recordOfferedHostKeys(outputsOf(news, nil, nil), in.Conn, s.hooks(ctx, urn).Warn))
 	}
 	return nil, unknownType(t)
 }

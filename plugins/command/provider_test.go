@@ -51,19 +51,25 @@ func fromStruct(t *testing.T, st *structpb.Struct) resource.PropertyMap {
 	return m
 }
 
-func connValue(s *testServer) resource.PropertyValue {
-	return resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{
+// connValue: a connection to s; hostKey as given ("" leaves it out).
+func connValue(s *testServer, hostKey string) resource.PropertyValue {
+	m := resource.PropertyMap{
 		"host":       resource.NewProperty("127.0.0.1"),
 		"port":       resource.NewProperty(float64(s.port)),
 		"user":       resource.NewProperty("tester"),
 		"privateKey": resource.NewProperty(s.clientKeyPEM),
-	}))
+	}
+	if hostKey != "" {
+		m["hostKey"] = resource.NewProperty(hostKey)
+	}
+	return resource.MakeSecret(resource.NewObjectProperty(m))
 }
 
 func TestCheckAppliesConnectionDefaultsAndValidates(t *testing.T) {
 	srv := newServer(nil, "1.2.1")
+	_, hk := newKey(t)
 	news := resource.PropertyMap{
-		"connection": resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{"host": resource.NewProperty("h")})),
+		"connection": resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{"host": resource.NewProperty("h"), "hostKey": resource.NewProperty(authorizedKey(hk.PublicKey()))})),
 		"create":     resource.NewProperty("true"),
 	}
 	resp, err := srv.Check(context.Background(), &pulumirpc.CheckRequest{Urn: cmdURN, News: toStruct(t, news)})
@@ -155,7 +161,7 @@ func TestCreateUpdateDeleteAndPreview(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	inputs := resource.PropertyMap{
-		"connection": connValue(s),
+		"connection": connValue(s, s.conn().HostKey),
 		"create":     resource.NewProperty("echo created; echo create >> " + dir + "/log"),
 		"update":     resource.NewProperty(`echo "updated after $PULUMI_COMMAND_STDOUT"`),
 		"delete":     resource.NewProperty(`echo "delete $PULUMI_COMMAND_STDOUT" >> ` + dir + "/log"),

@@ -22,9 +22,10 @@ func schemaJSON(version string) string {
 			"privateKey":         secretStr,
 			"privateKeyPassword": secretStr,
 			"agentSocketPath":    str,
-			"hostKey":            str,
-			"dialErrorLimit":     merge(integer, map[string]any{"default": defaultDialErrorLimit}),
-			"perDialTimeout":     merge(integer, map[string]any{"default": defaultPerDialTimeout}),
+			"hostKey": merge(str, map[string]any{"description": "Required here (unlike pulumi-command): the host's public key in " +
+				"authorized_keys format, or \"" + TrustOnFirstUse + "\" to accept and record the key offered on Create."}),
+			"dialErrorLimit": merge(integer, map[string]any{"default": defaultDialErrorLimit}),
+			"perDialTimeout": merge(integer, map[string]any{"default": defaultPerDialTimeout}),
 		}
 		if !bastion {
 			p["proxy"] = map[string]any{"$ref": "#/types/command:remote:ProxyConnection"}

@@ -24,10 +24,43 @@ type Connection struct {
 	PrivateKey         string
 	PrivateKeyPassword string
 	AgentSocketPath    string
-	HostKey            string
-	DialErrorLimit     int // -1: unlimited
-	PerDialTimeout     int // seconds; 0: no maximum
+	HostKey            string // pinned key (authorized_keys format), or TrustOnFirstUse
+	DialErrorLimit     int    // -1: unlimited
+	PerDialTimeout     int    // seconds; 0: no maximum
 	Proxy              *Connection
+	// what names the connection in errors ("connection", "connection.proxy").
+	what string
+	// offered is the key the server presented in the last handshake (trust-on-first-use records it).
+	offered ssh.PublicKey
+}
+
+// TrustOnFirstUse as a hostKey is the explicit opt-in to trust-on-first-use: Create accepts the key the host
+// offers, logs its fingerprint as a warning and records it as hostKey in the resource's outputs; Update and
+// Delete use the recorded key (Diff and Update put it in place of the marker), so later operations require
+// the same key. The real pulumi-command cannot parse this value and refuses it (fails closed).
+const TrustOnFirstUse = "trust-on-first-use"
+
+// hostKeyFix is how to pin a key; every "hostKey is required" error carries it.
+const hostKeyFix = "fix: pin the host's key in authorized_keys format (`ssh-keyscan -t ed25519 <host>` without the host name, " +
+	"checked against `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host's console), or opt in to " +
+	"trust-on-first-use with hostKey \"" + TrustOnFirstUse + "\""
+
+func (c *Connection) name() string {
+	if c.what == "" {
+		return "connection"
+	}
+	return c.what
+}
+
+// tofu: this connection trusts the offered key on first use.
+func (c *Connection) tofu() bool { return c.HostKey == TrustOnFirstUse }
+
+// offeredKey is the key the server presented (authorized_keys format, no newline), or "".
+func (c *Connection) offeredKey() string {
+	if c.offered == nil {
+		return ""
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(c.offered)))
 }
 
 const (
@@ -70,7 +103,8 @@ func (c *Connection) perDialTimeout() time.Duration {
 }
 
 // clientConfig: authentication (private key, agent, password and keyboard-interactive with the password)
-// and host key checking (pinned when hostKey is set, else any key is accepted).
+// and host key checking: the pinned hostKey, or trust-on-first-use when hostKey is TrustOnFirstUse. Without
+// hostKey it is an error: no code path accepts a host key unchecked.
 func (c *Connection) clientConfig() (*ssh.ClientConfig, func(), error) {
 	cfg := &ssh.ClientConfig{User: c.User, Timeout: c.perDialTimeout()}
 	cleanup := func() {}
@@ -114,17 +148,32 @@ func (c *Connection) clientConfig() (*ssh.ClientConfig, func(), error) {
 				return answers, nil
 			}))
 	}
-	if c.HostKey != "" {
+	switch {
+	case c.HostKey == "":
+		// Defence in depth: the inputs are checked too (decodeConnection). Nothing is dialed.
+		return nil, cleanup, fmt.Errorf("%s.hostKey is required: the host's key is never trusted unchecked — %s", c.name(), hostKeyFix)
+	case c.tofu():
+		cfg.HostKeyCallback = func(_ string, _ net.Addr, got ssh.PublicKey) error {
+			c.offered = got
+			return nil
+		}
+		cfg.HostKeyAlgorithms = tofuHostKeyAlgorithms
+	default:
 		want, _, _, _, err := ssh.ParseAuthorizedKey([]byte(c.HostKey))
 		if err != nil {
-			return nil, cleanup, fmt.Errorf("could not parse hostKey (authorized_keys format expected): %w", err)
+			return nil, cleanup, fmt.Errorf("could not parse %s.hostKey (authorized_keys format expected): %w", c.name(), err)
 		}
 		cfg.HostKeyCallback = pinnedHostKey(want)
 		cfg.HostKeyAlgorithms = hostKeyAlgorithms(want.Type())
-	} else {
-		cfg.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // documented contract: no hostKey, no check
 	}
 	return cfg, cleanup, nil
+}
+
+// tofuHostKeyAlgorithms: the key type trust-on-first-use asks for, best first (the recorded key is then
+// pinned with its own type).
+var tofuHostKeyAlgorithms = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
 }
 
 // hostKeyAlgorithms lets the server present the pinned key's type (an RSA key may be offered as
@@ -211,6 +260,17 @@ func (s *sshClient) Close() error {
 func (c *Connection) dial(ctx context.Context, status statusFunc) (*sshClient, error) {
 	if c.Host == "" {
 		return nil, errors.New("connection.host is required")
+	}
+	// Every hop's key must be pinned (or trust-on-first-use) before the first hop is dialed.
+	name := c.name()
+	for hop := c; hop != nil; hop = hop.Proxy {
+		if hop.what == "" {
+			hop.what = name
+		}
+		name = hop.what + ".proxy"
+		if hop.HostKey == "" {
+			return nil, fmt.Errorf("%s.hostKey is required: the host's key is never trusted unchecked — %s", hop.name(), hostKeyFix)
+		}
 	}
 	cfg, cleanup, err := c.clientConfig()
 	if err != nil {

@@ -32,6 +32,10 @@ type testServer struct {
 	refuseEnv    func(name string) bool
 	dropFirst    atomic.Int32 // close this many incoming TCP connections before the handshake
 	accepted     atomic.Int32
+	authTries    atomic.Int32 // public key and password callbacks (credentials offered)
+	sessions     atomic.Int32 // session channels opened
+	execs        atomic.Int32 // exec requests
+	stdinBytes   atomic.Int64 // bytes the commands read from stdin
 	mu           sync.Mutex
 	envSeen      []map[string]string
 	ln           net.Listener
@@ -62,12 +66,14 @@ func startServer(t *testing.T) *testServer {
 	authorized := string(clientSigner.PublicKey().Marshal())
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			s.authTries.Add(1)
 			if string(key.Marshal()) == authorized {
 				return nil, nil
 			}
 			return nil, errors.New("unknown key")
 		},
 		PasswordCallback: func(_ ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			s.authTries.Add(1)
 			if string(pw) == s.password {
 				return nil, nil
 			}
@@ -111,6 +117,7 @@ func (s *testServer) serveConn(c net.Conn, cfg *ssh.ServerConfig) {
 	for nc := range chans {
 		switch nc.ChannelType() {
 		case "session":
+			s.sessions.Add(1)
 			ch, chReqs, err := nc.Accept()
 			if err != nil {
 				continue
@@ -166,6 +173,7 @@ func (s *testServer) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				continue
 			}
 			_ = req.Reply(true, nil)
+			s.execs.Add(1)
 			s.mu.Lock()
 			s.envSeen = append(s.envSeen, env)
 			s.mu.Unlock()
@@ -202,7 +210,7 @@ func (s *testServer) exec(ch ssh.Channel, command string, env map[string]string)
 	for k, v := range env {
 		c.Env = append(c.Env, k+"="+v)
 	}
-	c.Stdin = ch
+	c.Stdin = &countingReader{r: ch, n: &s.stdinBytes}
 	c.Stdout = ch
 	c.Stderr = ch.Stderr()
 	err := c.Run()
@@ -214,6 +222,25 @@ func (s *testServer) exec(ch ssh.Channel, command string, env map[string]string)
 		return 255
 	}
 	return 0
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// untouched fails the test when the server saw credentials, a session, an exec or stdin.
+func (s *testServer) untouched(t *testing.T, what string) {
+	t.Helper()
+	if a, ss, e, in := s.authTries.Load(), s.sessions.Load(), s.execs.Load(), s.stdinBytes.Load(); a+ss+e != 0 || in != 0 {
+		t.Fatalf("%s: the server saw %d authentication attempts, %d sessions, %d execs, %d stdin bytes; want none", what, a, ss, e, in)
+	}
 }
 
 func (s *testServer) lastEnv() map[string]string {

@@ -95,14 +95,34 @@ export interface McInvocation {
 }
 
 /**
+ * The only variables mc gets from its parent: where to find programs and a home, locale and time zone, the
+ * TLS trust store (a lab CA), and the HTTP proxy settings. Nothing else passes — not the engine's
+ * PULUMI_CONFIG_PASSPHRASE, not AWS_* keys, not a stale MC_HOST_* alias.
+ */
+export const MC_ENV_PASSED = [
+  "PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "LC_CTYPE",
+  "SSL_CERT_FILE", "SSL_CERT_DIR",
+  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+] as const;
+
+/** mc's whole environment: MC_ENV_PASSED from baseEnv, plus MC_CONFIG_DIR (its private config.json). */
+export function mcEnvironment(configDir: string, baseEnv: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of MC_ENV_PASSED) {
+    const v = baseEnv[k];
+    if (v !== undefined) env[k] = v;
+  }
+  env.MC_CONFIG_DIR = configDir;
+  return env;
+}
+
+/**
  * What one call runs, as a pure function so tests can assert that no secret is on argv or in the environment:
- * the binary, its arguments, the child's whole environment (inherited, minus any MC_* the caller had, plus
+ * the binary, its arguments, the child's whole environment (mcEnvironment: an allow-list, plus
  * MC_CONFIG_DIR), and the config file with the aliases.
  */
 export function mcInvocation(connection: MinioConnection, args: string[], configDir: string, opts: McCallOptions = {}, baseEnv: NodeJS.ProcessEnv = process.env): McInvocation {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(baseEnv)) if (v !== undefined && !k.startsWith("MC_")) env[k] = v;
-  env.MC_CONFIG_DIR = configDir;
+  const env = mcEnvironment(configDir, baseEnv);
   const configJson = mcConfigJson(connection.endpoint, { [ALIAS]: connection, ...(opts.aliases ?? {}) });
   return { file: connection.mcPath || "mc", argv: ["--json", "--quiet", "--no-color", "--disable-pager", ...args], env, configJson };
 }

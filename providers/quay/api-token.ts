@@ -41,7 +41,7 @@ export interface ApiTokenArgs {
    * (Quay refuses to mint a scope the caller's token lacks), e.g. the initialize token. Refresh and delete
    * use the minted token first; a rotation mints the successor with the token being replaced (when it
    * holds every scope asked for), so an expired bootstrap token here does not block either. Otherwise set
-   * `QUAY_TOKEN` or `pulumi config set --secret quay:token …`.
+   * `QUAY_TOKEN` or `pulumi config set --secret quay:token < token-file`.
    */
   connection: pulumi.Input<QuayConnectionArgs>;
   /** The organization that owns the OAuth application. */

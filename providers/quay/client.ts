@@ -356,5 +356,5 @@ function queryString(query: RequestOptions["query"]): string {
 }
 
 function tokenHint(): string {
-  return " (the Quay token was rejected: it may be expired or revoked; set QUAY_TOKEN or `pulumi config set --secret quay:token <token>` to use another one)";
+  return " (the Quay token was rejected: it may be expired or revoked; set QUAY_TOKEN or `pulumi config set --secret quay:token < token-file` (the value on stdin, never on the command line) to use another one)";
 }

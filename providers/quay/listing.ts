@@ -6,7 +6,7 @@
 // The engine starts a fresh dynamic-provider process for every operation, so "per process" is "per
 // preview/up/refresh"; a long-lived process (tests) calls forgetNamespaceListings() where a new operation
 // would start. Writers keep the cache true: RepositorySet notes what it created or deleted
-// (noteNamespaceRepositories), grants drop the permission listing of a namespace they changed.
+// (noteNamespaceRepositories), grants drop the permission listings of a namespace they changed.
 import { QuayClient, apiPath } from "./client";
 
 /** A repository's full name, `namespace/name` (nested names keep their slashes). */
@@ -76,26 +76,44 @@ export function forgetNamespaceListings(): void {
 
 /** Forgets the cached permission listings of `namespace` (after this process granted or revoked there). */
 export function forgetNamespacePermissions(client: QuayClient, namespace: string): void {
-  for (const kind of ["user", "robot"]) cache("permissions").delete(`${client.endpoint} ${namespace} ${kind}`);
+  const prefix = `${client.endpoint} ${namespace} `;
+  const entries = cache("permissions");
+  for (const key of [...entries.keys()]) if (key.startsWith(prefix)) entries.delete(key);
 }
 
 type Holders = Array<{ name: string; repositories?: string[] }>;
+type RobotPermissions = Array<{ repository: { name: string }; role: RepositoryRole }>;
+
+export type RepositoryRole = "read" | "write" | "admin";
 
 /**
  * The repositories of `namespace` on which a user or robot holds a direct permission, in one call per
- * namespace and kind (cached, shared by every grantee of that kind): users from
- * `/organization/{org}/collaborators`, robots from `/organization/{org}/robots?permissions=true`.
- * Roles are not part of these answers; the grant is present when the name is listed.
+ * namespace and grantee kind or robot:
+ * - users from `/organization/{org}/collaborators` (cached, shared by every user grantee of the namespace);
+ *   Quay shows no roles there, so a user's role is `undefined` (held, role not known);
+ * - a robot from `/organization/{org}/robots/{short}/permissions`, which lists each repository WITH the
+ *   robot's role. The role matters for robots: Quay makes the creator of a repository its admin
+ *   (data/model/repository.py:create_repository), so every repository a mirror robot creates by pushing
+ *   gives that robot `admin` (quay-api.md §17), which a grant of `write` must see to take back.
  */
-export async function reachableRepositories(client: QuayClient, namespace: string, kind: "user" | "robot", grantee: string): Promise<Set<RepositoryFullName>> {
-  const holders = await cached<Holders>("permissions", `${client.endpoint} ${namespace} ${kind}`, MAX_AGE_MS, async () => {
-    if (kind === "user") {
-      const { body } = await client.get<{ collaborators?: Holders }>(apiPath`/organization/${namespace}/collaborators`);
-      return body.collaborators ?? [];
-    }
-    const { body } = await client.get<{ robots?: Holders }>(apiPath`/organization/${namespace}/robots`, { query: { permissions: "true", token: "false" } });
-    return body.robots ?? [];
+export async function heldRoles(client: QuayClient, namespace: string, kind: "user" | "robot", grantee: string): Promise<Map<RepositoryFullName, RepositoryRole | undefined>> {
+  if (kind === "robot") {
+    const short = grantee.slice(grantee.indexOf("+") + 1);
+    const perms = await cached<RobotPermissions>("permissions", `${client.endpoint} ${namespace} robot ${grantee}`, MAX_AGE_MS, async () => {
+      const { body } = await client.get<{ permissions?: RobotPermissions }>(apiPath`/organization/${namespace}/robots/${short}/permissions`);
+      return body.permissions ?? [];
+    });
+    return new Map(perms.map((p) => [`${namespace}/${p.repository.name}`, p.role]));
+  }
+  const holders = await cached<Holders>("permissions", `${client.endpoint} ${namespace} user`, MAX_AGE_MS, async () => {
+    const { body } = await client.get<{ collaborators?: Holders }>(apiPath`/organization/${namespace}/collaborators`);
+    return body.collaborators ?? [];
   });
   const me = holders.find((h) => h.name === grantee);
-  return new Set((me?.repositories ?? []).map((r) => `${namespace}/${r}`));
+  return new Map((me?.repositories ?? []).map((r) => [`${namespace}/${r}`, undefined]));
+}
+
+/** The repositories of `namespace` on which a user or robot holds a direct permission (any role). */
+export async function reachableRepositories(client: QuayClient, namespace: string, kind: "user" | "robot", grantee: string): Promise<Set<RepositoryFullName>> {
+  return new Set((await heldRoles(client, namespace, kind, grantee)).keys());
 }

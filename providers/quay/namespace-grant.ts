@@ -2,14 +2,20 @@
 // repositories that appeared since the last `up` (an oc-mirror pass). Its `check` lists each namespace
 // (one paginated list + one reachability call per namespace), so `preview` shows the repositories that
 // lack the grant by name, and `up` grants exactly those. Both reads are shared within an operation
-// (listing.ts): with the RepositorySet of the namespace and with the other grantees of the same kind.
+// (listing.ts): with the RepositorySet of the namespace and, for users, with the other user grantees.
+//
+// For a robot the reachability call is the robot's own permission list, which carries roles: a robot that
+// holds another role than the declared one on some repository is drift too (`wrongRoles`). This is how a
+// mirror robot's `admin` shows: Quay makes the creator of a repository its admin, so every repository
+// oc-mirror creates by pushing as the robot gives the robot admin; `preview --refresh` names them and `up`
+// sets them back to the declared role (`write`).
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
 import { QuayProvider } from "./base";
 import { z } from "zod";
 import { encodeSegment, repoPath } from "./client";
 import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, isGone, isUnknown, organizationGone, sameValue } from "./common";
-import { forgetNamespacePermissions, listNamespaceRepositories, reachableRepositories } from "./listing";
+import { RepositoryRole, forgetNamespacePermissions, heldRoles, listNamespaceRepositories, reachableRepositories } from "./listing";
 import { namespaceName, repositoryRole, robotFullName, userName } from "./names";
 
 export interface NamespaceReadGrantArgs {
@@ -34,33 +40,60 @@ export interface NamespaceReadGrantProps extends CommonProps {
   /** Computed by `check`: the repositories that lack the grant, as of this plan (what `up` will grant). */
   missingGrants?: string[];
   /**
-   * Set by `read` (refresh) in the stored inputs: what the refresh found lacking the grant. It makes the next
+   * Computed by `check` (robots only): repositories on which the robot holds another role than `role`, with
+   * the role it holds, e.g. `{"mirror/openshift/release": "admin"}` for a repository the mirror robot created
+   * by pushing. `up` sets the declared role on them.
+   */
+  wrongRoles?: Record<string, RepositoryRole>;
+  /**
+   * Set by `read` (refresh) in the stored inputs: what the refresh found lacking the grant or holding another
+   * role (missingGrants and the keys of wrongRoles). It makes the next
    * `check` plan live (its own stored `missingGrants` may be a stale plan that `up` already carried out).
    */
   missingAtRefresh?: string[];
 }
 
-/** Lists the namespaces and finds the repositories the grantee cannot reach yet. */
-export async function planGrants(props: NamespaceReadGrantProps, overrideToken?: string): Promise<{ repositories: string[]; missingGrants: string[] }> {
+export interface GrantPlan {
+  repositories: string[];
+  missingGrants: string[];
+  wrongRoles: Record<string, RepositoryRole>;
+}
+
+/** A robot that does not exist yet (created in the same up) holds nothing. */
+const ROBOT_GONE = [/could not find robot/i];
+
+/** Lists the namespaces and finds the repositories the grantee cannot reach yet or holds with another role. */
+export async function planGrants(props: NamespaceReadGrantProps, overrideToken?: string): Promise<GrantPlan> {
   const client = clientFor(props.connection, overrideToken);
   const perNamespace = await Promise.all(
     props.namespaces.map(async (namespace) => {
       // Reachability first: it needs admin rights, so a rejected token fails (or falls back to an override)
       // here, before the listing, which Quay would otherwise answer anonymously with public repositories only.
-      const reachable = await reachableRepositories(client, namespace, props.granteeKind, props.grantee).catch(async (e) => {
+      const held = await heldRoles(client, namespace, props.granteeKind, props.grantee).catch(async (e) => {
         // A namespace that does not exist yet (a first preview: the organization is created in the same
         // up) has no repositories to grant; Quay says 403, not 404, for a missing organization's lists.
-        if (isGone(e) || (await organizationGone(client, namespace, e))) return new Set<string>();
+        if (isGone(e, ROBOT_GONE) || (await organizationGone(client, namespace, e))) return new Map<string, RepositoryRole | undefined>();
         throw e;
       });
       const repos = await listNamespaceRepositories(client, namespace);
-      return { repos, missing: repos.filter((r) => !reachable.has(r)) };
+      // Only repositories that exist count (a robot's permission list may name one being deleted).
+      const wrong = repos.flatMap((r) => {
+        const role = held.get(r);
+        return role !== undefined && role !== (props.role ?? "read") ? [[r, role] as const] : [];
+      });
+      return { repos, missing: repos.filter((r) => !held.has(r)), wrong };
     }),
   );
   return {
     repositories: perNamespace.flatMap((n) => n.repos).sort(),
     missingGrants: perNamespace.flatMap((n) => n.missing).sort(),
+    wrongRoles: Object.fromEntries(perNamespace.flatMap((n) => n.wrong).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
   };
+}
+
+/** The repositories `up` sets the declared role on: those lacking it and those holding another role. */
+function plannedTargets(plan: { missingGrants?: string[]; wrongRoles?: Record<string, string> }): string[] {
+  return [...new Set([...(plan.missingGrants ?? []), ...Object.keys(plan.wrongRoles ?? {})])].sort();
 }
 
 /** Whether the plan stored by the last check or refresh still stands for these inputs (no API call needed). */
@@ -111,7 +144,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
     // and nothing was found missing since. Repositories created later get the role from the namespace's
     // default permission; one that lacks it anyway shows after a refresh (read plans again, below), and the
     // next check then plans live and the update grants it.
-    if (planStillStands(olds, inputs)) return { inputs: compact({ ...inputs, repositories: olds.repositories, missingGrants: [], missingAtRefresh: undefined }) };
+    if (planStillStands(olds, inputs)) return { inputs: compact({ ...inputs, repositories: olds.repositories, missingGrants: [], wrongRoles: {}, missingAtRefresh: undefined }) };
     // The live part of the plan: which repositories exist and which of them lack the grant.
     const plan = await planGrants(inputs, this.overrideToken);
     return { inputs: compact({ ...inputs, ...plan, missingAtRefresh: undefined }) };
@@ -125,7 +158,8 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
       !sameValue([...olds.namespaces].sort(), [...(news.namespaces ?? [])].sort()) ||
       !sameValue(olds.connection, news.connection) ||
       isUnknown(news.missingGrants) ||
-      (news.missingGrants ?? []).length > 0;
+      (news.missingGrants ?? []).length > 0 ||
+      Object.keys(news.wrongRoles ?? {}).length > 0;
     return { changes: changed, replaces: replaces.length ? replaces : undefined };
   }
 
@@ -139,11 +173,11 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
     const plan = await planGrants(props, this.overrideToken);
     // The plan goes into the inputs too, so the next check sees what this refresh found missing.
     const refreshed = compact({ ...props, ...plan });
-    return { id, props: refreshed, inputs: compact({ ...refreshed, missingAtRefresh: plan.missingGrants }) };
+    return { id, props: refreshed, inputs: compact({ ...refreshed, missingAtRefresh: plannedTargets(plan) }) };
   }
 
   async update(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.UpdateResult<NamespaceReadGrantProps>> {
-    // A role change re-grants everything; otherwise only what `check` found missing.
+    // A role change re-grants everything; otherwise only what `check` found missing or holding another role.
     const regrantAll = olds.role !== news.role;
     return { outs: await this.grantMissing(news, regrantAll) };
   }
@@ -155,7 +189,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
       try {
         reachable = await reachableRepositories(client, namespace, props.granteeKind, props.grantee);
       } catch (e) {
-        if (isGone(e)) continue;
+        if (isGone(e, ROBOT_GONE)) continue;
         throw e;
       }
       await Promise.all(
@@ -171,10 +205,16 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
     }
   }
 
-  /** Grants the role on every repository that lacks it (re-planning when the plan is not at hand). */
+  /**
+   * Sets the role on every repository that lacks it or holds another one (re-planning when the plan is not
+   * at hand). A PUT replaces the grantee's role, so a robot's `admin` becomes the declared `write`.
+   */
   private async grantMissing(props: NamespaceReadGrantProps, everything = false): Promise<NamespaceReadGrantProps> {
-    const plan = props.repositories && props.missingGrants && !isUnknown(props.missingGrants) ? { repositories: props.repositories, missingGrants: props.missingGrants } : await planGrants(props, this.overrideToken);
-    const targets = everything ? plan.repositories : plan.missingGrants;
+    const plan =
+      props.repositories && props.missingGrants && !isUnknown(props.missingGrants) && !isUnknown(props.wrongRoles)
+        ? { repositories: props.repositories, missingGrants: props.missingGrants, wrongRoles: props.wrongRoles ?? {} }
+        : await planGrants(props, this.overrideToken);
+    const targets = everything ? plan.repositories : plannedTargets(plan);
     const client = clientFor(props.connection, this.overrideToken);
     await Promise.all(
       targets.map(async (repo) => {
@@ -188,7 +228,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
       }),
     );
     if (targets.length) for (const namespace of props.namespaces) forgetNamespacePermissions(client, namespace);
-    return compact({ ...props, repositories: plan.repositories, missingGrants: [] });
+    return compact({ ...props, repositories: plan.repositories, missingGrants: [], wrongRoles: {} });
   }
 }
 
@@ -206,12 +246,13 @@ export class NamespaceReadGrant extends pulumi.dynamic.Resource {
   declare readonly role: pulumi.Output<string>;
   declare readonly repositories: pulumi.Output<string[]>;
   declare readonly missingGrants: pulumi.Output<string[]>;
+  declare readonly wrongRoles: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: NamespaceReadGrantArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerShim,
       name,
-      { ...args, connection: pulumi.secret(args.connection), role: args.role, repositories: undefined, missingGrants: undefined },
+      { ...args, connection: pulumi.secret(args.connection), role: args.role, repositories: undefined, missingGrants: undefined, wrongRoles: undefined },
       opts,
       "quay",
       "NamespaceReadGrant",

@@ -32,18 +32,12 @@ th_check_name() {
     th_die "bad test host name '$name': 1-11 characters of a-z, 0-9 and '-', starting with a letter or digit"
 }
 
-# Installs the host tools the scripts need with apt when any is missing (apt-get update once first).
+# Installs the host tools the scripts need with apt when any is missing (scripts/lib-debian.sh).
 th_ensure_host_tools() {
-  local missing=() pair cmd pkg
-  for pair in debootstrap:debootstrap systemd-nspawn:systemd-container ssh:openssh-client \
-    ssh-keygen:openssh-client zstd:zstd ip:iproute2 flock:util-linux python3:python3; do
-    cmd="${pair%%:*}" pkg="${pair#*:}"
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  th_log "installing host prerequisites: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # shellcheck source=scripts/lib-debian.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/../lib-debian.sh"
+  qm_ensure_debian_tools debootstrap:debootstrap systemd-nspawn:systemd-container ssh:openssh-client \
+    ssh-keygen:openssh-client zstd:zstd ip:iproute2 flock:util-linux python3:python3 || th_die "host prerequisites missing (above)"
 }
 
 # True while PID runs. A zombie does not: the scripts' processes are re-parented to the machine's

@@ -10,6 +10,7 @@ import * as YAML from "yaml";
 import { SECRET_KEYS, quayMirror } from "../../components/program";
 import { ConfigError } from "../../config/errors";
 import { loadProgramInputs, rawStackConfig } from "../../config/program";
+import { fillHostKeyPlaceholders, isHostKeyPlaceholder } from "../../config/known-hosts";
 import { cacheOrganizationName } from "../../config/stack";
 import { repoRoot, toolchain, withEngineStack } from "../support/engine";
 import { QuayFixture, startQuay } from "../support/quay";
@@ -41,6 +42,16 @@ function engineConfig(file: string): Record<string, string> {
     out[key.includes(":") ? key : `${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
   }
   return out;
+}
+
+/**
+ * What scripts/preview-lab.sh previews: the engine's config with a REPLACE-ME placeholder host key replaced by
+ * a throwaway key (lab-stack.js fill-host-key-placeholders).
+ */
+function previewConfig(file: string): Record<string, string> {
+  const config = engineConfig(file);
+  const host = config[`${NS}:host`];
+  return host === undefined ? config : { ...config, [`${NS}:host`]: fillHostKeyPlaceholders(host).host };
 }
 
 /** Secret config keys the program reads in the stack's mode (what scripts/lab-stack.ts missing-secrets lists). */
@@ -83,7 +94,7 @@ interface Declared {
  */
 async function declareUnderMocks(
   file: string,
-  config: Record<string, string> = engineConfig(file),
+  config: Record<string, string> = previewConfig(file),
 ): Promise<{ declared: Declared[]; registryHostname: string; apiUrl: string; proxyCacheMirrors: unknown; secretOutputs: string[] }> {
   const declared: Declared[] = [];
   await pulumi.runtime.setMocks(
@@ -168,6 +179,37 @@ describe.each(STACK_FILES)("%s", (file) => {
     expect(missing).toContain(`${NS}:${required}`);
   });
 
+  test("full mode pins the host's SSH key (or holds the REPLACE-ME placeholder, which the program refuses naming the fix)", async () => {
+    const host = config[`${NS}:host`];
+    if (host === undefined) return; // existing mode: no SSH at all
+    const connection = (JSON.parse(host) as { connection: Record<string, unknown> }).connection;
+    const sources = ["hostKey", "knownHostsFile", "hostKeyPolicy"].filter((k) => connection[k] !== undefined);
+    expect(sources).toEqual(["hostKey"]);
+    if (!isHostKeyPlaceholder(connection.hostKey)) {
+      expect(connection.hostKey).toMatch(/^ssh-ed25519 AAAA[A-Za-z0-9+/]+={0,3}( .*)?$/);
+      return;
+    }
+    // As committed (what `up` would run): refused, naming the key and how to get the real one.
+    let message = "";
+    try {
+      await declareUnderMocks(file, config);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(file);
+    expect(message).toMatch(/\$\.connection\.hostKey: hostKey is still the placeholder of the committed example — fix: .*ssh-keyscan -t ed25519/);
+    // Without any host key at all: required, with the fix.
+    delete connection.hostKey;
+    message = "";
+    try {
+      await declareUnderMocks(file, { ...config, [`${NS}:host`]: JSON.stringify({ ...JSON.parse(host), connection }) });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/\$\.connection\.hostKey: hostKey is required: /);
+    expect(message).toContain(`ssh-keyscan -t ed25519 ${String(connection.host)}`);
+  }, 120_000);
+
   test("the whole program declares its resources from it (under mocks, with throwaway secrets)", async () => {
     const inputs = validate(file, config);
     const { declared, registryHostname, apiUrl, proxyCacheMirrors, secretOutputs } = await declareUnderMocks(file);
@@ -206,7 +248,7 @@ describe.each(STACK_FILES)("%s", (file) => {
 
 describe("object storage and backups settings", () => {
   const file = "Pulumi.lab.yaml";
-  const lab = engineConfig(file);
+  const lab = previewConfig(file);
   const hostWith = (patch: (host: Record<string, unknown>) => void) => {
     const host = JSON.parse(lab[`${NS}:host`]) as Record<string, unknown>;
     patch(host);

@@ -9,10 +9,11 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { argvHits, runArgvCanary, startGuestArgvSampler, startLocalArgvSampler } from "../support/argv-sampler";
 import { credentialFromDockerConfig, grantedActions } from "../support/registry";
 import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
 import { Minio, startMinio } from "../support/minio";
-import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
+import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost";
 
 const HOSTNAME = "quay.test.example";
 jest.setTimeout(40 * 60_000);
@@ -29,7 +30,7 @@ function buildStandInArchive(dir: string): string {
   return out;
 }
 
-(hostE2eEnabled() ? describe : describe.skip)("full mode on a test host", () => {
+describeOnTestHost("full mode on a test host", () => {
   let host: TestHost;
   let minio: Minio;
   let dir: string;
@@ -39,7 +40,10 @@ function buildStandInArchive(dir: string): string {
     // The lab's MinIO: on the host side of the guest's network, where the guest reaches it.
     minio = await startMinio({ address: host.hostAddress });
   });
+  /** Stops this machine's argv sampler if a failed test left it running. */
+  let stopLocal: (() => Promise<unknown>) | undefined;
   afterAll(async () => {
+    await stopLocal?.().catch(() => undefined);
     await host?.stop();
     await minio?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -72,8 +76,13 @@ function buildStandInArchive(dir: string): string {
         secrets: { "quay-mirror:sshPrivateKey": host.privateKey, "quay-mirror:minioAdminSecretKey": minio.root.secretKey },
       },
       async (stack) => {
-        // Sample every process's arguments on the host every 100 ms for the whole run.
-        await host.sshOk("sudo sh -c 'nohup sh -c \"while :; do ps -eo args >> /var/tmp/ps-samples.log; sleep 0.1; done\" >/dev/null 2>&1 &'");
+        // Every process's arguments, here (the engine, its plugins, ssh) and on the host, every few ms for the
+        // whole run; first the control: each sampler sees canaries on short-lived processes' command lines.
+        const local = startLocalArgvSampler();
+        stopLocal = () => local.stop();
+        const guest = await startGuestArgvSampler(host);
+        const localCanaries = await runArgvCanary();
+        const guestCanaries = await runArgvCanary({ host });
         const up = await stack.up();
         const created = up.steps.filter((s) => s.op === "create");
         expect(created.filter((s) => s.type === "command:remote:Command").length).toBeGreaterThanOrEqual(10);
@@ -92,8 +101,8 @@ function buildStandInArchive(dir: string): string {
           expect({ unit, code: r.code, journal: r.code === 0 ? "" : (await host.ssh(`sudo journalctl -u ${unit} --no-pager -n 40`)).stdout }).toEqual({ unit, code: 0, journal: "" });
         }
         const objects = (await minio.mc(["ls", "--recursive", "root/quay-backups/quay/"])).json.map((o) => String(o.key));
-        expect(objects).toHaveLength(2);
-        expect(objects.map((k) => k.replace(/\d{8}T\d{6}Z/g, "<ts>")).sort()).toEqual(["<ts>/quay-<ts>.tar.gz.enc", "<ts>/quay-<ts>.tar.gz.enc.sha256"]);
+        expect(objects).toHaveLength(3);
+        expect(objects.map((k) => k.replace(/\d{8}T\d{6}Z/g, "<ts>")).sort()).toEqual(["<ts>/quay-<ts>.tar.gz.enc", "<ts>/quay-<ts>.tar.gz.enc.hmac", "<ts>/quay-<ts>.tar.gz.enc.sha256"]);
 
         // The cluster's credential pulls a mirror repository from the running registry, and nothing outside.
         const pull = credentialFromDockerConfig(up.outputs.pullSecret.value as string, HOSTNAME);
@@ -101,9 +110,14 @@ function buildStandInArchive(dir: string): string {
         expect(await grantedActions(endpoint, HOSTNAME, pull, "platform/smoke", ["pull"])).toEqual([]);
 
         // No secret in the state, in the engine's output, or in any process's arguments on the host.
-        await host.ssh("sudo pkill -f ps-samples.log");
-        const samples = await host.sshOk("sudo cat /var/tmp/ps-samples.log");
-        expect(samples.split("\n").length).toBeGreaterThan(100);
+        const [localSamples, guestSamples] = [await local.stop(), await guest.stop()];
+        stopLocal = undefined;
+        expect(argvHits(localSamples, localCanaries)).toHaveLength(3);
+        expect(argvHits(guestSamples, guestCanaries)).toHaveLength(3);
+        expect(localSamples.scans).toBeGreaterThan(1000);
+        expect(guestSamples.scans).toBeGreaterThan(1000);
+        // the host sampler saw the backup and the restore proof run
+        expect(guestSamples.samples.some((s) => s.cmdline.includes("quay-restore-validate"))).toBe(true);
         const state = await stack.exportState();
         // The decrypted export: every generated secret and the long-lived API token, to look for below.
         const plain = (v: unknown): unknown => (v && typeof v === "object" && "plaintext" in (v as object) ? JSON.parse((v as { plaintext: string }).plaintext) : v);
@@ -116,8 +130,10 @@ function buildStandInArchive(dir: string): string {
         for (const secret of [pull.password, minio.root.secretKey, passphrase, host.privateKey.split("\n")[1]!, apiToken, ...generated]) {
           expect(findPlaintext(state, secret)).toEqual([]);
           expect(`${up.stdout}\n${up.stderr}`).not.toContain(secret);
-          expect(samples).not.toContain(secret);
         }
+        const secrets = [pull.password, minio.root.secretKey, passphrase, host.privateKey.split("\n")[1]!, apiToken, ...generated];
+        expect(argvHits(localSamples, secrets)).toEqual([]);
+        expect(argvHits(guestSamples, secrets)).toEqual([]);
 
         // PostgreSQL answers on loopback only.
         const remote = await host.ssh(`PGCONNECT_TIMEOUT=5 psql "host=${host.host} user=quay dbname=quay" -c 'select 1' </dev/null`);

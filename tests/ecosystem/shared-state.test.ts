@@ -276,4 +276,49 @@ describe("pull-request previews on shared state: Pulumi's S3 backend on a real M
       if (argvHits === undefined) argv.stop();
     }
   });
+
+  test("a preview needs only a read-only state key (the quay-lab-preview environment's), and then refuses to create a stack", async () => {
+    // The read-only user of docs/pull-request-previews.md.
+    const reader = { accessKey: "pulumi-state-preview", secretKey: `ro-${crypto.randomBytes(12).toString("hex")}` };
+    const policy = path.join(tmp, "pulumi-state-ro.json");
+    fs.writeFileSync(
+      policy,
+      JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: [`arn:aws:s3:::${BUCKET}`] },
+          { Effect: "Allow", Action: ["s3:GetObject"], Resource: [`arn:aws:s3:::${BUCKET}/*`] },
+        ],
+      }),
+    );
+    await minio.mc(["admin", "user", "add", "root", reader.accessKey], { stdin: `${reader.secretKey}\n` });
+    await minio.mc(["admin", "policy", "create", "root", "pulumi-state-ro", policy]);
+    await minio.mc(["admin", "policy", "attach", "root", "pulumi-state-ro", "--user", reader.accessKey]);
+    const readOnly = { AWS_ACCESS_KEY_ID: reader.accessKey, AWS_SECRET_ACCESS_KEY: reader.secretKey, QM_CI_STATE_READ_ONLY: "true" };
+
+    // The key really cannot write (so the preview below succeeding means it wrote nothing, not that it could).
+    const probe = path.join(tmp, "probe.txt");
+    fs.writeFileSync(probe, "probe");
+    const denied = await run(
+      "bash",
+      ["-c", 'source scripts/env.sh >/dev/null && AWS_ACCESS_KEY_ID="$1" AWS_SECRET_ACCESS_KEY="$2" pulumi -C "$3" stack init probe-stack --secrets-provider passphrase', "probe", reader.accessKey, reader.secretKey, path.join(checkoutB, ".pulumi-state", "ci", STACK)],
+      { cwd: checkoutB, env },
+    );
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/AccessDenied|Access Denied|403/);
+
+    const before = await bucketObjects();
+    const preview = await ciStack(checkoutB, ["preview", STACK, "--json"], { QUAY_TOKEN: quay.connection.token, ...readOnly });
+    expect({ code: preview.code, stderr: preview.stderr.slice(-3000) }).toEqual({ code: 0, stderr: expect.any(String) });
+    const plan = JSON.parse(preview.stdout) as { steps: { op: string }[] };
+    expect(plan.steps.filter((s) => s.op === "refresh").length).toBeGreaterThan(0);
+    expect(await bucketObjects()).toEqual(before);
+
+    // A stack that is not in the state yet: prepare says who creates it, and nothing is written.
+    fs.copyFileSync(path.join(checkoutB, `Pulumi.${STACK}.yaml`), path.join(checkoutB, "Pulumi.ci-new.yaml"));
+    const fresh = await ciStack(checkoutB, ["preview", "ci-new"], { QUAY_TOKEN: quay.connection.token, ...readOnly });
+    expect(fresh.code).not.toBe(0);
+    expect(fresh.stderr).toMatch(/stack ci-new is not in the shared state .* yet, and this job's state key may only read .*the gated up creates it/);
+    expect(await bucketObjects()).toEqual(before);
+  });
 });

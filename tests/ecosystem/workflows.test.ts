@@ -1,7 +1,10 @@
 // Issue #8, pull-request previews: the workflows in .github/workflows pass actionlint (built from its Go module
 // by scripts/install-tools.sh; with shellcheck on PATH it also checks every `run:` script) and have the shape
 // the design asks for: previews on pull requests through Pulumi's own action, commented on the pull request;
-// `up` only on a push to main, behind an environment; the lab's self-hosted runner; no secret value inline.
+// `up` only on a push to main, behind an environment; the lab's self-hosted runners; no secret value inline.
+// Issue 14 point 6: a preview runs the pull request's code, so it gets only the `quay-lab-preview`
+// environment (read-only state key), on its own runner; the gated up checks the cached toolchain against
+// the committed hashes before running it; the state is reached over TLS.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,7 +12,11 @@ import { repoRoot } from "../support/engine";
 import { toolsBinDir } from "../support/minio";
 import { Job, PREVIEW_WORKFLOW, Step, UP_WORKFLOW, Workflow, loadWorkflow, run, workflowBackendUrl, workflowsDir } from "./workflow-files";
 
-const RUNNER = ["self-hosted", "quay-lab"];
+const PREVIEW_RUNNER = ["self-hosted", "quay-lab-preview"];
+const DEPLOY_RUNNER = ["self-hosted", "quay-lab-deploy"];
+/** Secrets only the production environment `quay-lab` holds: the state key that can write. */
+const WRITE_STATE_SECRETS = ["PULUMI_STATE_ACCESS_KEY", "PULUMI_STATE_SECRET_KEY"];
+const secretsOf = (value: unknown): string[] => [...JSON.stringify(value ?? null).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
 const PULUMI_ACTION = /^pulumi\/actions@v\d+$/;
 
 function actionlint(args: string[], cwd = repoRoot) {
@@ -53,7 +60,7 @@ describe("the pull-request workflows", () => {
       expect(misspelt.stdout).toMatch(/shellcheck reported issue in this script: SC2086/);
       fs.rmSync(path.join(scratch, ".github", "actionlint.yaml"));
       const unlabelled = await actionlint([broken], scratch);
-      expect(unlabelled.stdout).toMatch(/label "quay-lab" is unknown/);
+      expect(unlabelled.stdout).toMatch(/label "quay-lab-preview" is unknown/);
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
@@ -66,7 +73,7 @@ describe("the pull-request workflows", () => {
     expect(job.needs).toBe("stacks");
     expect(job.strategy?.matrix?.stack).toBe("${{ fromJSON(needs.stacks.outputs.stacks) }}");
     expect(preview.jobs.stacks.steps?.some((s) => /ci-stack\.sh changed-stacks "\$BASE_SHA" HEAD/.test(s.run ?? ""))).toBe(true);
-    expect(environmentName(job)).toBeUndefined();
+    expect(environmentName(job)).toBe("quay-lab-preview");
     const [step, ...others] = pulumiSteps(job);
     expect(others).toEqual([]);
     expect(step.with).toMatchObject({
@@ -88,16 +95,20 @@ describe("the pull-request workflows", () => {
     expect(upJobs.map(([name]) => name)).toEqual(["up"]);
     const job = up.jobs.up;
     expect(environmentName(job)).toBe("quay-lab");
+    expect(environmentName(up.jobs.plan)).toBe("quay-lab-preview");
     expect(job.needs).toEqual(["stacks", "plan"]);
     expect(job.concurrency).toEqual({ group: "pulumi-up-${{ matrix.stack }}", "cancel-in-progress": false });
     expect(pulumiSteps(up.jobs.plan).map((s) => s.with?.command)).toEqual(["preview"]);
     expect(up.jobs.stacks.steps?.some((s) => /ci-stack\.sh changed-stacks "\$BEFORE_SHA" HEAD/.test(s.run ?? ""))).toBe(true);
   });
 
-  test("both: the lab's self-hosted runner, the shared S3 state on the lab's MinIO, the toolchain from scripts/ci-stack.sh, concurrency per stack", () => {
-    for (const wf of [preview, up]) {
+  test("both: the lab's self-hosted runners, the shared S3 state on the lab's MinIO, the toolchain from scripts/ci-stack.sh, concurrency per stack", () => {
+    for (const [wf, runner] of [
+      [preview, PREVIEW_RUNNER],
+      [up, DEPLOY_RUNNER],
+    ] as const) {
       for (const [name, job] of Object.entries(wf.jobs)) {
-        expect({ name, runsOn: job["runs-on"] }).toEqual({ name, runsOn: RUNNER });
+        expect({ name, runsOn: job["runs-on"] }).toEqual({ name, runsOn: runner });
         for (const step of pulumiSteps(job)) {
           // The action runs in the directory prepare made, with the CLI prepare put on PATH.
           const i = job.steps!.indexOf(step);
@@ -117,7 +128,8 @@ describe("the pull-request workflows", () => {
     expect(url.protocol).toBe("s3:");
     expect(url.host).toBe("pulumi-state");
     expect(Object.fromEntries(url.searchParams)).toMatchObject({
-      endpoint: "http://minio.v7.comptech-lab.com:9000",
+      // TLS: the state holds every secret of the lab (encrypted) and the key that reads it.
+      endpoint: "https://minio.v7.comptech-lab.com:9000",
       region: "us-east-1",
       use_path_style: "true",
     });
@@ -150,8 +162,9 @@ describe("the pull-request workflows", () => {
       const used = [...text.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
       expect(new Set(used)).toEqual(
         new Set([
-          "PULUMI_STATE_ACCESS_KEY",
-          "PULUMI_STATE_SECRET_KEY",
+          ...(file === UP_WORKFLOW ? WRITE_STATE_SECRETS : []),
+          "PULUMI_STATE_READONLY_ACCESS_KEY",
+          "PULUMI_STATE_READONLY_SECRET_KEY",
           "PULUMI_CONFIG_PASSPHRASE",
           "QUAY_TOKEN",
           "QM_SSH_PRIVATE_KEY",
@@ -165,8 +178,53 @@ describe("the pull-request workflows", () => {
     }
   });
 
-  test("scripts/ci-stack.sh is shellcheck-clean", async () => {
-    const r = await run("shellcheck", ["-x", "--severity=style", "scripts/ci-stack.sh"], { cwd: repoRoot, env: process.env as Record<string, string> });
+  test("scripts/ci-stack.sh and scripts/verify-toolchain.sh are shellcheck-clean", async () => {
+    const r = await run("shellcheck", ["-x", "--severity=style", "scripts/ci-stack.sh", "scripts/verify-toolchain.sh"], { cwd: repoRoot, env: process.env as Record<string, string> });
     expect({ code: r.code, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
+  });
+
+  test("a pull request's code gets no production secret: every secret comes from an environment, the preview's is quay-lab-preview with a read-only state key", () => {
+    // Repository secrets reach every job, a pull request's included (it may even edit the workflow): so no
+    // job takes a secret without naming the environment that holds it.
+    for (const wf of [preview, up]) {
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        if (secretsOf(job).length > 0) expect({ name, environment: environmentName(job) }).toEqual({ name, environment: expect.stringMatching(/^quay-lab(-preview)?$/) });
+      }
+    }
+    expect(secretsOf(preview.env)).toEqual([]);
+    expect(secretsOf(up.env)).toEqual([]);
+    // The preview workflow never names the production environment, nor the state key that can write.
+    for (const job of Object.values(preview.jobs)) expect(environmentName(job)).not.toBe("quay-lab");
+    const previewSecrets = secretsOf(preview.jobs);
+    for (const s of WRITE_STATE_SECRETS) expect(previewSecrets).not.toContain(s);
+    // The preview's state credentials are the read-only ones, and prepare is told it may not create a stack.
+    const job = preview.jobs.preview;
+    expect(job.env).toMatchObject({
+      AWS_ACCESS_KEY_ID: "${{ secrets.PULUMI_STATE_READONLY_ACCESS_KEY }}",
+      AWS_SECRET_ACCESS_KEY: "${{ secrets.PULUMI_STATE_READONLY_SECRET_KEY }}",
+      QM_CI_STATE_READ_ONLY: "true",
+    });
+    // So is the plan job of the up workflow (a preview too); only the gated up job has the write key.
+    expect(up.jobs.plan.env).toMatchObject({ AWS_ACCESS_KEY_ID: "${{ secrets.PULUMI_STATE_READONLY_ACCESS_KEY }}", QM_CI_STATE_READ_ONLY: "true" });
+    const withWriteKey = Object.entries(up.jobs).filter(([, j]) => secretsOf(j).some((s) => WRITE_STATE_SECRETS.includes(s)));
+    expect(withWriteKey.map(([n, j]) => [n, environmentName(j)])).toEqual([["up", "quay-lab"]]);
+    // Previews and ups never share a runner (its cache, home and installation): disjoint labels.
+    const labels = (wf: Workflow) => new Set(Object.values(wf.jobs).flatMap((j) => (j["runs-on"] as string[]).filter((l) => l !== "self-hosted")));
+    const shared = [...labels(preview)].filter((l) => labels(up).has(l));
+    expect(shared).toEqual([]);
+  });
+
+  test("the cached toolchain is checked against scripts/toolchain.sha256 before a job of the up workflow runs it, and again before the engine runs", () => {
+    for (const name of ["plan", "up"]) {
+      const steps = up.jobs[name].steps ?? [];
+      const at = (re: RegExp) => steps.findIndex((s) => re.test(s.run ?? ""));
+      const prepare = steps.findIndex((s) => s.id === "prepare");
+      const loose = at(/^bash scripts\/verify-toolchain\.sh check --allow-missing$/);
+      const strict = at(/^bash scripts\/verify-toolchain\.sh check$/);
+      const engine = steps.findIndex((s) => PULUMI_ACTION.test(s.uses ?? ""));
+      // checkout, then the check (files not built yet allowed), prepare (builds them and runs pulumi), the full check, the engine.
+      expect({ name, order: [loose, prepare, strict, engine].every((v, i, a) => v >= 0 && (i === 0 || v > a[i - 1])) }).toEqual({ name, order: true });
+      expect(steps.slice(0, loose).every((s) => s.uses === "actions/checkout@v5")).toBe(true);
+    }
   });
 });

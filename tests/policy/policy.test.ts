@@ -198,4 +198,31 @@ describe("policy pack through pulumi preview --policy-pack", () => {
       expect(good.failed).toBe(false);
     });
   });
+
+  test("ssh-host-key-pinned: a remote Command or CopyToRemote whose connection or bastion has no hostKey; trust-on-first-use only when allowed", async () => {
+    await withPolicyStack("policy-host-key", async (stack, variant) => {
+      const expected: Record<string, RegExp> = {
+        unpinned: /SSH connection to 192\.0\.2\.10:22 has no hostKey: .*pin the host's key: `ssh-keyscan -t ed25519 192\.0\.2\.10`/,
+        "unpinned-copy": /SSH connection to 192\.0\.2\.11:22 has no hostKey/,
+        "bastion-unpinned": /SSH proxy \(bastion\) 192\.0\.2\.1:22 has no hostKey/,
+        tofu: /hostKey "trust-on-first-use": the first key offered is trusted unverified .*allowTrustOnFirstUse/,
+      };
+      // One case per preview: the engine stops at the first resource whose provider check fails.
+      for (const [name, message] of Object.entries(expected)) {
+        await variant("violating", { "test:case": name });
+        const bad = await previewWithPolicy(stack);
+        expect({ name, failed: bad.failed }).toEqual({ name, failed: true });
+        expect({ name, violations: byPolicy(bad.violations) }).toEqual({ name, violations: { "ssh-host-key-pinned": [name] } });
+        expect(bad.violations.every((v) => v.level === "mandatory")).toBe(true);
+        expect(messageFor(bad, name)).toMatch(message);
+      }
+
+      await variant("passing");
+      const tofuOnly = await previewWithPolicy(stack);
+      expect(byPolicy(tofuOnly.violations)).toEqual({ "ssh-host-key-pinned": ["tofu"] });
+      const allowed = await previewWithPolicy(stack, { "ssh-host-key-pinned": { allowTrustOnFirstUse: true } });
+      expect(allowed.violations).toEqual([]);
+      expect(allowed.failed).toBe(false);
+    });
+  });
 });

@@ -3,7 +3,7 @@
 // engine's unknown sentinel. (tests/policy/policy.test.ts runs the pack through the real engine; today's
 // providers make robot and user names known in a preview, so the derived path is proven here.)
 import { PolicyResource, unknownCheckingProxy } from "@pulumi/policy";
-import { DEFAULTS, TYPES, View, mirrorRepositoryPublic, mirrorRobotAdmin, clusterPullUserBeyondRead, settingsFrom, teamGrants } from "../../policy/rules";
+import { DEFAULTS, TYPES, View, mirrorRepositoryPublic, mirrorRobotAdmin, clusterPullUserBeyondRead, settingsFrom, sshHostKeyPinned, teamGrants } from "../../policy/rules";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's unknown string, as the policy SDK sees it
 
@@ -96,5 +96,43 @@ describe("settingsFrom", () => {
   test("names the key and the fix for a value of the wrong shape", () => {
     expect(() => settingsFrom({ mirrorRobots: "a+b" })).toThrow(/policy config "mirrorRobots" must be an array of strings .*--policy-pack-config/);
     expect(() => settingsFrom({ clusterPullUser: "" })).toThrow(/policy config "clusterPullUser" must be a non-empty string/);
+  });
+});
+
+describe("ssh-host-key-pinned", () => {
+  const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHy3XWNwZOJqEOv/wzgpXthNqdbKAu5ksNZIhvWgdUc9";
+  const conn = (extra: Record<string, unknown> = {}) => ({ host: "10.0.0.5", port: 22, user: "root", privateKey: "PEM", ...extra });
+  const cmd = (connection: unknown, type = "command:remote:Command") => perResource(resource(type, "step", { connection, create: "true" }));
+
+  test("a pinned key on the connection and on the proxy passes", () => {
+    expect(sshHostKeyPinned(cmd(conn({ hostKey: KEY })), DEFAULTS)).toEqual([]);
+    expect(sshHostKeyPinned(cmd(conn({ hostKey: KEY, proxy: { host: "b", hostKey: KEY } })), DEFAULTS)).toEqual([]);
+  });
+
+  test("any command:remote:* resource without the host's key is a violation that says how to pin it", () => {
+    for (const type of ["command:remote:Command", "command:remote:CopyToRemote", "command:remote:CopyFile"]) {
+      const [f] = sshHostKeyPinned(cmd(conn(), type), DEFAULTS);
+      expect({ type, f }).toEqual({ type, f: { derived: false, message: expect.stringMatching(/^SSH connection to 10\.0\.0\.5:22 has no hostKey: .* — pin the host's key: .*ssh-keyscan -t ed25519 10\.0\.0\.5.*ssh-keygen -lf/) } });
+    }
+    expect(sshHostKeyPinned(cmd(conn({ hostKey: "  " })), DEFAULTS)).toHaveLength(1);
+    expect(sshHostKeyPinned(perResource(resource("command:local:Command", "l", { create: "true" })), DEFAULTS)).toEqual([]);
+    expect(sshHostKeyPinned(perResource(resource(TYPES.bucket, "b", { name: "x" })), DEFAULTS)).toEqual([]);
+  });
+
+  test("the proxy (bastion) too", () => {
+    const [f] = sshHostKeyPinned(cmd(conn({ hostKey: KEY, proxy: { host: "bastion.lab", port: 2222 } })), DEFAULTS);
+    expect(f!.message).toMatch(/^SSH proxy \(bastion\) bastion\.lab:2222 has no hostKey: .*ssh-keyscan -p 2222 -t ed25519 bastion\.lab/);
+  });
+
+  test("trust-on-first-use only when the policy config allows it", () => {
+    const tofu = cmd(conn({ hostKey: "trust-on-first-use" }));
+    expect(sshHostKeyPinned(tofu, DEFAULTS)[0]!.message).toMatch(/hostKey "trust-on-first-use".*allowTrustOnFirstUse/);
+    expect(sshHostKeyPinned(tofu, settingsFrom({ allowTrustOnFirstUse: true }))).toEqual([]);
+    expect(() => settingsFrom({ allowTrustOnFirstUse: "yes" })).toThrow(/policy config "allowTrustOnFirstUse" must be true or false/);
+  });
+
+  test("undecided while the key is unknown (a preview of a key recorded by trust-on-first-use)", () => {
+    expect(sshHostKeyPinned(cmd(conn({ hostKey: UNKNOWN })), DEFAULTS)).toEqual([]);
+    expect(sshHostKeyPinned(cmd(UNKNOWN), DEFAULTS)).toEqual([]);
   });
 });

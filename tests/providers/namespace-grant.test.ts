@@ -2,6 +2,7 @@ import { NamespaceReadGrantProvider } from "../../providers/quay/namespace-grant
 import { forgetNamespaceListings } from "../../providers/quay/listing";
 import { UNKNOWN } from "../../providers/quay/common";
 import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
+import { grantedActions } from "../support/registry";
 
 describe("quay:NamespaceReadGrant provider against the emulator", () => {
   let quay: QuayFixture;
@@ -150,5 +151,85 @@ describe("quay:NamespaceReadGrant check in preview", () => {
       role: "write",
     } as never);
     expect(res.failures).toBeUndefined();
+  });
+});
+
+describe("quay:NamespaceReadGrant for a mirror robot: the admin Quay gives a repository's creator", () => {
+  let quay: QuayFixture;
+  let org: string;
+  let robot: string;
+  let robotToken: string;
+  const provider = NamespaceReadGrantProvider.instance;
+  const props = () => ({ connection: quay.connection, granteeKind: "robot", grantee: robot, namespaces: [org], role: "write" }) as never;
+  const roleOf = async (repo: string) =>
+    (await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${org}/${repo}/permissions/user/`)).body.permissions[robot]?.role;
+
+  beforeAll(async () => {
+    quay = await startQuay();
+    org = uniqueName("mirror");
+    robot = `${org}+ocp_mirror`;
+    await quay.admin.post("/api/v1/organization/", { name: org });
+    robotToken = (await quay.admin.put<{ token: string }>(`/api/v1/organization/${org}/robots/ocp_mirror`, { description: "" })).body.token;
+    // What the model declares for a mirror namespace: a creator team holding the robot, and write by default.
+    await quay.admin.put(`/api/v1/organization/${org}/team/mirror-creators`, { role: "creator" });
+    await quay.admin.put(`/api/v1/organization/${org}/team/mirror-creators/members/${robot}`);
+    await quay.admin.post(`/api/v1/organization/${org}/prototypes`, { role: "write", delegate: { kind: "user", name: robot } });
+    await quay.admin.post("/api/v1/repository", { namespace: org, repository: "seeded", visibility: "private", description: "" });
+  });
+  afterAll(async () => quay.close());
+
+  it("a refresh names the repositories the robot created by pushing (admin), up sets them to write, and converges", async () => {
+    const created = await provider.create((await provider.check({} as never, props())).inputs!);
+    expect(await roleOf("seeded")).toBe("write");
+
+    // oc-mirror pushes as the robot: the push-scope token request creates the repository and, as Quay does
+    // (data/model/repository.py:create_repository), makes its creator admin; the write prototype is not applied
+    // to the creator.
+    const credential = { username: robot, password: robotToken };
+    for (const repo of ["openshift/release", "openshift/release-images"]) {
+      expect(await grantedActions(quay.emulator.url, "quay.v7.comptech-lab.com", credential, `${org}/${repo}`)).toEqual(["pull", "push"]);
+      expect(await roleOf(repo)).toBe("admin");
+    }
+
+    // A plain preview reads nothing; a refresh sees the two admin permissions with the listing it reads anyway.
+    forgetNamespaceListings();
+    quay.emulator.counter.reset();
+    expect((await provider.check(created.outs!, props())).inputs).toMatchObject({ missingGrants: [], wrongRoles: {} });
+    expect(quay.emulator.counter.total()).toBe(0);
+    const refreshed = await provider.read(created.id, created.outs!);
+    const calls = quay.emulator.counter.snapshot();
+    expect(Object.keys(calls).sort()).toEqual(["GET /api/v1/organization/{org}/robots/{robot}/permissions", "GET /api/v1/repository"]);
+    const drift = { [`${org}/openshift/release`]: "admin", [`${org}/openshift/release-images`]: "admin" };
+    expect(refreshed.props).toMatchObject({ missingGrants: [], wrongRoles: drift });
+
+    // The next check plans live, diff shows a change, and the update takes admin back: write, as declared.
+    forgetNamespaceListings();
+    const replanned = (await provider.check(refreshed.inputs as never, props())).inputs!;
+    expect(replanned).toMatchObject({ wrongRoles: drift });
+    expect((await provider.diff(created.id, refreshed.props as never, replanned)).changes).toBe(true);
+    quay.emulator.counter.reset();
+    const repaired = await provider.update(created.id, refreshed.props as never, replanned);
+    expect(quay.emulator.counter.writes()).toBe(2);
+    expect(repaired.outs).toMatchObject({ missingGrants: [], wrongRoles: {} });
+    for (const repo of ["openshift/release", "openshift/release-images", "seeded"]) expect(await roleOf(repo)).toBe("write");
+    // The robot can still push where it now holds write.
+    expect(await grantedActions(quay.emulator.url, "quay.v7.comptech-lab.com", credential, `${org}/openshift/release`)).toEqual(["pull", "push"]);
+
+    // Converged: a refresh finds nothing, and the next check and diff make no call and no change.
+    forgetNamespaceListings();
+    const clean = await provider.read(created.id, repaired.outs as never);
+    expect(clean.props).toMatchObject({ missingGrants: [], wrongRoles: {} });
+    forgetNamespaceListings();
+    quay.emulator.counter.reset();
+    const noop = (await provider.check(clean.inputs as never, props())).inputs!;
+    expect(quay.emulator.counter.total()).toBe(0);
+    expect((await provider.diff(created.id, clean.props as never, noop)).changes).toBe(false);
+  });
+
+  it("a robot that does not exist yet holds nothing (a first preview), not an error", async () => {
+    forgetNamespaceListings();
+    const checked = await provider.check({} as never, { ...(props() as object), grantee: `${org}+not_yet` } as never);
+    expect(checked.failures).toBeUndefined();
+    expect(checked.inputs).toMatchObject({ missingGrants: [`${org}/openshift/release`, `${org}/openshift/release-images`, `${org}/seeded`], wrongRoles: {} });
   });
 });

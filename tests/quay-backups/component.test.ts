@@ -2,7 +2,7 @@
 // that no secret is ever part of a command line, the generated passphrase, and argument validation.
 import * as pulumi from "@pulumi/pulumi";
 import { QuayBackups } from "../../components/quay-backups";
-import { PEM } from "../quay-host/samples";
+import { HOST_KEY, PEM } from "../quay-host/samples";
 import { unwrap, isSecret } from "../support/outputs";
 
 const GENERATED = "GENERATEDPASSPHRASE0123456789abcdefghijklmnopqrs";
@@ -27,7 +27,7 @@ beforeAll(async () => {
 const SECRETS = { backup: "backup-secret-'\"$(x)", restore: "restore-secret-:@/%" };
 function args(extra: Record<string, unknown> = {}) {
   return {
-    connection: { host: "10.77.0.2", user: "ci", privateKey: pulumi.secret(PEM) },
+    connection: { host: "10.77.0.2", user: "ci", privateKey: pulumi.secret(PEM), hostKey: HOST_KEY },
     endpoint: "http://10.77.0.1:9000",
     backupCredentials: { accessKey: "quay-backup", secretKey: pulumi.secret(SECRETS.backup) },
     restoreCredentials: { accessKey: "quay-restore", secretKey: pulumi.secret(SECRETS.restore) },
@@ -90,7 +90,7 @@ test("a given passphrase is used (no generator), stays secret, and is checked wh
   expect(captured.filter((c) => c.type.includes("RandomSecret"))).toEqual([]);
   expect(await isSecret(b.backupPassphrase)).toBe(true);
   expect(await unwrap(b.backupPassphrase)).toBe("a-passphrase-of-the-operators-choice");
-  const root = await build("root", args({ connection: { host: "10.77.0.2", user: "root", privateKey: pulumi.secret(PEM) } }));
+  const root = await build("root", args({ connection: { host: "10.77.0.2", user: "root", privateKey: pulumi.secret(PEM), hostKey: HOST_KEY } }));
   expect((await unwrap<string>(root.commands[0]!.props.create)).startsWith("bash -c ")).toBe(true);
 });
 
@@ -102,6 +102,8 @@ test("bad arguments fail at construction with the JSON path and the fix, never e
   expect(() => new QuayBackups("b5", args({ schedules: { backup: "daily; rm -rf /" } }) as any)).toThrow(/\$\.schedules\.backup: schedules\.backup must be a systemd calendar expression/);
   expect(() => new QuayBackups("b6", args({ prefix: "../x" }) as any)).toThrow(/\$\.prefix/);
   expect(() => new QuayBackups("b7", args({ database: "quay; drop" }) as any)).toThrow(/\$\.database/);
+  // a connection whose host key is not pinned never reaches a step
+  expect(() => new QuayBackups("b8", args({ connection: { host: "10.77.0.2", user: "ci", privateKey: pulumi.secret(PEM) } }) as any)).toThrow(/\$\.connection: connection must be an SSH connection with the host's key pinned/);
   try {
     new QuayBackups("b8", args({ passphrase: "tiny-secret" }) as any);
   } catch (e) {

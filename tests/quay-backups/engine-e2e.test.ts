@@ -2,28 +2,46 @@
 // real MinIO on this machine (the guest reaches it at the host side of its veth), whose buckets and users the
 // same program makes with ObjectStorage. One host, one stack, used by every case in order:
 //   up → timers installed and enabled, secrets in root-only files, nothing secret in the state;
-//   the backup service → exactly the two artifacts under one timestamped prefix, encrypted, checksummed, with a
-//   manifest whose row counts are the database's; a failed backup leaves the unit failed, saying why;
+//   the backup service → exactly the three artifacts under one timestamped prefix, encrypted, authenticated
+//   (an HMAC this test recomputes from the passphrase), checksummed, with a manifest (format
+//   quay-mirror-backup/2) whose row counts are the database's; a failed backup leaves the unit failed, saying why;
 //   the put-only uploader cannot list, read or delete anything;
 //   the restore proof passes, leaves no temporary database and does not touch the production database;
-//   a corrupted object, a wrong passphrase and a backup whose row counts differ from its manifest each fail the
-//   proof (unit failed) with a message naming the cause;
+//   the proof restores as the unprivileged role quay_restore_proof (the sampler sees pg_restore under its uid);
+//   a corrupted object, a ciphertext byte flipped with its .sha256 recomputed (refused at the MAC check, before
+//   decrypting or pg_restore), a wrong passphrase and a backup whose row counts differ from its manifest each
+//   fail the proof (unit failed) with a message naming the cause;
 //   a lifecycle rule on quay-storage makes the preflight refuse the next deployment until it is removed;
 //   a backup under concurrent writes records the counts of its own snapshot, and the proof passes;
-//   no secret in any process's arguments on the host (ps sampled throughout), the engine's output or the state.
+//   no secret in any process's arguments here or on the host (/proc sampled every few ms throughout, with a
+//   control that proves the samplers catch a canary on a short-lived process), the engine's output or the state.
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
+import { MAC_KEY_SALT, MANIFEST_FORMAT, PBKDF2_ITERATIONS } from "../../components/quay-backups/render";
+import { ArgvSampler, argvHits, runArgvCanary, startGuestArgvSampler, startLocalArgvSampler } from "../support/argv-sampler";
 import { EngineStack, findPlaintext, repoRoot } from "../support/engine";
 import { Minio, MinioCredentials, startMinio } from "../support/minio";
-import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
+import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost";
 
 jest.setTimeout(30 * 60_000);
 
-const OBJECT = /^quay\/(\d{8}T\d{6}Z)\/quay-(\d{8}T\d{6}Z)\.tar\.gz\.enc(\.sha256)?$/;
+const OBJECT = /^quay\/(\d{8}T\d{6}Z)\/quay-(\d{8}T\d{6}Z)\.tar\.gz\.enc(\.sha256|\.hmac)?$/;
+
+/** The .hmac tag of a format-2 backup, computed here independently of the host's script. */
+function tagFor(objectName: string, body: Buffer, passphrase: string): string {
+  const key = crypto.pbkdf2Sync(passphrase, Buffer.from(MAC_KEY_SALT, "hex"), PBKDF2_ITERATIONS, 32, "sha512");
+  const mac = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), crypto.createHmac("sha256", key)).digest("hex");
+  return [
+    `format ${MANIFEST_FORMAT}`,
+    `object ${objectName}`,
+    `key-check ${mac(Buffer.from(`${MANIFEST_FORMAT} key check\n`))}`,
+    `hmac-sha256 ${mac(Buffer.from(`${MANIFEST_FORMAT}\n${objectName}\n`), body)}`,
+  ].join("\n") + "\n";
+}
 
 function buildStandInArchive(dir: string): string {
   const app = path.join(dir, "app");
@@ -36,7 +54,7 @@ function buildStandInArchive(dir: string): string {
   return out;
 }
 
-(hostE2eEnabled() ? describe : describe.skip)("QuayBackups through the engine on a test host, against real MinIO", () => {
+describeOnTestHost("QuayBackups through the engine on a test host, against real MinIO", () => {
   let host: TestHost;
   let minio: Minio;
   let stack: EngineStack;
@@ -46,6 +64,9 @@ function buildStandInArchive(dir: string): string {
   let BACKUP: MinioCredentials;
   let RESTORE: MinioCredentials;
   const engineOutput: string[] = [];
+  let localArgv: ArgvSampler | undefined;
+  let guestArgv: ArgvSampler | undefined;
+  let canaries: { local: string[]; guest: string[] };
   /** Every object under quay-backups/quay/, as the root user sees it. */
   const objects = async () => (await minio.mc(["ls", "--recursive", "root/quay-backups/quay/"])).json.filter((o) => o.status === "success").map((o) => `quay/${o.key as string}`).sort();
   const journal = async (unit: string) => host.sshOk(`sudo journalctl -u ${unit} --no-pager -o cat -n 40`);
@@ -85,6 +106,7 @@ function buildStandInArchive(dir: string): string {
   }, 20 * 60_000);
 
   afterAll(async () => {
+    await localArgv?.stop().catch(() => undefined);
     try {
       if (stack) {
         // ObjectStorage refuses to delete a bucket that holds objects: empty both (every version) first
@@ -102,8 +124,11 @@ function buildStandInArchive(dir: string): string {
   }, 10 * 60_000);
 
   test("up: the storage preflight passes, the backup secrets land in root-only files, the timers are enabled", async () => {
-    // Sample every process's arguments on the host every 100 ms from here to the end.
-    await host.sshOk("sudo sh -c 'nohup sh -c \"while :; do ps -eo args >> /var/tmp/ps-samples.log; sleep 0.1; done\" >/dev/null 2>&1 &'");
+    // Sample every process's arguments, here and on the host, every few ms from here to the end; the control
+    // first: canaries on short-lived processes' command lines (checked in the last test).
+    localArgv = startLocalArgvSampler();
+    guestArgv = await startGuestArgvSampler(host);
+    canaries = { local: await runArgvCanary(), guest: await runArgvCanary({ host }) };
     const up = await stack.up();
     engineOutput.push(up.stdout, up.stderr);
     expect(up.steps.filter((s) => s.name === "quay-preflight").map((s) => s.op)).toEqual(["create"]);
@@ -141,7 +166,7 @@ function buildStandInArchive(dir: string): string {
     expect(Object.keys(again.summary).filter((op) => op !== "same")).toEqual([]);
   });
 
-  test("the backup service puts exactly the two artifacts under one timestamped prefix; the manifest holds the database's exact row counts", async () => {
+  test("the backup service puts exactly the three artifacts under one timestamped prefix, authenticated; the manifest holds the database's exact row counts", async () => {
     // The database holds what the test puts there (Quay's schema is not needed for the proof).
     await host.sshOk(
       `cd /tmp && sudo -u postgres psql -X -q -v ON_ERROR_STOP=1 -d quay <<'SQL'
@@ -157,21 +182,24 @@ SQL`,
     );
     expect(await objects()).toEqual([]);
     const r = await start("quay-backup.service");
-    expect(r.journal).toMatch(/quay-backup-to-minio: uploaded quay-backups\/quay\/\d{8}T\d{6}Z\/quay-\d{8}T\d{6}Z\.tar\.gz\.enc .*database quay: 4 tables, 1350 rows/);
+    expect(r.journal).toMatch(/quay-backup-to-minio: uploaded quay-backups\/quay\/\d{8}T\d{6}Z\/quay-\d{8}T\d{6}Z\.tar\.gz\.enc .*format quay-mirror-backup\/2\) with its \.hmac and \.sha256; database quay: 4 tables, 1350 rows/);
     expect({ code: r.code, state: r.state }).toEqual({ code: 0, state: "inactive" });
 
     const list = await objects();
-    expect(list).toHaveLength(2);
-    const [enc, sum] = list as [string, string];
+    expect(list).toHaveLength(3);
+    const [enc, tag, sum] = list as [string, string, string];
     const m = OBJECT.exec(enc)!;
     expect(m[1]).toBe(m[2]);
     expect(sum).toBe(`${enc}.sha256`);
+    expect(tag).toBe(`${enc}.hmac`);
     // encrypted (openssl's salted header), and the .sha256 is the object's
     const encFile = path.join(dir, "backup.tar.gz.enc");
     await minio.mc(["cp", `root/quay-backups/${enc}`, encFile]);
     expect(fs.readFileSync(encFile).subarray(0, 8).toString("latin1")).toBe("Salted__");
     const sha = crypto.createHash("sha256").update(fs.readFileSync(encFile)).digest("hex");
     expect((await minio.mc(["cat", `root/quay-backups/${sum}`])).stdout).toBe(`${sha}  ${path.basename(enc)}\n`);
+    // the tag is the HMAC this test computes from the passphrase (the custody copy), independently
+    expect((await minio.mc(["cat", `root/quay-backups/${tag}`])).stdout).toBe(tagFor(path.basename(enc), fs.readFileSync(encFile), passphrase));
 
     // Decrypted with the stack's passphrase output (the custody copy): the four files and the manifest.
     const tarFile = path.join(dir, "backup.tar.gz");
@@ -179,7 +207,8 @@ SQL`,
     expect(execFileSync("tar", ["-tzf", tarFile], { encoding: "utf8" }).split("\n").filter(Boolean).sort()).toEqual(["config.yaml", "manifest.json", "quay.dump", "quay.service"]);
     const manifest = JSON.parse(execFileSync("tar", ["-xzOf", tarFile, "manifest.json"], { encoding: "utf8" }));
     expect(manifest.rowCounts).toEqual({ "public.manifest": 311, "public.repository": 23, "public.tag": 1009, "public.user": 7 });
-    expect(manifest.format).toBe("quay-mirror-backup/1");
+    expect(manifest.format).toBe("quay-mirror-backup/2");
+    expect(manifest.encryption).toMatchObject({ cipher: "aes-256-cbc", iterations: 200000, macKdf: "pbkdf2-hmac-sha512", macSalt: MAC_KEY_SALT });
     expect(manifest.created).toBe(m[1]);
     expect(manifest.versions.postgresqlServer).toMatch(/^15\./);
     expect(manifest.versions.pgDump).toMatch(/pg_dump \(PostgreSQL\) 15/);
@@ -233,32 +262,37 @@ SQL`,
       expect({ args, denied }).toEqual({ args, denied: true });
       expect({ args, out: r.stdout + r.stderr }).toEqual({ args, out: expect.stringMatching(/Access Denied|AccessDenied|not have permission|Insufficient permissions|Unable/i) });
     }
-    expect((await objects()).length).toBe(2); // nothing was deleted
+    expect((await objects()).length).toBe(3); // nothing was deleted
   });
 
   test("the restore proof passes; it leaves no temporary database and does not touch the production database", async () => {
     const before = await productionFingerprint();
     const r = await start("quay-restore-validate.service");
-    expect(r.journal).toMatch(/restore proof PASSED: quay-backups\/quay\/\d{8}T\d{6}Z\/quay-\d{8}T\d{6}Z\.tar\.gz\.enc — checksum ok, decrypted, restored into a temporary database; all 4 tables have the row counts the manifest recorded \(1350 rows; public\.manifest=311 public\.repository=23 public\.tag=1009 public\.user=7\); temporary database quay_restore_proof_\d{14}_\d+ dropped/);
+    expect(r.journal).toMatch(/restore proof PASSED: quay-backups\/quay\/\d{8}T\d{6}Z\/quay-\d{8}T\d{6}Z\.tar\.gz\.enc — checksum ok, authenticated, decrypted, restored as quay_restore_proof \(no superuser\) into a temporary database; all 4 tables have the row counts the manifest recorded \(1350 rows; public\.manifest=311 public\.repository=23 public\.tag=1009 public\.user=7\); temporary database quay_restore_proof_\d{14}_\d+ dropped/);
     expect({ code: r.code, state: r.state }).toEqual({ code: 0, state: "inactive" });
     expect(await tempDatabases()).toBe("");
     expect(await productionFingerprint()).toBe(before);
     expect(await host.sshOk("sudo find /var/lib/quay-backup -mindepth 1 | wc -l")).toBe("0\n");
+    // the restore role is gone again; its system user stays, with no login
+    expect(await host.sshOk(`cd /tmp && sudo -u postgres psql -X -At -d postgres -c "SELECT count(*) FROM pg_roles WHERE rolname = 'quay_restore_proof'"`)).toBe("0\n");
+    expect(await host.sshOk("getent passwd quay_restore_proof | cut -d: -f7")).toBe("/usr/sbin/nologin\n");
   });
 
-  test("a corrupted object, a wrong passphrase and row counts that differ from the manifest each fail the proof, naming the cause", async () => {
-    const [enc, sum] = (await objects()) as [string, string];
+  test("a corrupted object, a flipped byte with its checksum recomputed, a wrong passphrase and row counts that differ from the manifest each fail the proof, naming the cause", async () => {
+    const [enc, , sum] = (await objects()) as [string, string, string];
     const original = OBJECT.exec(enc)![1]!;
     const encFile = path.join(dir, "good.tar.gz.enc");
     await minio.mc(["cp", `root/quay-backups/${enc}`, encFile]);
     const good = fs.readFileSync(encFile);
     const sumText = (await minio.mc(["cat", `root/quay-backups/${sum}`])).stdout;
     /** Uploads a backup as the newest one (a later timestamp), so the proof picks it. */
-    const plant = async (stamp: string, body: Buffer, shaLine: string) => {
+    const plant = async (stamp: string, body: Buffer, shaLine: string, tag: string) => {
       const f = path.join(dir, `quay-${stamp}.tar.gz.enc`);
       fs.writeFileSync(f, body);
       fs.writeFileSync(`${f}.sha256`, shaLine);
+      fs.writeFileSync(`${f}.hmac`, tag);
       await minio.mc(["cp", f, `root/quay-backups/quay/${stamp}/quay-${stamp}.tar.gz.enc`]);
+      await minio.mc(["cp", `${f}.hmac`, `root/quay-backups/quay/${stamp}/quay-${stamp}.tar.gz.enc.hmac`]);
       await minio.mc(["cp", `${f}.sha256`, `root/quay-backups/quay/${stamp}/quay-${stamp}.tar.gz.enc.sha256`]);
       return async () => {
         await minio.mc(["rm", "--recursive", "--force", `root/quay-backups/quay/${stamp}/`]);
@@ -269,11 +303,25 @@ SQL`,
     // 1. corrupted: one byte flipped in the middle, the checksum of the original beside it
     const corrupted = Buffer.from(good);
     corrupted[Math.floor(corrupted.length / 2)] ^= 0x01;
-    let remove = await plant("29990101T000000Z", corrupted, sumText.replace(`quay-${original}`, "quay-29990101T000000Z"));
+    let remove = await plant("29990101T000000Z", corrupted, sumText.replace(`quay-${original}`, "quay-29990101T000000Z"), tagFor("quay-29990101T000000Z.tar.gz.enc", good, passphrase));
     let r = await start("quay-restore-validate.service");
     expect(r.code).not.toBe(0);
     expect(r.state).toBe("failed");
     expect(r.journal).toMatch(/quay-restore-validate FAILED: checksum mismatch: quay-backups\/quay\/29990101T000000Z\/quay-29990101T000000Z\.tar\.gz\.enc has sha256 [0-9a-f]{16}…, its \.sha256 says [0-9a-f]{16}… — the backup object is corrupted/);
+    await remove();
+
+    // 1b. one ciphertext byte flipped AND its .sha256 recomputed (whoever can write the bucket can do that), the
+    //     genuine tag of the unmodified object beside it: the checksum passes; the MAC refuses it before openssl
+    //     decrypts anything and before pg_restore could run.
+    const flipStamp = "29990101T000001Z";
+    remove = await plant(flipStamp, corrupted, `${crypto.createHash("sha256").update(corrupted).digest("hex")}  quay-${flipStamp}.tar.gz.enc\n`, tagFor(`quay-${flipStamp}.tar.gz.enc`, good, passphrase));
+    r = await start("quay-restore-validate.service");
+    expect(r.code).not.toBe(0);
+    expect(r.state).toBe("failed");
+    expect(r.journal).toMatch(new RegExp(`checksum ok[\\s\\S]*quay-restore-validate FAILED: authentication failed: quay-backups/quay/${flipStamp}/quay-${flipStamp}\\.tar\\.gz\\.enc does not match its HMAC \\(hmac-sha256 [0-9a-f]{16}…, quay-${flipStamp}\\.tar\\.gz\\.enc\\.hmac says [0-9a-f]{16}…\\) under the right passphrase \\(its key check matches\\) — the object was modified after it was made`));
+    const thisRun = r.journal.slice(r.journal.lastIndexOf(`latest backup: quay-backups/quay/${flipStamp}/`));
+    expect(thisRun).toMatch(/^checksum ok/m);
+    expect(thisRun).not.toMatch(/^(authenticated|decrypted)|pg_restore of/m);
     await remove();
 
     // 2. wrong passphrase: the genuine latest backup, another passphrase in the file
@@ -299,7 +347,7 @@ SQL`,
     fs.rmSync(work, { recursive: true });
     fs.rmSync(tarFile);
     const stamp = "29990102T000000Z";
-    remove = await plant(stamp, tampered, `${crypto.createHash("sha256").update(tampered).digest("hex")}  quay-${stamp}.tar.gz.enc\n`);
+    remove = await plant(stamp, tampered, `${crypto.createHash("sha256").update(tampered).digest("hex")}  quay-${stamp}.tar.gz.enc\n`, tagFor(`quay-${stamp}.tar.gz.enc`, tampered, passphrase));
     r = await start("quay-restore-validate.service");
     expect(r.code).not.toBe(0);
     expect(r.state).toBe("failed");
@@ -369,17 +417,34 @@ SQL`,
     expect(proof.journal).toContain(`public.tag=${tagCount}`);
   });
 
-  test("no secret in any process's arguments on the host, in the engine's output or in the state", async () => {
-    await host.ssh("sudo pkill -f ps-samples.log");
-    const samples = await host.sshOk("sudo cat /var/tmp/ps-samples.log");
-    expect(samples.split("\n").length).toBeGreaterThan(100);
+  test("no secret in any process's arguments here or on the host, in the engine's output or in the state; pg_restore ran as the restore role", async () => {
+    const local = await localArgv!.stop();
+    localArgv = undefined;
+    const guest = await guestArgv!.stop();
+    // the controls: both samplers caught every canary of a ~50 ms process, and scanned often
+    expect(argvHits(local, canaries.local)).toHaveLength(3);
+    expect(argvHits(guest, canaries.guest)).toHaveLength(3);
+    expect(local.scans).toBeGreaterThan(1000);
+    expect(guest.scans).toBeGreaterThan(1000);
     // the sampler saw the backup and the restore proof run
-    expect(samples).toMatch(/quay-backup-to-minio/);
-    expect(samples).toMatch(/quay-restore-validate/);
+    expect(guest.samples.some((s) => s.cmdline.includes("quay-backup-to-minio"))).toBe(true);
+    expect(guest.samples.some((s) => s.cmdline.includes("quay-restore-validate"))).toBe(true);
+    // every pg_restore ran under the restore role's uid, never root's or postgres's
+    const uid = (name: string) => host.sshOk(`id -u ${name}`).then((o) => Number(o.trim()));
+    const [restoreUid, postgresUid] = [await uid("quay_restore_proof"), await uid("postgres")];
+    // The processes that ARE pg_restore (their program, not a shell whose script text mentions it): Debian's
+    // /usr/bin/pg_restore is pg_wrapper, a Perl script that execs /usr/lib/postgresql/N/bin/pg_restore; both run
+    // as the role (runuser, which starts them, is root's).
+    const restores = guest.samples.filter((s) => /^(\S*\/)?pg_restore --exit-on-error|^\S*perl \S*\/pg_restore --exit-on-error/.test(s.cmdline));
+    expect(restores.map((s) => s.cmdline.split(" --")[0])).toEqual(expect.arrayContaining([expect.stringMatching(/^\/usr\/lib\/postgresql\/\d+\/bin\/pg_restore$/)]));
+    expect([...new Set(restores.map((s) => s.uid))]).toEqual([restoreUid]);
+    expect(restoreUid).not.toBe(postgresUid);
     const state = await stack.exportState();
-    for (const secret of [passphrase, STORAGE.secretKey, BACKUP.secretKey, RESTORE.secretKey, minio.root.secretKey, host.privateKey.split("\n")[1]!]) {
+    const secrets = [passphrase, STORAGE.secretKey, BACKUP.secretKey, RESTORE.secretKey, minio.root.secretKey, host.privateKey.split("\n")[1]!];
+    expect(argvHits(local, secrets)).toEqual([]);
+    expect(argvHits(guest, secrets)).toEqual([]);
+    for (const secret of secrets) {
       expect(findPlaintext(state, secret)).toEqual([]);
-      expect(samples).not.toContain(secret);
       for (const out of engineOutput) expect(out).not.toContain(secret);
     }
   });

@@ -32,11 +32,12 @@ function sampleValues(): Record<BackupTemplate, Record<string, StepValue>> {
     "quay-backup-to-minio": {
       DATABASE: "quay", MC: SETTINGS.mcPath, MC_CONFIG: "/etc/quay-backup/mc-backup/config.json", BUCKET: "quay-backups", PREFIX: "quay",
       PASSPHRASE_FILE: "/etc/quay-backup/passphrase", QUAY_CONFIG: "/etc/quay/config/config.yaml", QUAY_UNIT: "/etc/systemd/system/quay.service",
-      WORK_ROOT: "/var/lib/quay-backup", ITERATIONS: 200000, COUNT_SQL: COUNT_ROWS_SQL, FORMAT: "quay-mirror-backup/1",
+      WORK_ROOT: "/var/lib/quay-backup", ITERATIONS: 200000, COUNT_SQL: COUNT_ROWS_SQL, FORMAT: "quay-mirror-backup/2", MAC_SALT: "7175617968",
     },
     "quay-restore-validate": {
       DATABASE: "quay", MC: SETTINGS.mcPath, MC_CONFIG: "/etc/quay-backup/mc-restore/config.json", BUCKET: "quay-backups", PREFIX: "quay",
       PASSPHRASE_FILE: "/etc/quay-backup/passphrase", WORK_ROOT: "/var/lib/quay-backup", ITERATIONS: 200000, COUNT_SQL: COUNT_ROWS_SQL, TEMP_PREFIX: "quay_restore_proof",
+      FORMAT: "quay-mirror-backup/2", MAC_SALT: "7175617968", RESTORE_ROLE: "quay_restore_proof",
     },
   };
 }
@@ -133,7 +134,7 @@ describe("the scripts' contracts", () => {
     expect(backup).toContain("readonly iterations='200000'");
     const encrypt = backup.indexOf("openssl enc -aes-256-cbc");
     const removePlain = backup.indexOf('rm -f -- "$work/$name.tar.gz"');
-    const upload = backup.indexOf('"$mc" --json --quiet cp');
+    const upload = backup.indexOf('mc_run cp "$work/$f"');
     expect(encrypt).toBeGreaterThan(0);
     expect(removePlain).toBeGreaterThan(encrypt);
     expect(upload).toBeGreaterThan(removePlain);
@@ -141,7 +142,15 @@ describe("the scripts' contracts", () => {
   });
   test("restore: reader's keys, temporary database only, every table compared both ways", () => {
     expect(restore).toContain("readonly mc_config='/etc/quay-backup/mc-restore/config.json'");
-    expect(restore).toMatch(/pg_restore --exit-on-error --no-owner --no-privileges -d "\$temp_db"/);
+    expect(restore).toMatch(/runuser -u "\$restore_role" -- pg_restore --exit-on-error --no-owner --no-privileges -d "\$temp_db"/);
+    expect(restore).not.toMatch(/runuser -u postgres -- pg_restore/); // never as the database superuser
+    expect(restore).toContain("readonly restore_role='quay_restore_proof'");
+    expect(restore).toMatch(/CREATE ROLE \\"\$restore_role\\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE/);
+    // authenticated before anything decrypts or restores it
+    const mac = restore.indexOf('if [ "$got_mac" != "$want_mac" ]; then');
+    expect(mac).toBeGreaterThan(0);
+    expect(restore.indexOf("openssl enc -d")).toBeGreaterThan(mac);
+    expect(restore.indexOf("-- pg_restore")).toBeGreaterThan(mac);
     expect(restore).not.toMatch(/-d "\$production_database"/);
     expect(restore).toMatch(/\[\(\$want \| keys\[\]\), \(\$got \| keys\[\]\)\] \| unique\[\]/);
   });

@@ -6,12 +6,16 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { QuayHost } from "../../components/quay-host";
-import { bash, labArgs, PEM } from "./samples";
+import { resolveHostKey } from "../../config/quay-host";
+import { bash, HOST_KEY, labArgs, PEM } from "./samples";
 import { unwrap, isSecret } from "../support/outputs";
 
 type Captured = { type: string; name: string; props: Record<string, any>; opts: pulumi.CustomResourceOptions };
 const engineInputs: { type: string; name: string; inputs: any }[] = [];
 const TOKEN = "BOOTSTRAPTOKEN0123456789ABCDEFGHIJKLMNOP";
+const RECORDED_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRecordedOnFirstUseByThePluginXXXXXXXXXXXXX";
+const RECORDED_BASTION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRecordedBastionKeyByThePluginXXXXXXXXXXXX";
+const BASTION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedBastionKeyXXXXXXXXXXXXXXXXXXXXXXXXXX";
 
 /** Each generated secret gets a recognisable value; the same for every component instance. */
 const secretFor = (resourceName: string) => `GENERATED-${resourceName.replace(/^[a-z0-9]+-/, "")}-Zq8`;
@@ -25,6 +29,16 @@ beforeAll(async () => {
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = secretFor(args.name);
         if (args.type === "pulumi-nodejs:dynamic/local:RandomSecret") state.result = secretFor(args.name);
         if (args.type === "command:remote:Command") state.stdout = args.name.endsWith("-initialize") ? `${TOKEN}\n` : "";
+        // What the command plugin does for a trust-on-first-use connection: records the offered keys.
+        if (args.type === "command:remote:Command" && args.name.endsWith("-host-key")) {
+          const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+          const c = args.inputs.connection[SECRET_SIG] ? args.inputs.connection.value : args.inputs.connection;
+          state.connection = {
+            ...c,
+            ...(c.hostKey === "trust-on-first-use" ? { hostKey: RECORDED_KEY } : {}),
+            ...(c.proxy?.hostKey === "trust-on-first-use" ? { proxy: { ...c.proxy, hostKey: RECORDED_BASTION_KEY } } : {}),
+          };
+        }
         return { id: `${args.name}-id`, state };
       },
       call: () => ({}),
@@ -292,5 +306,65 @@ describe("QuayHost", () => {
   test("bad arguments fail at construction with the JSON path", async () => {
     expect(() => new QuayHost("bad", { ...labArgs(), proxyAddress: "$(reboot)" } as any)).toThrow(/\$\.proxyAddress: proxyAddress must be an IP address/);
     expect(() => new QuayHost("bad2", { ...labArgs(), imageArchive: "/nonexistent/quay.tar" } as any)).toThrow(/\$\.imageArchive: no such file/);
+  });
+
+  describe("the SSH host key", () => {
+    const hostKeysOf = async (c: Captured) => unwrap<{ hostKey?: string; proxy?: { hostKey?: string } }>(pulumi.output(c.props.connection) as any);
+
+    test("every step and upload pins the host's key, and the bastion's", async () => {
+      const args = labArgs();
+      args.connection.bastion = { host: "bastion.example.com", hostKey: BASTION_KEY };
+      const { captured, host } = await build("pin", args);
+      const remote = captured.filter((c) => c.type.startsWith("command:remote:"));
+      expect(remote.length).toBeGreaterThan(5);
+      for (const c of remote) {
+        const conn = await hostKeysOf(c);
+        expect({ step: c.name, hostKey: conn.hostKey, bastion: conn.proxy?.hostKey }).toEqual({ step: c.name, hostKey: HOST_KEY, bastion: BASTION_KEY });
+      }
+      expect((await unwrap<any>(pulumi.output(host.connection) as any)).hostKey).toBe(HOST_KEY);
+      expect(remote.map((c) => c.name)).not.toContain("pin-host-key");
+    });
+
+    test("knownHostsFile: the host's entry is read at program time and pinned", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-host-kh-"));
+      try {
+        const kh = path.join(dir, "known_hosts");
+        fs.writeFileSync(kh, `other ${BASTION_KEY}\n10.77.0.2 ${HOST_KEY}\n`);
+        const args = labArgs();
+        delete args.connection.hostKey;
+        args.connection.knownHostsFile = kh;
+        const { commands } = await build("kh", args);
+        for (const c of commands) expect({ step: c.name, hostKey: (await hostKeysOf(c)).hostKey }).toEqual({ step: c.name, hostKey: HOST_KEY });
+        // a host name that is an Output: looked up when it resolves
+        expect(await unwrap(resolveHostKey({ knownHostsFile: kh, hostKeyPolicy: "strict" }, pulumi.output("10.77.0.2"), 22, ["connection"]))).toBe(HOST_KEY);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test("trust-on-first-use: a host-key step records the offered keys first; every other step requires the recorded ones", async () => {
+      const args = labArgs();
+      delete args.connection.hostKey;
+      args.connection.hostKeyPolicy = "trust-on-first-use";
+      args.connection.bastion = { host: "bastion.example.com", hostKeyPolicy: "trust-on-first-use" };
+      const { captured, commands, host, creates } = await build("tofu", args);
+      expect(commands[0]!.name).toBe("tofu-host-key");
+      const recorder = commands[0]!;
+      expect(await hostKeysOf(recorder)).toMatchObject({ hostKey: "trust-on-first-use", proxy: { hostKey: "trust-on-first-use" } });
+      expect(creates["host-key"]).toBe("true");
+      expect(await unwrap(recorder.props.triggers)).toEqual(["10.77.0.2", 22, "bastion.example.com", 22]);
+      expect(recorder.props.logging).toBe("none");
+      expect(host.steps["host-key"]).toBeDefined();
+      for (const c of captured.filter((x) => x.type.startsWith("command:remote:") && x.name !== "tofu-host-key")) {
+        const conn = await hostKeysOf(c);
+        expect({ step: c.name, hostKey: conn.hostKey, bastion: conn.proxy?.hostKey }).toEqual({ step: c.name, hostKey: RECORDED_KEY, bastion: RECORDED_BASTION_KEY });
+      }
+      // only the bastion on trust-on-first-use: the host's pinned key stays as it is
+      const mixed = labArgs();
+      mixed.connection.bastion = { host: "bastion.example.com", hostKeyPolicy: "trust-on-first-use" };
+      const m = await build("mixed", mixed);
+      expect(await hostKeysOf(m.commands[0]!)).toMatchObject({ hostKey: HOST_KEY, proxy: { hostKey: "trust-on-first-use" } });
+      expect(await hostKeysOf(m.commands.find((c) => c.name === "mixed-config")!)).toMatchObject({ hostKey: HOST_KEY, proxy: { hostKey: RECORDED_BASTION_KEY } });
+    });
   });
 });

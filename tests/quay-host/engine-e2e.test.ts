@@ -10,9 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
 import { findPlaintext, withEngineStack } from "../support/engine";
-import { hostE2eEnabled, startTestHost, TestHost } from "../support/testhost";
+import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost";
 
-const enabled = hostE2eEnabled();
 const repo = path.resolve(__dirname, "../..");
 jest.setTimeout(30 * 60_000);
 
@@ -65,7 +64,7 @@ function buildStandInArchive(dir: string): string {
   return out;
 }
 
-(enabled ? describe : describe.skip)("QuayHost through the engine on a test host", () => {
+describeOnTestHost("QuayHost through the engine on a test host", () => {
   let host: TestHost;
   let dir: string;
   beforeAll(async () => {

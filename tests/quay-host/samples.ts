@@ -6,10 +6,14 @@ import { StepTemplate, StepValue } from "../../components/quay-host/render";
 const PEM_LABEL = ["OPENSSH", "PRIVATE", "KEY"].join(" ");
 export const PEM = `-----BEGIN ${PEM_LABEL}-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END ${PEM_LABEL}-----\n`;
 
+/** A host key in authorized_keys format (a throwaway key's public half) and its SHA256 fingerprint. */
+export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHy3XWNwZOJqEOv/wzgpXthNqdbKAu5ksNZIhvWgdUc9";
+export const HOST_KEY_FINGERPRINT = "SHA256:w8LP9S9fGIBy8uLhfodmsmmAQmjIl33A23q+npPmq3Q";
+
 /** The lab's arguments (seed 000): valid as they are. */
 export function labArgs(): Record<string, any> {
   return {
-    connection: { host: "10.77.0.2", user: "ci", privateKey: PEM },
+    connection: { host: "10.77.0.2", user: "ci", privateKey: PEM, hostKey: HOST_KEY },
     serverHostname: "quay.v7.comptech-lab.com",
     proxyAddress: "30.30.200.102",
     storage: {

@@ -4,7 +4,12 @@ import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
 import { DEFAULT_QUAY_VERSION, parseQuayHostArgs, proxyAddressProblem, QuayHostConfigError } from "../../config/quay-host";
 import { renderQuayConfig, renderStep, serializeQuayConfig, valuesBlock } from "../../components/quay-host/render";
-import { bash, HOSTILE, labArgs, PEM, SAMPLE_VALUES } from "./samples";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { hostKeyFromKnownHostsText, sshFingerprint } from "../../config/known-hosts";
+import { bash, HOST_KEY, HOST_KEY_FINGERPRINT, HOSTILE, labArgs, PEM, SAMPLE_VALUES } from "./samples";
 
 function problems(args: unknown): { path: string; message: string }[] {
   try {
@@ -224,7 +229,7 @@ describe("parseQuayHostArgs", () => {
  * "yaml" (config.yaml, serialized by the yaml library), "provider" (pulumi-command's connection or a
  * local file path: never a shell). Inputs with a narrow alphabet must reject every hostile value.
  */
-const STRING_INPUTS: { path: (string | number)[]; sink: "reject-all" | "yaml" | "provider" }[] = [
+const STRING_INPUTS: { path: (string | number)[]; sink: "reject-all" | "yaml" | "provider"; namesFile?: boolean }[] = [
   { path: ["connection", "host"], sink: "reject-all" },
   { path: ["connection", "user"], sink: "reject-all" },
   { path: ["connection", "privateKey"], sink: "reject-all" },
@@ -233,6 +238,9 @@ const STRING_INPUTS: { path: (string | number)[]; sink: "reject-all" | "yaml" | 
   { path: ["connection", "bastion", "host"], sink: "reject-all" },
   { path: ["connection", "bastion", "user"], sink: "reject-all" },
   { path: ["connection", "bastion", "hostKey"], sink: "reject-all" },
+  { path: ["connection", "hostKeyPolicy"], sink: "reject-all" },
+  // a local path, never a secret: its errors name the file (the value), as they must
+  { path: ["connection", "knownHostsFile"], sink: "reject-all", namesFile: true },
   { path: ["serverHostname"], sink: "reject-all" },
   { path: ["quayVersion"], sink: "reject-all" },
   { path: ["quayImage"], sink: "reject-all" },
@@ -258,14 +266,16 @@ describe("hostile values in every string input", () => {
   test.each(STRING_INPUTS.map((i) => [i.path.join("."), i]))("%s", (_name, input) => {
     for (const h of HOSTILE) {
       const args = withValue(input.path, h);
-      if (input.path[1] === "bastion") args.connection.bastion = { host: "bastion.example.com", ...args.connection.bastion, [input.path[2]!]: h };
+      if (input.path[1] === "bastion") args.connection.bastion = { host: "bastion.example.com", hostKey: HOST_KEY, ...args.connection.bastion, [input.path[2]!]: h };
+      // knownHostsFile replaces hostKey (they are alternatives): a hostile path names a file that has no key
+      if (input.path[1] === "knownHostsFile") delete args.connection.hostKey;
       const p = problems(args);
       if (p.length > 0) {
         // rejected: the message names the JSON path and the fix, and never echoes the value
         const where = "$." + input.path.join(".");
         for (const i of p) expect({ h, path: i.path }).toEqual({ h, path: expect.stringContaining(where) });
         expect(p[0]!.message).toMatch(/fix:|must|cannot/);
-        if (h.length > 3) expect(p[0]!.message).not.toContain(h);
+        if (h.length > 3 && !input.namesFile) expect(p[0]!.message).not.toContain(h);
         continue;
       }
       expect({ h, sink: input.sink }).not.toEqual({ h, sink: "reject-all" });
@@ -294,5 +304,97 @@ describe("hostile values in every string input", () => {
     for (const v of [s.quayImage!, s.quayVersion, s.proxyAddress, s.bootstrap.organization, s.bootstrap.application, s.superuserName]) expect(v).toMatch(SHELL_SAFE);
     const block = valuesBlock(renderStep("firewall", { ...SAMPLE_VALUES.firewall, PROXY_ADDRESS: s.proxyAddress }));
     expect(bash(`${block}\nprintf '%s' "$proxy_address"`).stdout).toBe("2001:db8::/48");
+  });
+});
+
+describe("the SSH host key", () => {
+  const OTHER_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 other";
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-known-hosts-"));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, text);
+    return f;
+  };
+  const withoutKey = (patch: (c: Record<string, any>) => void = () => {}) => {
+    const args = labArgs();
+    delete args.connection.hostKey;
+    patch(args.connection);
+    return args;
+  };
+
+  test("is required: missing is an error at $.connection.hostKey that says how to get the key", () => {
+    const p = problems(withoutKey());
+    expect(p.map((i) => i.path)).toEqual(["$.connection.hostKey"]);
+    expect(p[0]!.message).toMatch(/^hostKey is required/);
+    expect(p[0]!.message).toContain("ssh-keyscan -t ed25519 10.77.0.2");
+    expect(p[0]!.message).toContain("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub");
+    expect(p[0]!.message).toMatch(/knownHostsFile/);
+    expect(p[0]!.message).toMatch(/hostKeyPolicy: trust-on-first-use/);
+    // another port: the keyscan and the known_hosts name say so
+    expect(problems(withoutKey((c) => (c.port = 2222)))[0]!.message).toMatch(/ssh-keyscan -p 2222 -t ed25519 10\.77\.0\.2.*\[10\.77\.0\.2\]:2222/);
+  });
+
+  test("the bastion's too", () => {
+    const args = labArgs();
+    args.connection.bastion = { host: "bastion.example.com" };
+    const p = problems(args);
+    expect(p.map((i) => i.path)).toEqual(["$.connection.bastion.hostKey"]);
+    expect(p[0]!.message).toContain("ssh-keyscan -t ed25519 bastion.example.com");
+    args.connection.bastion.hostKey = HOST_KEY;
+    expect(problems(args)).toEqual([]);
+  });
+
+  test("a known_hosts file pins the host's entry (read now), preferring ed25519; hashed names and [host]:port work", () => {
+    const hashed = (name: string) => {
+      const salt = crypto.randomBytes(20);
+      return `|1|${salt.toString("base64")}|${crypto.createHmac("sha1", salt).update(name).digest("base64")}`;
+    };
+    const text = [
+      "# comment",
+      `other.example.com ${OTHER_KEY}`,
+      `10.77.0.2,quay-01 ${OTHER_KEY}`,
+      `10.77.0.2 ${HOST_KEY} ed25519 wins`,
+      `${hashed("[10.77.0.2]:2222")} ${OTHER_KEY}`,
+      "",
+    ].join("\n");
+    expect(hostKeyFromKnownHostsText(text, "kh", "10.77.0.2", 22)).toEqual({ key: HOST_KEY });
+    expect(hostKeyFromKnownHostsText(text, "kh", "quay-01", 22)).toEqual({ key: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7" });
+    expect(hostKeyFromKnownHostsText(text, "kh", "10.77.0.2", 2222)).toEqual({ key: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7" });
+    expect(hostKeyFromKnownHostsText(`${hashed("10.77.0.2")} ${HOST_KEY}\n`, "kh", "10.77.0.2", 22)).toEqual({ key: HOST_KEY });
+    // wildcards, negation, @revoked, @cert-authority
+    expect(hostKeyFromKnownHostsText(`*.lab,!bad.lab ${HOST_KEY}\n`, "kh", "quay.lab", 22)).toEqual({ key: HOST_KEY });
+    expect(hostKeyFromKnownHostsText(`*.lab,!bad.lab ${HOST_KEY}\n`, "kh", "bad.lab", 22)).toHaveProperty("problem");
+    expect(hostKeyFromKnownHostsText(`h ${HOST_KEY}\n@revoked h ${HOST_KEY}\n`, "kh", "h", 22)).toEqual({ problem: expect.stringMatching(/only @revoked keys for h/) });
+    expect(hostKeyFromKnownHostsText(`@cert-authority h ${HOST_KEY}\n`, "kh", "h", 22)).toHaveProperty("problem");
+    expect(sshFingerprint(HOST_KEY)).toBe(HOST_KEY_FINGERPRINT);
+
+    const kh = file("known_hosts", text);
+    expect(problems(withoutKey((c) => (c.knownHostsFile = kh)))).toEqual([]);
+  });
+
+  test("a known_hosts file without the host, or missing, is an error at $.connection.knownHostsFile naming the file and the fix", () => {
+    const kh = file("other_hosts", `other.example.com ${HOST_KEY}\n`);
+    const p = problems(withoutKey((c) => (c.knownHostsFile = kh)));
+    expect(p.map((i) => i.path)).toEqual(["$.connection.knownHostsFile"]);
+    expect(p[0]!.message).toContain(`${kh} has no key for 10.77.0.2`);
+    expect(p[0]!.message).toContain(`ssh-keyscan -t ed25519 10.77.0.2 >> ${kh}`);
+    const missing = path.join(dir, "nope");
+    const q = problems(withoutKey((c) => (c.knownHostsFile = missing)));
+    expect(q.map((i) => i.path)).toEqual(["$.connection.knownHostsFile"]);
+    expect(q[0]!.message).toMatch(new RegExp(`cannot read ${missing} \\(ENOENT\\) — fix: create it with`));
+  });
+
+  test("trust-on-first-use is an explicit opt-in; the sources are alternatives", () => {
+    expect(problems(withoutKey((c) => (c.hostKeyPolicy = "trust-on-first-use")))).toEqual([]);
+    const both = problems({ ...labArgs(), connection: { ...labArgs().connection, hostKeyPolicy: "trust-on-first-use" } });
+    expect(both).toEqual([{ path: "$.connection.hostKeyPolicy", message: "hostKey and hostKeyPolicy: trust-on-first-use are alternatives — fix: keep one of them" }]);
+    const typo = problems(withoutKey((c) => (c.hostKeyPolicy = "tofu")));
+    expect(typo.map((i) => i.path)).toEqual(["$.connection.hostKeyPolicy"]);
+    expect(typo[0]!.message).toMatch(/must be "strict" or "trust-on-first-use"/);
+    expect(problems(withoutKey((c) => (c.hostKeyPolicy = "strict")))[0]!.path).toBe("$.connection.hostKey");
   });
 });

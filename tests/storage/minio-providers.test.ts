@@ -9,6 +9,7 @@ import { MinioConnection, McError, mcInvocation, runMc } from "../../providers/m
 import { PolicyProps, PolicyProvider, normalizePolicy } from "../../providers/minio/policy";
 import { SECRET_CHANGED_OUTSIDE, UserProps, UserProvider } from "../../providers/minio/user";
 import { backupLifecycleRules, backupPolicyDocument, restorePolicyDocument, storagePolicyDocument } from "../../components/object-storage";
+import { argvHits, startLocalArgvSampler } from "../support/argv-sampler";
 import { Minio, startMinio } from "../support/minio";
 
 jest.setTimeout(180_000);
@@ -34,29 +35,16 @@ async function checked<T>(provider: { check?: (o: T, n: T) => Promise<{ inputs?:
   return r.inputs as T;
 }
 
-/** Command lines of every running process that contain `needle` (from /proc, like `ps`). */
-function processesShowing(needle: string): string[] {
-  const hits: string[] = [];
-  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-      if (cmd.includes(needle)) hits.push(`${pid}: ${cmd}`);
-    } catch {
-      // the process ended
-    }
-  }
-  return hits;
-}
-
 describe("client", () => {
   test("credentials go only into the private config file; argv and environment hold none", () => {
-    const inv = mcInvocation({ ...connection, secretKey: "s3cr3t/with:odd@chars" }, ["ls", "target"], "/tmp/x", { aliases: { u: { accessKey: "someone", secretKey: "other-secret" } } }, { PATH: "/bin", MC_HOST_stale: "http://x:y@z", HOME: "/root" });
+    const inv = mcInvocation({ ...connection, secretKey: "s3cr3t/with:odd@chars" }, ["ls", "target"], "/tmp/x", { aliases: { u: { accessKey: "someone", secretKey: "other-secret" } } }, { PATH: "/bin", MC_HOST_stale: "http://x:y@z", HOME: "/root", PULUMI_CONFIG_PASSPHRASE: "engine-passphrase" });
     expect(inv.argv.join(" ")).not.toMatch(/s3cr3t|other-secret/);
     expect(JSON.stringify(inv.env)).not.toMatch(/s3cr3t|other-secret/);
     const aliases = (JSON.parse(inv.configJson) as { aliases: Record<string, { url: string; accessKey: string; secretKey: string }> }).aliases;
     expect(aliases.target).toMatchObject({ url: `http://${new URL(minio.endpoint).host}`, accessKey: connection.accessKey, secretKey: "s3cr3t/with:odd@chars" });
     expect(aliases.u.secretKey).toBe("other-secret");
     expect(inv.env.MC_HOST_stale).toBeUndefined();
+    expect(inv.env.PULUMI_CONFIG_PASSPHRASE).toBeUndefined(); // an allow-list, not the caller's whole environment
     expect(inv.env.MC_CONFIG_DIR).toBe("/tmp/x");
   });
 
@@ -221,39 +209,21 @@ describe("User and what each user may do", () => {
       await policies.create(p);
     }
     // The secret key must never be on a command line, not even for the instant `mc admin user add` runs.
-    const seen: string[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        for (const secret of Object.values(secrets)) seen.push(...processesShowing(secret));
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    })();
+    const sampler = startLocalArgvSampler();
     for (const role of ["storage", "backup", "restore"] as const) {
       const u = await checked(users, { connection, accessKey: `quay-${role}`, secretKey: secrets[role], policies: [`quay-${role}-policy`], enabled: true } as UserProps);
       const { outs } = await users.create(u);
       if (role === "storage") storageUser = outs as UserProps;
     }
-    sampling = false;
-    await sampler;
-    expect(seen).toEqual([]);
+    expect(argvHits(await sampler.stop(), Object.values(secrets))).toEqual([]);
   });
 
   test("control: the same sampler does catch a secret put on mc's argv", async () => {
     // What the providers avoid, done on purpose with a throwaway secret: `mc admin user add ALIAS KEY SECRET`.
     const throwaway = `argv-secret-${Date.now()}`;
-    const seen: string[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        seen.push(...processesShowing(throwaway));
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    })();
-    for (let i = 0; i < 5 && seen.length === 0; i++) await minio.mc(["admin", "user", "add", "root", "control-user", throwaway]);
-    sampling = false;
-    await sampler;
-    expect(seen.length).toBeGreaterThan(0);
+    const sampler = startLocalArgvSampler();
+    for (let i = 0; i < 3; i++) await minio.mc(["admin", "user", "add", "root", "control-user", throwaway]);
+    expect(argvHits(await sampler.stop(), [throwaway]).length).toBeGreaterThan(0);
     await minio.mc(["admin", "user", "remove", "root", "control-user"]);
   });
 

@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { mcConfigJson, parseJsonLines } from "../../providers/minio/client";
+import { mcConfigJson, mcEnvironment, parseJsonLines } from "../../providers/minio/client";
 import { toolchain } from "./engine";
 
 export interface MinioOptions {
@@ -101,7 +101,8 @@ export async function startMinio(opts: MinioOptions = {}): Promise<Minio> {
     path.join(binDir, "minio"),
     ["server", dataDir, "--address", `${address}:${port}`, "--console-address", `${address}:${consolePort}`, "--quiet"],
     {
-      env: { ...process.env, MINIO_ROOT_USER: root.accessKey, MINIO_ROOT_PASSWORD: root.secretKey, MINIO_BROWSER: "off", MINIO_UPDATE: "off" },
+      // only what the server needs: not this process's secrets (PULUMI_CONFIG_PASSPHRASE, AWS_*, …)
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, TMPDIR: os.tmpdir(), MINIO_ROOT_USER: root.accessKey, MINIO_ROOT_PASSWORD: root.secretKey, MINIO_BROWSER: "off", MINIO_UPDATE: "off" },
       stdio: ["ignore", log, log],
       detached: false,
     },
@@ -115,8 +116,7 @@ export async function startMinio(opts: MinioOptions = {}): Promise<Minio> {
       // A fresh private config per call: alias "root" always, "u" for the credentials asked for.
       const configDir = fs.mkdtempSync(path.join(dir, "mc-"));
       fs.writeFileSync(path.join(configDir, "config.json"), mcConfigJson(endpoint, { root, ...(o.as ? { u: o.as } : {}) }), { mode: 0o600 });
-      const env: Record<string, string> = { MC_CONFIG_DIR: configDir };
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MC_")) env[k] = v;
+      const env = mcEnvironment(configDir); // the provider's allow-list: no secret of this process reaches mc
       const p = execFile(path.join(binDir, "mc"), ["--json", "--quiet", ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
         fs.rmSync(configDir, { recursive: true, force: true });
         const code = err ? (typeof (err as NodeJS.ErrnoException).code === "number" ? ((err as unknown as { code: number }).code) : 1) : 0;

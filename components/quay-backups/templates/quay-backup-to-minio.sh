@@ -3,8 +3,11 @@
 #
 # One backup: pg_dump -Fc of Quay's database + config.yaml + quay.service + manifest.json (versions, sizes,
 # sha256 of each file, and the exact row count of every table), tar -czf, encrypted with
-# openssl enc -aes-256-cbc -salt -pbkdf2 (passphrase from a root-only file, never an argument), sha256sum,
-# then uploaded with mc to <bucket>/<prefix>/<UTC timestamp>/ as <name>.tar.gz.enc and <name>.tar.gz.enc.sha256.
+# openssl enc -aes-256-cbc -salt -pbkdf2 (passphrase from a root-only file, never an argument), then
+# authenticated: HMAC-SHA256 over the format, the object's name and the ciphertext, with a MAC key derived
+# separately from the passphrase (encrypt-then-MAC; format quay-mirror-backup/2), and sha256sum. Uploaded
+# with mc to <bucket>/<prefix>/<UTC timestamp>/ as <name>.tar.gz.enc, <name>.tar.gz.enc.hmac and
+# <name>.tar.gz.enc.sha256.
 #
 # The row counts and the dump see the same data: a REPEATABLE READ transaction exports its snapshot, counts
 # every table inside it, and stays open while pg_dump --snapshot dumps exactly that snapshot.
@@ -25,9 +28,42 @@ readonly work_root=@@WORK_ROOT@@
 readonly iterations=@@ITERATIONS@@
 readonly count_sql=@@COUNT_SQL@@
 readonly format=@@FORMAT@@
+readonly mac_salt=@@MAC_SALT@@
 # --- end of values ---
 
 umask 077
+# --- HMAC-SHA256, encrypt-then-MAC (the same lines in quay-backup-to-minio and quay-restore-validate) ---
+# The MAC key is PBKDF2-HMAC-SHA512 of the passphrase file with the fixed label salt $mac_salt: a key apart
+# from the encryption key (PBKDF2-HMAC-SHA256 with the ciphertext's own random salt). openssl prints it on
+# its stdout (a pipe) and bash matches it; the key is never an argument of any process.
+mac_key() {
+  local out
+  out=$(openssl enc -aes-256-cbc -pbkdf2 -md sha512 -iter "$iterations" -S "$mac_salt" -pass "file:$passphrase_file" -P) || return 1
+  [[ "$out" =~ key=([0-9A-F]{64}) ]] && printf '%s' "${BASH_REMATCH[1]}"
+}
+# hmac_sha256 KEYHEX FILE...: HMAC-SHA256 (RFC 2104) of the files' concatenation, in hex. Bash builtins build
+# the padded keys; sha256sum and cat only read pipes and files.
+hmac_sha256() {
+  local key=$1 ipad="" opad="" inner inner_fmt="" i b
+  shift
+  while [ "${#key}" -lt 128 ]; do key+=0; done
+  for ((i = 0; i < 128; i += 2)); do
+    b=$((16#${key:i:2}))
+    printf -v ipad '%s\\x%02x' "$ipad" $((b ^ 0x36))
+    printf -v opad '%s\\x%02x' "$opad" $((b ^ 0x5c))
+  done
+  # shellcheck disable=SC2059 # the pads are printf formats of \xHH escapes, built above
+  inner=$({ printf "$ipad"; cat -- "$@"; } | sha256sum | cut -c1-64)
+  for ((i = 0; i < 64; i += 2)); do inner_fmt+="\\x${inner:i:2}"; done
+  # shellcheck disable=SC2059
+  { printf "$opad"; printf "$inner_fmt"; } | sha256sum | cut -c1-64
+}
+# mac_header FILE NAME: what the MAC covers before the ciphertext (the format and the object's name, so a
+# genuine backup renamed to look newer does not authenticate); mac_key_check FILE: a fixed text whose MAC
+# tells a wrong passphrase from a modified object.
+mac_header() { printf '%s\n%s\n' "$format" "$2" >"$1"; }
+mac_key_check() { printf '%s key check\n' "$format" >"$1"; }
+# --- end of HMAC-SHA256 ---
 fail() {
   printf 'quay-backup-to-minio FAILED: %s\n' "$*" >&2
   exit 1
@@ -51,9 +87,10 @@ cleanup() {
   rm -rf -- "$work"
 }
 trap cleanup EXIT
-export MC_CONFIG_DIR="$work/mc"
-install -d -m 0700 "$MC_CONFIG_DIR"
-cp "$mc_config" "$MC_CONFIG_DIR/config.json"
+install -d -m 0700 "$work/mc"
+cp "$mc_config" "$work/mc/config.json"
+# mc gets PATH, a home and its private configuration, nothing else of this script's environment.
+mc_run() { env -i PATH="$PATH" HOME="$work" MC_CONFIG_DIR="$work/mc" "$mc" --json --quiet "$@"; }
 cd /tmp # psql and pg_dump run as postgres, which cannot read the work directory
 
 ts=$(date -u +%Y%m%dT%H%M%SZ)
@@ -96,8 +133,10 @@ jq -n \
   --arg format "$format" --arg created "$ts" --arg host "$(hostname)" --arg database "$database" \
   --arg snapshot "$snapshot" --arg server "$server_version" --arg pg_dump "$(pg_dump --version)" \
   --arg openssl "$(openssl version)" --arg image "$quay_image" \
-  --argjson files "$files" --argjson counts "$counts" \
+  --argjson files "$files" --argjson counts "$counts" --argjson iterations "$iterations" --arg mac_salt "$mac_salt" \
   '{format: $format, created: $created, host: $host, database: $database,
+    encryption: {cipher: "aes-256-cbc", kdf: "pbkdf2-hmac-sha256", iterations: $iterations,
+      mac: "hmac-sha256 over format, object name and ciphertext (<object>.hmac)", macKdf: "pbkdf2-hmac-sha512", macSalt: $mac_salt},
     versions: {postgresqlServer: $server, pgDump: $pg_dump, openssl: $openssl, quayImage: $image},
     snapshot: $snapshot, files: $files, rowCounts: $counts}' >"$payload/manifest.json"
 
@@ -108,6 +147,18 @@ if ! openssl enc -aes-256-cbc -salt -pbkdf2 -iter "$iterations" -pass "file:$pas
   fail "openssl could not encrypt the backup: $(head -c 300 "$work/openssl.err")"
 fi
 rm -f -- "$work/$name.tar.gz"
+# encrypt-then-MAC: the tag is beside the object, but nobody without the passphrase can make one that matches
+key=$(mac_key) || fail "openssl could not derive the MAC key from $passphrase_file"
+[ -n "$key" ] || fail "openssl printed no MAC key"
+mac_header "$work/mac-header" "$name.tar.gz.enc"
+mac_key_check "$work/mac-key-check"
+{
+  printf 'format %s\n' "$format"
+  printf 'object %s\n' "$name.tar.gz.enc"
+  printf 'key-check %s\n' "$(hmac_sha256 "$key" "$work/mac-key-check")"
+  printf 'hmac-sha256 %s\n' "$(hmac_sha256 "$key" "$work/mac-header" "$work/$name.tar.gz.enc")"
+} >"$work/$name.tar.gz.enc.hmac"
+key=""
 (cd "$work" && sha256sum "$name.tar.gz.enc" >"$name.tar.gz.enc.sha256")
 
 # 4. Upload (the uploader may only put objects: it cannot list, read or delete).
@@ -123,11 +174,11 @@ explain_upload() {
     *) fail "uploading $1 failed: ${code:+$code: }${msg:0:300} — fix: check that MinIO is up and reachable from this host" ;;
   esac
 }
-for f in "$name.tar.gz.enc" "$name.tar.gz.enc.sha256"; do
-  if ! "$mc" --json --quiet cp "$work/$f" "backup/$bucket/$prefix/$ts/$f" >"$work/mc.out" 2>"$work/mc.err"; then
+for f in "$name.tar.gz.enc" "$name.tar.gz.enc.hmac" "$name.tar.gz.enc.sha256"; do
+  if ! mc_run cp "$work/$f" "backup/$bucket/$prefix/$ts/$f" >"$work/mc.out" 2>"$work/mc.err"; then
     explain_upload "$bucket/$prefix/$ts/$f"
   fi
 done
 tables=$(jq 'length' <<<"$counts")
 rows=$(jq '[.[]] | add // 0' <<<"$counts")
-echo "quay-backup-to-minio: uploaded $bucket/$prefix/$ts/$name.tar.gz.enc ($(stat -c %s "$work/$name.tar.gz.enc") bytes, sha256 $(cut -c1-16 "$work/$name.tar.gz.enc.sha256")…) and its .sha256; database $database: $tables tables, $rows rows (snapshot $snapshot)"
+echo "quay-backup-to-minio: uploaded $bucket/$prefix/$ts/$name.tar.gz.enc ($(stat -c %s "$work/$name.tar.gz.enc") bytes, sha256 $(cut -c1-16 "$work/$name.tar.gz.enc.sha256")…, format $format) with its .hmac and .sha256; database $database: $tables tables, $rows rows (snapshot $snapshot)"

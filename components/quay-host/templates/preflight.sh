@@ -30,17 +30,18 @@ fi
 [ -x "$mc" ] || fail "the MinIO client $mc is missing (the tools step installs it)"
 # mc reads the keys from a private config file (any character works there; MC_HOST_* URLs cannot carry
 # every character a key may hold).
-export MC_CONFIG_DIR="$work/mc"
-install -d -m 0700 "$MC_CONFIG_DIR"
+install -d -m 0700 "$work/mc"
 jq --arg url "$endpoint" '{version: "10", aliases: {storage: {url: $url, accessKey, secretKey, api: "s3v4", path: "auto"}}}' \
-  "$work/credentials.json" >"$MC_CONFIG_DIR/config.json"
+  "$work/credentials.json" >"$work/mc/config.json"
 echo "storage preflight for bucket $bucket at $endpoint (deployment ${deployment:0:12}…)"
 
+# mc gets PATH, a home and its private configuration, nothing else of this script's environment.
+mc_run() { env -i PATH="$PATH" HOME="$work" MC_CONFIG_DIR="$work/mc" "$mc" --json --quiet "$@"; }
 # run OUT ARGS...: mc --json ARGS, its stdout in $work/OUT; returns mc's status.
 run() {
   local out=$1
   shift
-  "$mc" --json --quiet "$@" >"$work/$out" 2>"$work/$out.err"
+  mc_run "$@" >"$work/$out" 2>"$work/$out.err"
 }
 # The S3 error code and message of a failed mc call (never a credential: mc prints neither).
 code_of() {
