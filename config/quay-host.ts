@@ -9,6 +9,7 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { hostKeyFromKnownHosts, isHostKeyPlaceholder } from "./known-hosts";
+import { SECURITY_POSTURE } from "./quay-posture";
 
 /** Quay ≥ 3.18 mints long-lived tokens through the API; the component's bootstrap path relies on it. */
 export const DEFAULT_QUAY_VERSION = "v3.18.0";
@@ -43,7 +44,12 @@ export const COMPONENT_OWNED_KEYS: Readonly<Record<string, string>> = {
   SERVER_HOSTNAME: "set the `serverHostname` input instead",
   SETUP_COMPLETE: "the component always sets it to true",
   AUTHENTICATION_TYPE: "it must stay Database: the first superuser is created through /api/v1/user/initialize",
+  TESTING: "the component always sets it to false (Quay's own default is true: TESTING mode turns e-mail off and skips production code paths)",
+  FEATURE_PROXY_STORAGE: "set `storage.directDownloads` instead (false, the default, sends blob downloads through Quay)",
 };
+
+/** The widest proxyAddress network accepted without allowWideProxyNetwork: IPv4 /16, IPv6 /48. */
+export const WIDEST_PROXY_PREFIX = { 4: 16, 6: 48 } as const;
 
 // ---- value rules ---------------------------------------------------------------------------------
 
@@ -228,6 +234,8 @@ export const storageSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "regionName must be lowercase letters, digits and '-', starting with a letter or digit — fix: e.g. us-east-1")
       .optional(),
+    serverSideAssembly: z.boolean({ error: "serverSideAssembly must be true or false — fix: see README, chunked uploads" }).default(true),
+    directDownloads: z.boolean({ error: "directDownloads must be true or false — fix: false sends blob downloads through Quay" }).default(false),
   })
   .strict();
 
@@ -251,6 +259,22 @@ export function proxyAddressProblem(v: string): string | undefined {
   }
   if (family === 6 && canonicalIp(addr!) !== addr) return `proxyAddress ${addr} is not in canonical IPv6 form — fix: write it as ${canonicalIp(addr!)}${prefix !== undefined ? "/" + prefix : ""}`;
   return undefined;
+}
+
+/**
+ * Why `v` (a valid proxyAddress) admits more than the TLS proxy's own network — wider than IPv4 /16 or IPv6
+ * /48 — or undefined. UFW would open Quay's port 8080 to all of it.
+ */
+export function proxyNetworkTooWide(v: string): string | undefined {
+  const [addr, prefix] = v.split("/");
+  if (prefix === undefined) return undefined;
+  const family = net.isIP(addr ?? "") as 4 | 6;
+  const limit = WIDEST_PROXY_PREFIX[family];
+  const bits = Number(prefix);
+  if (bits >= limit) return undefined;
+  const hostBits = (family === 4 ? 32 : 128) - bits;
+  const count = family === 4 ? String(2 ** hostBits) : `2^${hostBits}`;
+  return `proxyAddress ${v} opens Quay's port 8080 to ${count} addresses (wider than /${limit}) — fix: give the TLS proxy's address (or its network, /${limit} or narrower), or set allowWideProxyNetwork: true if every address in ${v} may reach Quay directly`;
 }
 
 function ipToBigInt(addr: string): bigint {
@@ -310,6 +334,7 @@ export const KNOWN_OVERLAY_KEYS = {
   FEATURE_SUPERUSERS_FULL_ACCESS: z.boolean(),
   FEATURE_SUPERUSERS_ORG_CREATION_ONLY: z.boolean(),
   FEATURE_USER_CREATION: z.boolean(),
+  FEATURE_INVITE_ONLY_USER_CREATION: z.boolean(),
   FEATURE_ANONYMOUS_ACCESS: z.boolean(),
   FEATURE_REQUIRE_TEAM_INVITE: z.boolean(),
   FEATURE_CHANGE_TAG_EXPIRATION: z.boolean(),
@@ -435,11 +460,13 @@ export const quayHostArgsSchema = z
       .refine((v) => !v.startsWith("-"), { message: "imageArchive must not start with '-' — fix: prefix it with ./" })
       .optional(),
     proxyAddress,
+    allowWideProxyNetwork: z.boolean().default(false),
     storage: storageSchema,
     superuserName: quayName("superuserName").default("quayadmin"),
     superuserEmail: z.string().max(254).regex(EMAIL_RE, "superuserEmail must be an email address such as admin@example.com").optional(),
     proxyCache: z.boolean().default(false),
     extraConfig: extraConfigSchema.default({}),
+    postureOverrides: z.array(z.string()).default([]),
     tools: z
       .object({
         mcBinary: z
@@ -471,6 +498,34 @@ export const quayHostArgsSchema = z
       ctx.addIssue({ code: "custom", path: ["imageArchive"], message: "quayImage and imageArchive are mutually exclusive — fix: set quayImage to pull, or imageArchive to load an archive (air-gapped), not both" });
     }
     const overlay = a.extraConfig ?? {};
+    const wide = proxyAddressProblem(a.proxyAddress) === undefined && !a.allowWideProxyNetwork ? proxyNetworkTooWide(a.proxyAddress) : undefined;
+    if (wide) ctx.addIssue({ code: "custom", path: ["proxyAddress"], message: wide });
+    // The security posture (config/quay-posture.ts): relaxing a key takes two explicit lines.
+    for (const [key, p] of Object.entries(SECURITY_POSTURE)) {
+      if (!(key in overlay) || overlay[key] === p.value || typeof overlay[key] !== "boolean") continue;
+      if (!a.postureOverrides.includes(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["extraConfig", key],
+          message: `${key}: ${String(overlay[key])} relaxes the host's security posture (pinned ${String(p.value)}: ${p.why}) — fix: remove it from extraConfig, or add "${key}" to postureOverrides to relax it on purpose`,
+        });
+      }
+    }
+    a.postureOverrides.forEach((key, i) => {
+      const p = SECURITY_POSTURE[key];
+      if (p === undefined) {
+        ctx.addIssue({ code: "custom", path: ["postureOverrides", i], message: `"${key}" is not a posture key — fix: use one of ${Object.keys(SECURITY_POSTURE).join(", ")}` });
+      } else if (!(key in overlay) || overlay[key] === p.value) {
+        ctx.addIssue({ code: "custom", path: ["postureOverrides", i], message: `extraConfig does not relax ${key} — fix: remove it from postureOverrides` });
+      }
+    });
+    if (overlay.FEATURE_INVITE_ONLY_USER_CREATION === true && overlay.FEATURE_USER_CREATION !== true) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["extraConfig", "FEATURE_INVITE_ONLY_USER_CREATION"],
+        message: "FEATURE_INVITE_ONLY_USER_CREATION: true needs FEATURE_USER_CREATION: true (Quay's config validator refuses it otherwise, and Quay does not start) — fix: remove it; with FEATURE_USER_CREATION false nobody can sign up anyway",
+      });
+    }
     const tls = overlay.EXTERNAL_TLS_TERMINATION ?? true;
     const scheme = overlay.PREFERRED_URL_SCHEME ?? "https";
     if (tls === true && scheme !== "https") {

@@ -37,9 +37,11 @@ import {
   PODMAN_CGROUPS_DROPIN,
   PODMAN_CGROUPS_DROPIN_PATH,
   POSTGRES_PORT,
+  INITIALIZED_MARKER,
   PREFLIGHT_PROBE_PREFIX,
   QUAY_CONFIG_DIR,
   QUAY_CONTAINER_UID,
+  QUAY_CONTAINER_USER,
   QUAY_HTTP_PORT,
   QUAY_STORAGE_DIR,
   QUAY_UNIT_PATH,
@@ -132,6 +134,18 @@ export interface QuayHostStorageArgs {
   signatureVersion?: "v4" | "v2";
   /** Region name, when the endpoint needs one. */
   regionName?: string;
+  /**
+   * RadosGWStorage's `server_side_assembly`. Default true (Quay's default): a blob pushed in one chunk (skopeo,
+   * podman, oc-mirror) is copied server-side. Quay's driver fails at finalize (InvalidRange on UploadPartCopy)
+   * for a blob pushed in two or more PATCH chunks of 5 MiB or more; set false when clients push that way
+   * (Quay then joins the chunks itself: slower, more traffic between Quay and MinIO). README "Chunked uploads".
+   */
+  serverSideAssembly?: boolean;
+  /**
+   * Redirect blob downloads to MinIO (302 to a presigned http(s)://<hostname>:<port>/… URL): clients then need a
+   * direct path to MinIO. Default false: FEATURE_PROXY_STORAGE, downloads go through Quay (and the TLS proxy).
+   */
+  directDownloads?: boolean;
 }
 
 /** Where the sign-in path mints the bootstrap token when the initialize token is lost. */
@@ -167,8 +181,14 @@ export interface QuayHostArgs {
   quayImage?: string;
   /** Local path of a `podman save`/`docker save` archive to upload and load (air-gapped hosts). Excludes quayImage. */
   imageArchive?: string;
-  /** The only address (or CIDR network) allowed to reach Quay's port 8080: the TLS proxy. */
+  /**
+   * The only address (or CIDR network) allowed to reach Quay's port 8080: the TLS proxy. Admitted only once the
+   * first superuser exists (the expose step, after initialize). Networks wider than IPv4 /16 or IPv6 /48 are
+   * refused unless allowWideProxyNetwork.
+   */
   proxyAddress: string;
+  /** Accept a proxyAddress network wider than IPv4 /16 or IPv6 /48 (all of it may reach Quay's 8080). Default false. */
+  allowWideProxyNetwork?: boolean;
   /** Blob storage (RadosGW-on-MinIO). */
   storage: QuayHostStorageArgs;
   /** The first superuser, created through /api/v1/user/initialize and listed in SUPER_USERS. Default quayadmin. */
@@ -183,6 +203,12 @@ export interface QuayHostArgs {
    * rejected, and no key can be unset.
    */
   extraConfig?: Record<string, unknown>;
+  /**
+   * Security-posture keys (config/quay-posture.ts: FEATURE_USER_CREATION, FEATURE_ANONYMOUS_ACCESS,
+   * CREATE_PRIVATE_REPO_ON_PUSH) that extraConfig relaxes on purpose. A relaxing
+   * overlay without its key here is refused. Default none.
+   */
+  postureOverrides?: string[];
   /** Local binaries to upload to the host (air-gapped hosts get them like the image archive). */
   tools?: QuayHostToolsArgs;
   /**
@@ -222,7 +248,7 @@ const GENERATED_SECRETS = {
 } as const;
 
 /** The steps, in the order they are declared (and chained). "tools" and "preflight" exist only with tools.mcBinary. */
-export const QUAY_HOST_STEPS = ["wait", "packages", "postgres", "redis", "config", "image", "tools", "preflight", "unit", "lifecycle", "firewall", "health", "initialize"] as const;
+export const QUAY_HOST_STEPS = ["wait", "packages", "postgres", "redis", "account", "config", "image", "tools", "preflight", "firewall", "unit", "lifecycle", "health", "initialize", "expose"] as const;
 
 export class QuayHost extends pulumi.ComponentResource {
   /** Quay's API on the host itself: http://<host>:8080 (reachable from the proxy address only). */
@@ -237,7 +263,7 @@ export class QuayHost extends pulumi.ComponentResource {
   public readonly bootstrapToken: pulumi.Output<string>;
   /** SHA-256 of the rendered config.yaml (changes exactly when the config step re-runs). */
   public readonly configSha256: pulumi.Output<string>;
-  /** The last step: depend on it to use the registry. */
+  /** The last step (expose: the proxy may reach Quay from here on): depend on it to use the registry. */
   public readonly ready: pulumi.Resource;
   /** Every step, by name (for dependsOn and tests). */
   public readonly steps: Readonly<Record<string, pulumi.Resource>>;
@@ -335,6 +361,10 @@ export class QuayHost extends pulumi.ComponentResource {
       { dependsOn: [packages], stdin: generated.redisPassword, secretOutput: true },
     );
 
+    // 4a. UID 1001 (Quay's container user, a host UID: rootful podman, no user namespace) reserved for a
+    // no-login system account, so no login user can ever read config.yaml through its ACL.
+    const account = step("account", "account", { CONTAINER_UID: QUAY_CONTAINER_UID, CONTAINER_USER: QUAY_CONTAINER_USER }, { dependsOn: [wait] });
+
     // 5. config.yaml on stdin; its hash in the script (a hash of high-entropy secrets reveals none of them).
     const configYaml = pulumi.secret(
       pulumi
@@ -357,7 +387,7 @@ export class QuayHost extends pulumi.ComponentResource {
       "config",
       "config",
       configSha256.apply((sha) => ({ CONFIG_DIR: QUAY_CONFIG_DIR, STORAGE_DIR: QUAY_STORAGE_DIR, CONTAINER_UID: QUAY_CONTAINER_UID, CONFIG_SHA256: sha })),
-      { dependsOn: [packages], stdin: configYaml, secretOutput: true },
+      { dependsOn: [account, packages], stdin: configYaml, secretOutput: true },
     );
 
     // 6. the image: pulled, or uploaded (CopyToRemote) and loaded.
@@ -380,7 +410,7 @@ export class QuayHost extends pulumi.ComponentResource {
     const image = step(
       "image",
       "image",
-      { MODE: source.kind, SOURCE: source.kind === "pull" ? source.reference : source.remotePath, LOCAL_REF: localRef },
+      { MODE: source.kind, SOURCE: source.kind === "pull" ? source.reference : source.remotePath, LOCAL_REF: localRef, SHA256: source.kind === "archive" ? source.sha256 : "" },
       { dependsOn: imageDeps },
     );
 
@@ -415,12 +445,18 @@ export class QuayHost extends pulumi.ComponentResource {
       }
     }
 
-    // 7. quay.service; restart when unit, config or image changed.
+    // 6c. UFW on before Quay ever starts. /api/v1/user/initialize needs no authentication (first caller wins), so
+    // 8080 stays closed to everyone but this host until the first superuser exists: the proxy is admitted by
+    // the expose step after initialize, or here on a host whose marker says initialize succeeded before.
+    const firewallValues = (open: boolean) => ({ SSH_PORT: s.connection.port, QUAY_PORT: QUAY_HTTP_PORT, PROXY_ADDRESS: s.proxyAddress, MARKER: INITIALIZED_MARKER, OPEN: open });
+    const firewall = step("firewall", "firewall", firewallValues(false), { dependsOn: [packages] });
+
+    // 7. quay.service; restart when unit, config or image changed. Never before the firewall is on.
     const unit = step(
       "unit",
       "unit",
       deployment.apply((fp) => ({ UNIT_PATH: QUAY_UNIT_PATH, UNIT_CONTENT: unitText, FINGERPRINT: fp, STATE_FILE: "/var/lib/quay/.quay-mirror-deployment" })),
-      { dependsOn: [...unitDeps, image] },
+      { dependsOn: [...unitDeps, image, firewall] },
     );
 
     // Destroy hook: its `create` does nothing; its `delete` stops Quay (and purges when asked). It depends on
@@ -442,15 +478,12 @@ export class QuayHost extends pulumi.ComponentResource {
       { ...child, dependsOn: [unit] },
     );
 
-    // 8. UFW.
-    const firewall = step("firewall", "firewall", { SSH_PORT: s.connection.port, QUAY_PORT: QUAY_HTTP_PORT, PROXY_ADDRESS: s.proxyAddress }, { dependsOn: [packages] });
-
     // 9. health, re-run after every restart (same fingerprint as the unit step).
     const health = step(
       "health",
       "health",
       deployment.apply((fp) => ({ URL: `http://127.0.0.1:${QUAY_HTTP_PORT}/health/instance`, TIMEOUT: s.healthTimeoutSeconds, INTERVAL: 5, DEPLOYMENT: fp })),
-      { dependsOn: [unit, firewall], asRoot: false },
+      { dependsOn: [unit], asRoot: false },
     );
 
     // 10. first superuser + bootstrap token (stdout is the token: secret, never logged).
@@ -471,13 +504,17 @@ export class QuayHost extends pulumi.ComponentResource {
       { dependsOn: [health], stdin: credentials, secretOutput: true, asRoot: false, triggers: [s.bootstrap.renew] },
     );
 
+    // 11. the first superuser exists: admit the proxy to 8080 (and record it for later firewall runs).
+    const expose = step("expose", "firewall", firewallValues(true), { dependsOn: [initialize] });
+
     this.apiUrl = pulumi.interpolate`http://${connection.host}:${QUAY_HTTP_PORT}`;
     this.registryHostname = pulumi.output(s.serverHostname);
     this.superuserName = pulumi.output(s.superuserName);
     this.superuserPassword = generated.superuserPassword;
-    this.bootstrapToken = pulumi.secret(initialize.stdout.apply((out) => out.trim()));
+    // The token is of use only through the proxy, so whoever takes it also waits for the expose step.
+    this.bootstrapToken = pulumi.secret(pulumi.all([initialize.stdout, expose.id]).apply(([out]) => out.trim()));
     this.configSha256 = configSha256;
-    this.ready = initialize;
+    this.ready = expose;
     this.steps = steps;
     this.connection = connection;
     this.mcPath = mcPath;

@@ -5,18 +5,26 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
+import { SECURITY_POSTURE } from "../../config/quay-posture";
 
 // ---- fixed facts of the host layout ----------------------------------------------------------------
 
 export const QUAY_CONFIG_DIR = "/etc/quay/config";
 export const QUAY_STORAGE_DIR = "/var/lib/quay/storage";
 export const QUAY_UNIT_PATH = "/etc/systemd/system/quay.service";
-/** Where CopyToRemote uploads (image archives). Created 0700 for the SSH user by the wait-for-ssh step. */
-export const UPLOAD_DIR = "/var/tmp/quay-mirror-upload";
+/**
+ * Where CopyToRemote uploads (image archive, mc). Created 0700 for the SSH user by the wait-for-ssh step, under
+ * a root-owned parent no other user can write (a directory in /var/tmp could be made in advance by anyone).
+ */
+export const UPLOAD_DIR = "/var/lib/quay-mirror/upload";
 /** Every image the component runs is tagged under this local name. */
 export const LOCAL_IMAGE_REPOSITORY = "localhost/quay-mirror/quay";
 /** Quay's container runs as UID 1001, GID 0 (Dockerfile: USER 1001, CNB_GROUP_ID=0). */
 export const QUAY_CONTAINER_UID = 1001;
+/** The no-login system account the account step reserves UID 1001 for on the host (rootful podman, no userns). */
+export const QUAY_CONTAINER_USER = "quay-container";
+/** Written by the expose step once the first superuser exists; the firewall step then keeps 8080 open to the proxy. */
+export const INITIALIZED_MARKER = "/var/lib/quay/.quay-mirror-initialized";
 export const QUAY_HTTP_PORT = 8080;
 export const POSTGRES_PORT = 5432;
 export const REDIS_PORT = 6379;
@@ -57,6 +65,7 @@ export const STEP_TEMPLATES = [
   "destroy",
   "tools",
   "preflight",
+  "account",
 ] as const;
 export type StepTemplate = (typeof STEP_TEMPLATES)[number];
 
@@ -196,6 +205,10 @@ export interface QuayConfigInput {
     storagePath: string;
     signatureVersion: string;
     regionName?: string;
+    /** RadosGWStorage's server_side_assembly (Quay's default true). See README "Chunked uploads". */
+    serverSideAssembly?: boolean;
+    /** Redirect blob downloads to MinIO (FEATURE_PROXY_STORAGE false). Default false: downloads go through Quay. */
+    directDownloads?: boolean;
   };
   secrets: {
     postgresPassword: string;
@@ -211,8 +224,10 @@ export interface QuayConfigInput {
 export const STORAGE_LOCATION = "default";
 
 /**
- * config.yaml as an object: every knob the lab pins, the keys Quay requires, then the overlay, then the
- * keys the component owns (which the overlay cannot override). SUPER_USERS always contains the superuser.
+ * config.yaml as an object: every knob the lab pins and the security posture (config/quay-posture.ts), the
+ * keys Quay requires, then the overlay, then the keys the component owns (which the overlay cannot
+ * override). SUPER_USERS always contains the superuser. The overlay may relax a posture key only when the
+ * schema let it through (postureOverrides names it); TESTING and FEATURE_PROXY_STORAGE are owned.
  */
 export function renderQuayConfig(input: QuayConfigInput): Record<string, unknown> {
   const overlay = { ...(input.extraConfig ?? {}) };
@@ -230,6 +245,7 @@ export function renderQuayConfig(input: QuayConfigInput): Record<string, unknown
     port: s.port,
     storage_path: s.storagePath,
     signature_version: s.signatureVersion,
+    server_side_assembly: s.serverSideAssembly ?? true,
   };
   if (s.regionName !== undefined) radosgw.region_name = s.regionName;
 
@@ -241,12 +257,18 @@ export function renderQuayConfig(input: QuayConfigInput): Record<string, unknown
     PREFERRED_URL_SCHEME: "https",
     SESSION_COOKIE_SECURE: scheme === "https",
     FEATURE_USER_INITIALIZE: true,
+    FEATURE_DIRECT_LOGIN: true,
+    ...Object.fromEntries(Object.entries(SECURITY_POSTURE).map(([key, p]) => [key, p.value])),
     FEATURE_MAILING: false,
     FEATURE_PROXY_CACHE: input.proxyCache,
     DEFAULT_TAG_EXPIRATION: "2w",
     TAG_EXPIRATION_OPTIONS: ["0s", "1d", "1w", "2w", "4w"],
   };
   const owned: Record<string, unknown> = {
+    // Quay's config.py defaults TESTING to true (e-mail off, global locks skipped, test-only code paths on).
+    TESTING: false,
+    // Downloads through Quay's nginx (the TLS proxy is all a client needs) unless storage.directDownloads.
+    FEATURE_PROXY_STORAGE: !(s.directDownloads ?? false),
     AUTHENTICATION_TYPE: "Database",
     SETUP_COMPLETE: true,
     SERVER_HOSTNAME: input.serverHostname,

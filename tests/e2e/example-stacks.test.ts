@@ -227,7 +227,7 @@ describe.each(STACK_FILES)("%s", (file) => {
     } else {
       expect(countOf(declared, "quay-mirror:host:QuayHost")).toBe(1);
       expect(countOf(declared, "pulumi-nodejs:dynamic/quay:ApiToken")).toBe(1);
-      for (const step of ["wait", "packages", "postgres", "redis", "config", "image", "unit", "firewall", "health", "initialize"]) {
+      for (const step of ["wait", "packages", "postgres", "redis", "account", "config", "image", "firewall", "unit", "health", "initialize", "expose"]) {
         expect(declared).toContainEqual({ type: "command:remote:Command", name: `quay-${step}` });
       }
     }

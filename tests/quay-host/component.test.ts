@@ -82,7 +82,7 @@ const secretValues = () => [
 describe("QuayHost", () => {
   test("declares the steps in order, each chained to what it needs", async () => {
     const { host, commands } = await build("qh", labArgs());
-    expect(commands.map((c) => c.name)).toEqual(["qh-wait", "qh-packages", "qh-postgres", "qh-redis", "qh-config", "qh-image", "qh-unit", "qh-lifecycle", "qh-firewall", "qh-health", "qh-initialize"]);
+    expect(commands.map((c) => c.name)).toEqual(["qh-wait", "qh-packages", "qh-postgres", "qh-redis", "qh-account", "qh-config", "qh-image", "qh-firewall", "qh-unit", "qh-lifecycle", "qh-health", "qh-initialize", "qh-expose"]);
     const deps = (step: string) => {
       const c = commands.find((x) => x.name === `qh-${step}`)!;
       const list = (c.opts.dependsOn ?? []) as pulumi.Resource[];
@@ -92,15 +92,44 @@ describe("QuayHost", () => {
     expect(deps("packages")).toEqual(["wait"]);
     expect(deps("postgres")).toEqual(["packages"]);
     expect(deps("redis")).toEqual(["packages"]);
-    expect(deps("config")).toEqual(["packages"]);
+    expect(deps("account")).toEqual(["wait"]);
+    expect(deps("config")).toEqual(["account", "packages"]);
     expect(deps("image")).toEqual(["packages"]);
-    expect(deps("unit")).toEqual(["config", "image", "postgres", "redis"]);
-    expect(deps("lifecycle")).toEqual(["unit"]);
     expect(deps("firewall")).toEqual(["packages"]);
-    expect(deps("health")).toEqual(["firewall", "unit"]);
+    expect(deps("unit")).toEqual(["config", "firewall", "image", "postgres", "redis"]);
+    expect(deps("lifecycle")).toEqual(["unit"]);
+    expect(deps("health")).toEqual(["unit"]);
     expect(deps("initialize")).toEqual(["health"]);
+    expect(deps("expose")).toEqual(["initialize"]);
     for (const c of commands) expect(c.opts.parent).toBe(host);
-    expect(host.ready).toBe(host.steps.initialize);
+    expect(host.ready).toBe(host.steps.expose);
+  });
+
+  test("Quay is never reachable from outside before its first superuser exists: UFW first, 8080 for the proxy only after initialize", async () => {
+    const { host, commands, creates } = await build("fw", labArgs());
+    // transitively: every path from the unit (Quay's first start) back to the root passes the firewall step
+    const depsOf = (r: pulumi.Resource): pulumi.Resource[] => ((commands.find((c) => host.steps[c.name.slice(3)] === r)?.opts.dependsOn ?? []) as pulumi.Resource[]);
+    const ancestors = (r: pulumi.Resource, seen = new Set<pulumi.Resource>()): Set<pulumi.Resource> => {
+      for (const d of depsOf(r)) if (!seen.has(d)) (seen.add(d), ancestors(d, seen));
+      return seen;
+    };
+    expect(ancestors(host.steps.unit!).has(host.steps.firewall!)).toBe(true);
+    expect(ancestors(host.steps.expose!).has(host.steps.initialize!)).toBe(true);
+    expect(ancestors(host.steps.initialize!).has(host.steps.expose!)).toBe(false);
+    // the firewall step admits the proxy only on a host that is already initialized (marker); the expose step,
+    // after initialize, writes the marker and admits it
+    const firewall = scriptOf(creates.firewall!);
+    const expose = scriptOf(creates.expose!);
+    expect(firewall).toContain("readonly open='false'");
+    expect(expose).toContain("readonly open='true'");
+    for (const script of [firewall, expose]) {
+      expect(script).toContain("readonly proxy_address='30.30.200.102'");
+      expect(script).toContain("readonly marker='/var/lib/quay/.quay-mirror-initialized'");
+    }
+    // both run as root; the bootstrap token output waits for the port to open (consumers use it through the proxy)
+    expect(creates.expose!.startsWith("sudo -n -- ")).toBe(true);
+    const deps: Set<pulumi.Resource> = await (host.bootstrapToken as any).allResources();
+    expect([...deps]).toEqual(expect.arrayContaining([host.steps.initialize, host.steps.expose]));
   });
 
   test("secrets travel on stdin, marked secret; steps that read them never log and keep their output secret", async () => {
@@ -201,7 +230,7 @@ describe("QuayHost", () => {
       expect(upload.name).toBe("ar-image-archive");
       expect(upload.props.source).toBeInstanceOf(pulumi.asset.FileAsset);
       const remotePath = await unwrap<string>(upload.props.remotePath);
-      expect(remotePath).toMatch(/^\/var\/tmp\/quay-mirror-upload\/quay-image-[0-9a-f]{16}\.tar$/);
+      expect(remotePath).toMatch(/^\/var\/lib\/quay-mirror\/upload\/quay-image-[0-9a-f]{16}\.tar$/);
       expect(scriptOf(creates.image!)).toContain(`readonly source_ref='${remotePath}'`);
       expect(scriptOf(creates.image!)).toContain("readonly mode='archive'");
       const image = captured.find((c) => c.name === "ar-image")!;
@@ -242,14 +271,14 @@ describe("QuayHost", () => {
     fs.writeFileSync(mc, "not really mc");
     try {
       const { host, captured, commands, creates } = await build("pf", { ...labArgs(), tools: { mcBinary: mc } });
-      expect(commands.map((c) => c.name)).toEqual(["pf-wait", "pf-packages", "pf-postgres", "pf-redis", "pf-config", "pf-image", "pf-tools", "pf-preflight", "pf-unit", "pf-lifecycle", "pf-firewall", "pf-health", "pf-initialize"]);
+      expect(commands.map((c) => c.name)).toEqual(["pf-wait", "pf-packages", "pf-postgres", "pf-redis", "pf-account", "pf-config", "pf-image", "pf-tools", "pf-preflight", "pf-firewall", "pf-unit", "pf-lifecycle", "pf-health", "pf-initialize", "pf-expose"]);
       const upload = captured.find((c) => c.name === "pf-mc-binary")!;
       expect(upload.type).toBe("command:remote:CopyToRemote");
-      expect(await unwrap<string>(upload.props.remotePath)).toMatch(/^\/var\/tmp\/quay-mirror-upload\/mc-[0-9a-f]{16}$/);
+      expect(await unwrap<string>(upload.props.remotePath)).toMatch(/^\/var\/lib\/quay-mirror\/upload\/mc-[0-9a-f]{16}$/);
       const deps = (step: string) => ((commands.find((x) => x.name === `pf-${step}`)!.opts.dependsOn ?? []) as pulumi.Resource[]).map((r) => Object.entries(host.steps).find(([, v]) => v === r)?.[0]).sort();
       expect(deps("tools")).toEqual(["mc-binary", "wait"]);
       expect(deps("preflight")).toEqual(["config", "packages", "tools"]);
-      expect(deps("unit")).toEqual(["config", "image", "postgres", "preflight", "redis"]);
+      expect(deps("unit")).toEqual(["config", "firewall", "image", "postgres", "preflight", "redis"]);
       expect(host.mcPath).toBe("/usr/local/lib/quay-mirror/bin/mc");
       const preflight = commands.find((c) => c.name === "pf-preflight")!;
       expect(await isSecret(preflight.props.stdin)).toBe(true);

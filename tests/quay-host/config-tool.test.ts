@@ -58,6 +58,18 @@ const connectionOnly = (red: [string, string][]) => red.filter(([, m]) => !/^Cou
     expect(new Set(red.map(([g]) => g))).toEqual(new Set(["Database", "DistributedStorage", "Redis"]));
   });
 
+  test("the pinned posture (TESTING, no sign-up, no anonymous access, proxied downloads, server_side_assembly) passes", () => {
+    const c = renderQuayConfig(input);
+    expect(c).toMatchObject({ TESTING: false, FEATURE_USER_CREATION: false, FEATURE_ANONYMOUS_ACCESS: false, FEATURE_PROXY_STORAGE: true });
+    expect(connectionOnly(validate(c))).toEqual([]);
+    expect(connectionOnly(validate(renderQuayConfig({ ...input, storage: { ...input.storage, serverSideAssembly: false, directDownloads: true } })))).toEqual([]);
+  });
+
+  test("config-tool refuses invite-only sign-up without sign-up, as the schema does", () => {
+    const red = validate({ ...renderQuayConfig(input), FEATURE_INVITE_ONLY_USER_CREATION: true });
+    expect(connectionOnly(red)).toEqual([["AccessSettings", expect.stringMatching(/requires FEATURE_USER_CREATION/)]]);
+  });
+
   test("the TLS pair rule matches config-tool: https without EXTERNAL_TLS_TERMINATION needs ssl.cert", () => {
     const red = validate({ ...renderQuayConfig(input), EXTERNAL_TLS_TERMINATION: false });
     expect(connectionOnly(red)).toEqual([["HostSettings", expect.stringMatching(/ssl\.cert is required/)]]);

@@ -1,9 +1,11 @@
 // QuayHost through the real engine on a disposable test host (wherever test hosts can run; QM_SKIP_HOST_E2E=1 skips it). The image is a stand-in Quay (tests/quay-host/fake-quay.ts on port 8080) loaded through
 // the air-gapped archive path; it refuses to start unless the container user can read config.yaml.
-// Checks: a bare host to a running registry with a working superuser bootstrap token in one `up`; a second
-// `up` changes nothing; one config key re-runs only config, unit and health; no secret in the state.
+// Checks: a bare host to a running registry with a working superuser bootstrap token in one `up`, with 8080
+// unreachable from the proxy address until initialize succeeded; a second `up` changes nothing; one config key
+// re-runs only config, unit and health; no secret in the state.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
@@ -12,6 +14,44 @@ import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost
 
 const repo = path.resolve(__dirname, "../..");
 jest.setTimeout(30 * 60_000);
+
+/**
+ * Starts a TCP connection to host:port every `everyMs` (without waiting for the previous one) until stopped,
+ * from this machine (the host side of the veth: the proxy address). UFW drops what it does not admit, so an
+ * attempt either connects or times out after `timeoutMs`. Each records when it started, ended and whether it
+ * connected.
+ */
+function pollPort(host: string, port: number, everyMs = 100, timeoutMs = 500) {
+  const attempts: { start: number; end: number; connected: boolean }[] = [];
+  const pending = new Set<Promise<void>>();
+  const once = () => {
+    const p = new Promise<void>((resolve) => {
+      const start = Date.now() / 1000;
+      const socket = net.connect({ host, port });
+      let settled = false;
+      const done = (connected: boolean) => {
+        if (settled) return;
+        settled = true;
+        attempts.push({ start, end: Date.now() / 1000, connected });
+        socket.destroy();
+        resolve();
+      };
+      socket.setTimeout(timeoutMs, () => done(false));
+      socket.once("connect", () => done(true));
+      socket.once("error", () => done(false));
+    });
+    pending.add(p);
+    void p.then(() => pending.delete(p));
+  };
+  const timer = setInterval(once, everyMs);
+  return {
+    attempts,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all([...pending]);
+    },
+  };
+}
 
 function buildStandInArchive(dir: string): string {
   const app = path.join(dir, "app");
@@ -49,7 +89,10 @@ describeOnTestHost("QuayHost through the engine on a test host", () => {
         secrets: { privateKey: host.privateKey },
       },
       async (stack) => {
-        const up1 = await stack.up();
+        // While the first up runs, this machine (the proxy address, on the host side of the veth) keeps trying
+        // Quay's port: it must never connect before the expose step (after initialize) wrote its marker.
+        const poller = pollPort(host.host, 8080);
+        const up1 = await stack.up().finally(() => poller.stop());
         const token = up1.outputs.bootstrapToken!;
         expect(token.secret).toBe(true);
         expect(String(token.value)).toMatch(/^[A-Z0-9]{40}$/);
@@ -58,9 +101,26 @@ describeOnTestHost("QuayHost through the engine on a test host", () => {
         expect(me).toMatchObject({ username: "quayadmin", super_user: true });
 
         // on the host
+        // Quay listened on 8080 (the stand-in logs it) well before the marker; every attempt in between failed,
+        // and no attempt connected before the marker existed.
+        const markerAt = Number(await host.sshOk("date -r /var/lib/quay/.quay-mirror-initialized +%s.%N"));
+        const listenAt = Number((await host.sshOk("sudo journalctl -u quay.service -o short-unix --no-pager | grep -m1 'stand-in listening on 8080' | cut -d' ' -f1")).trim());
+        expect(listenAt).toBeGreaterThan(0);
+        expect(markerAt).toBeGreaterThan(listenAt);
+        // every attempt that overlapped the time Quay listened before the marker existed failed; an attempt
+        // connected only at or after the marker (the expose step writes it, then admits the proxy)
+        const during = poller.attempts.filter((a) => a.start < markerAt && a.end > listenAt);
+        const early = poller.attempts.filter((a) => a.connected && a.end < markerAt);
+        expect({ listenAt, markerAt, probing: during.length > 0, early }).toEqual({ listenAt, markerAt, probing: true, early: [] });
+        expect(poller.attempts.some((a) => a.connected)).toBe(true);
+        // UID 1001 is the no-login system account; the upload directory is private under a root-owned parent
+        expect(await host.sshOk("getent passwd 1001 | cut -d: -f1,7")).toBe("quay-container:/usr/sbin/nologin\n");
+        expect(await host.sshOk("sudo stat -c '%a %U' /var/lib/quay-mirror /var/lib/quay-mirror/upload")).toBe(`755 root\n700 ${host.user}\n`);
+        // the pinned posture reached config.yaml
+        expect(await host.sshOk("sudo grep -c -x -E 'TESTING: false|FEATURE_USER_CREATION: false|FEATURE_ANONYMOUS_ACCESS: false|FEATURE_PROXY_STORAGE: true|CREATE_PRIVATE_REPO_ON_PUSH: true' /etc/quay/config/config.yaml")).toBe("5\n");
         // with an ACL, stat's group bits show the ACL mask (r--): 640 here means root rw, UID 1001 r, nobody else
         expect(await host.sshOk("sudo stat -c '%a %U %G' /etc/quay/config/config.yaml")).toBe("640 root root\n");
-        expect((await host.sshOk("sudo getfacl -cp /etc/quay/config/config.yaml")).trim().split("\n").sort()).toEqual(
+        expect((await host.sshOk("sudo getfacl -cpn /etc/quay/config/config.yaml")).trim().split("\n").sort()).toEqual(
           ["group::---", "mask::r--", "other::---", "user:1001:r--", "user::rw-"].sort(),
         );
         expect((await host.ssh("head -c1 /etc/quay/config/config.yaml")).code).not.toBe(0);
@@ -91,12 +151,13 @@ describeOnTestHost("QuayHost through the engine on a test host", () => {
         // (session + CSRF) and mints a new superuser token instead of failing.
         const exported = await stack.stack.exportStack();
         const deployment = exported.deployment as { resources: { urn: string }[] };
-        deployment.resources = deployment.resources.filter((r) => !r.urn.endsWith("::quay-initialize"));
+        // (the expose step runs after initialize, so a run that died there never recorded it either)
+        deployment.resources = deployment.resources.filter((r) => !r.urn.endsWith("::quay-initialize") && !r.urn.endsWith("::quay-expose"));
         await stack.stack.importStack(exported);
         const usersBefore = JSON.parse(execFileSync("curl", ["-sS", "-X", "POST", "-H", "Content-Type: application/json", "-d", "{}", `http://${host.host}:8080/api/v1/user/initialize`], { encoding: "utf8" }));
         expect(usersBefore.message).toMatch(/non-empty database/); // so up4 must take the sign-in path
         const up4 = await stack.up();
-        expect(up4.steps.filter((s) => s.name === "quay-initialize").map((s) => s.op)).toEqual(["create"]);
+        expect(up4.steps.filter((s) => s.name === "quay-initialize" || s.name === "quay-expose").map((s) => `${s.name} ${s.op}`)).toEqual(["quay-initialize create", "quay-expose create"]);
         const token2 = String(up4.outputs.bootstrapToken!.value);
         expect(token2).toMatch(/^[A-Z0-9]{40}$/);
         expect(token2).not.toBe(String(token.value));

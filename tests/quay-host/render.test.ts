@@ -1,7 +1,10 @@
 // config.yaml and quay.service as rendered: every key Quay requires, every knob the lab pins, the storage
 // block exactly as the seed shows it, a faithful YAML round trip.
+import * as fs from "fs";
+import * as path from "path";
 import YAML from "yaml";
 import { QUAY_REQUIRED_KEYS } from "../../config/quay-host";
+import { SECURITY_POSTURE } from "../../config/quay-posture";
 import {
   archiveRemotePath,
   localImageRef,
@@ -90,6 +93,7 @@ describe("renderQuayConfig", () => {
           port: 9000,
           storage_path: "/datastorage/registry",
           signature_version: "v4",
+          server_side_assembly: true,
         },
       ],
     });
@@ -97,6 +101,50 @@ describe("renderQuayConfig", () => {
     const params = (config.DISTRIBUTED_STORAGE_CONFIG as any).default[1];
     const accepted = ["hostname", "is_secure", "storage_path", "access_key", "secret_key", "bucket_name", "region_name", "signature_version", "port", "minimum_chunk_size_mb", "maximum_chunk_size_mb", "server_side_assembly"];
     for (const k of Object.keys(params)) expect(accepted).toContain(k);
+  });
+
+  test("the security posture is pinned (README table): no TESTING mode, no self-registration, no anonymous access, private pushes", () => {
+    expect(config).toMatchObject({
+      TESTING: false,
+      FEATURE_USER_CREATION: false,
+      FEATURE_ANONYMOUS_ACCESS: false,
+      CREATE_PRIVATE_REPO_ON_PUSH: true,
+      FEATURE_DIRECT_LOGIN: true,
+      FEATURE_USER_INITIALIZE: true,
+    });
+    // not pinned: Quay's validator refuses FEATURE_INVITE_ONLY_USER_CREATION true while FEATURE_USER_CREATION is false
+    expect(config).not.toHaveProperty(["FEATURE_INVITE_ONLY_USER_CREATION"]);
+    // every posture key of the README's table is in config.yaml with its pinned value
+    for (const [key, p] of Object.entries(SECURITY_POSTURE)) expect({ key, value: config[key] }).toEqual({ key, value: p.value });
+  });
+
+  test("the README's posture table lists every pinned posture key with its value", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "../../components/quay-host/README.md"), "utf8");
+    for (const key of [...Object.keys(SECURITY_POSTURE), "TESTING", "FEATURE_PROXY_STORAGE"]) {
+      expect({ key, row: new RegExp(`^\\| \`${key}\` \\| \`${String(config[key])}\` \\|`, "m").test(readme) }).toEqual({ key, row: true });
+    }
+  });
+
+  test("TESTING can never be turned on, not even by an (unvalidated) overlay", () => {
+    expect(renderQuayConfig(labInput({ extraConfig: { TESTING: true } })).TESTING).toBe(false);
+  });
+
+  test("an acknowledged overlay may relax a posture key (the schema demands the acknowledgement)", () => {
+    expect(renderQuayConfig(labInput({ extraConfig: { FEATURE_ANONYMOUS_ACCESS: true } })).FEATURE_ANONYMOUS_ACCESS).toBe(true);
+  });
+
+  test("blob downloads go through Quay by default (FEATURE_PROXY_STORAGE); storage.directDownloads turns the 302 to MinIO on", () => {
+    expect(config.FEATURE_PROXY_STORAGE).toBe(true);
+    const direct = renderQuayConfig(labInput({ storage: { ...labInput().storage, directDownloads: true } }));
+    expect(direct.FEATURE_PROXY_STORAGE).toBe(false);
+    // the overlay cannot flip it behind the setting's back
+    expect(renderQuayConfig(labInput({ extraConfig: { FEATURE_PROXY_STORAGE: false } })).FEATURE_PROXY_STORAGE).toBe(true);
+  });
+
+  test("storage.serverSideAssembly is rendered into the RadosGWStorage arguments (default: Quay's own, true)", () => {
+    expect((config.DISTRIBUTED_STORAGE_CONFIG as any).default[1].server_side_assembly).toBe(true);
+    const off = renderQuayConfig(labInput({ storage: { ...labInput().storage, serverSideAssembly: false } }));
+    expect((off.DISTRIBUTED_STORAGE_CONFIG as any).default[1].server_side_assembly).toBe(false);
   });
 
   test("FEATURE_PROXY_CACHE follows the proxyCache input", () => {
@@ -178,6 +226,6 @@ describe("image naming", () => {
     const d = localImageRef("v3.18.0", { kind: "archive", sha256: sha256Hex("y"), remotePath: archiveRemotePath(sha256Hex("y")) });
     expect(new Set([a, b, c, d]).size).toBe(4);
     for (const r of [a, b, c, d]) expect(r).toMatch(/^localhost\/quay-mirror\/quay:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/);
-    expect(archiveRemotePath(sha256Hex("x"))).toMatch(/^\/var\/tmp\/quay-mirror-upload\/quay-image-[0-9a-f]{16}\.tar$/);
+    expect(archiveRemotePath(sha256Hex("x"))).toMatch(/^\/var\/lib\/quay-mirror\/upload\/quay-image-[0-9a-f]{16}\.tar$/);
   });
 });

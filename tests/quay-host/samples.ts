@@ -31,7 +31,7 @@ export function labArgs(): Record<string, any> {
 
 /** Realistic values for every template (what the component passes, with fixed hashes). */
 export const SAMPLE_VALUES: Record<StepTemplate, Record<string, StepValue>> = {
-  "wait-for-ssh": { BOOT_TIMEOUT: 900, UPLOAD_DIR: "/var/tmp/quay-mirror-upload" },
+  "wait-for-ssh": { BOOT_TIMEOUT: 900, UPLOAD_DIR: "/var/lib/quay-mirror/upload" },
   packages: {
     PACKAGES: ["ca-certificates", "curl", "jq", "podman", "postgresql", "postgresql-contrib", "redis-server", "skopeo", "ufw", "python3", "acl"],
     DROPIN_PATH: "/etc/containers/containers.conf.d/50-quay-mirror-cgroups.conf",
@@ -40,9 +40,9 @@ export const SAMPLE_VALUES: Record<StepTemplate, Record<string, StepValue>> = {
   postgres: { PG_PORT: 5432 },
   redis: { MAIN_CONF: "/etc/redis/redis.conf", INCLUDE_CONF: "/etc/redis/quay-mirror.conf", REDIS_PORT: 6379 },
   config: { CONFIG_DIR: "/etc/quay/config", STORAGE_DIR: "/var/lib/quay/storage", CONTAINER_UID: 1001, CONFIG_SHA256: "a".repeat(64) },
-  image: { MODE: "pull", SOURCE: "quay.io/projectquay/quay:v3.18.0", LOCAL_REF: "localhost/quay-mirror/quay:v3.18.0-0123456789ab" },
+  image: { MODE: "pull", SOURCE: "quay.io/projectquay/quay:v3.18.0", LOCAL_REF: "localhost/quay-mirror/quay:v3.18.0-0123456789ab", SHA256: "" },
   unit: { UNIT_PATH: "/etc/systemd/system/quay.service", UNIT_CONTENT: "[Unit]\nDescription=x\n", FINGERPRINT: "b".repeat(64), STATE_FILE: "/var/lib/quay/.quay-mirror-deployment" },
-  firewall: { SSH_PORT: 22, QUAY_PORT: 8080, PROXY_ADDRESS: "30.30.200.102" },
+  firewall: { SSH_PORT: 22, QUAY_PORT: 8080, PROXY_ADDRESS: "30.30.200.102", MARKER: "/var/lib/quay/.quay-mirror-initialized", OPEN: false },
   health: { URL: "http://127.0.0.1:8080/health/instance", TIMEOUT: 600, INTERVAL: 5, DEPLOYMENT: "c".repeat(64) },
   initialize: {
     BASE_URL: "http://127.0.0.1:8080",
@@ -57,10 +57,11 @@ export const SAMPLE_VALUES: Record<StepTemplate, Record<string, StepValue>> = {
     UNIT_PATH: "/etc/systemd/system/quay.service",
     CONFIG_DIR: "/etc/quay/config",
     QUAY_VAR_DIR: "/var/lib/quay",
-    UPLOAD_DIR: "/var/tmp/quay-mirror-upload",
+    UPLOAD_DIR: "/var/lib/quay-mirror/upload",
     LOCAL_REPOSITORY: "localhost/quay-mirror/quay",
   },
-  tools: { UPLOAD: "/var/tmp/quay-mirror-upload/mc-0123456789abcdef", TARGET: "/usr/local/lib/quay-mirror/bin/mc", SHA256: "d".repeat(64) },
+  tools: { UPLOAD: "/var/lib/quay-mirror/upload/mc-0123456789abcdef", TARGET: "/usr/local/lib/quay-mirror/bin/mc", SHA256: "d".repeat(64) },
+  account: { CONTAINER_UID: 1001, CONTAINER_USER: "quay-container" },
   preflight: { MC: "/usr/local/lib/quay-mirror/bin/mc", ENDPOINT: "http://minio.v7.comptech-lab.com:9000", BUCKET: "quay-storage", PROBE_PREFIX: ".quay-mirror-preflight", DEPLOYMENT: "e".repeat(64) },
 };
 

@@ -129,6 +129,41 @@ describe("parseQuayHostArgs", () => {
       expect(problems({ ...labArgs(), extraConfig: { SUPER_USERS: ["ok", "Not OK"] } })[0]?.path).toBe("$.extraConfig.SUPER_USERS[1]");
     });
 
+    test("TESTING cannot be set at all; FEATURE_PROXY_STORAGE belongs to storage.directDownloads", () => {
+      expect(problems({ ...labArgs(), extraConfig: { TESTING: true } })).toEqual([{ path: "$.extraConfig.TESTING", message: expect.stringMatching(/TESTING cannot be set in extraConfig: .*— fix: remove it/) }]);
+      expect(problems({ ...labArgs(), extraConfig: { TESTING: false } })[0]?.path).toBe("$.extraConfig.TESTING");
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_PROXY_STORAGE: false } })).toEqual([
+        { path: "$.extraConfig.FEATURE_PROXY_STORAGE", message: expect.stringMatching(/storage\.directDownloads/) },
+      ]);
+    });
+
+    test.each([
+      ["FEATURE_USER_CREATION", true],
+      ["FEATURE_ANONYMOUS_ACCESS", true],
+      ["CREATE_PRIVATE_REPO_ON_PUSH", false],
+    ])("relaxing the posture key %s needs its name in postureOverrides", (key, weaker) => {
+      expect(problems({ ...labArgs(), extraConfig: { [key]: weaker } })).toEqual([
+        { path: `$.extraConfig.${key}`, message: expect.stringMatching(new RegExp(`${key}: ${weaker} relaxes the host's security posture .*— fix: remove it from extraConfig, or add "${key}" to postureOverrides`)) },
+      ]);
+      expect(problems({ ...labArgs(), extraConfig: { [key]: weaker }, postureOverrides: [key] })).toEqual([]);
+      // the pinned value itself needs no acknowledgement
+      expect(problems({ ...labArgs(), extraConfig: { [key]: !weaker } })).toEqual([]);
+    });
+
+    test("FEATURE_INVITE_ONLY_USER_CREATION true needs FEATURE_USER_CREATION true (Quay's validator)", () => {
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_INVITE_ONLY_USER_CREATION: true } })).toEqual([
+        { path: "$.extraConfig.FEATURE_INVITE_ONLY_USER_CREATION", message: expect.stringMatching(/needs FEATURE_USER_CREATION: true .*— fix/) },
+      ]);
+      expect(problems({ ...labArgs(), extraConfig: { FEATURE_INVITE_ONLY_USER_CREATION: true, FEATURE_USER_CREATION: true }, postureOverrides: ["FEATURE_USER_CREATION"] })).toEqual([]);
+    });
+
+    test("postureOverrides names only posture keys that extraConfig really relaxes", () => {
+      expect(problems({ ...labArgs(), postureOverrides: ["FEATURE_MAILING"] })).toEqual([{ path: "$.postureOverrides[0]", message: expect.stringMatching(/not a posture key .*— fix/) }]);
+      expect(problems({ ...labArgs(), postureOverrides: ["FEATURE_USER_CREATION"] })).toEqual([
+        { path: "$.postureOverrides[0]", message: expect.stringMatching(/extraConfig does not relax FEATURE_USER_CREATION — fix: remove it from postureOverrides/) },
+      ]);
+    });
+
     test("DEFAULT_TAG_EXPIRATION must be one of TAG_EXPIRATION_OPTIONS", () => {
       expect(problems({ ...labArgs(), extraConfig: { DEFAULT_TAG_EXPIRATION: "3w" } })[0]).toEqual({ path: "$.extraConfig.DEFAULT_TAG_EXPIRATION", message: expect.stringMatching(/not one of TAG_EXPIRATION_OPTIONS/) });
       expect(problems({ ...labArgs(), extraConfig: { DEFAULT_TAG_EXPIRATION: "3w", TAG_EXPIRATION_OPTIONS: ["1w", "3w"] } })).toEqual([]);
@@ -162,8 +197,26 @@ describe("parseQuayHostArgs", () => {
     });
   });
 
+  test("proxyAddress wider than IPv4 /16 or IPv6 /48 is refused unless allowWideProxyNetwork", () => {
+    for (const wide of ["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/15", "::/0", "2001:db8::/32", "2001:db8::/47"]) {
+      expect({ wide, p: problems({ ...labArgs(), proxyAddress: wide }) }).toEqual({
+        wide,
+        p: [{ path: "$.proxyAddress", message: expect.stringMatching(/opens Quay's port 8080 to .* addresses .*— fix: give the TLS proxy's address .*or set allowWideProxyNetwork: true/) }],
+      });
+      expect(problems({ ...labArgs(), proxyAddress: wide, allowWideProxyNetwork: true })).toEqual([]);
+    }
+    for (const ok of ["10.1.0.0/16", "10.1.2.0/24", "30.30.200.102", "2001:db8:1::/48", "2001:db8::1"]) expect({ ok, p: problems({ ...labArgs(), proxyAddress: ok }) }).toEqual({ ok, p: [] });
+  });
+
+  test("storage.serverSideAssembly and storage.directDownloads default to Quay's assembly and downloads through Quay", () => {
+    const s = parseQuayHostArgs(labArgs());
+    expect(s.storage).toMatchObject({ serverSideAssembly: true, directDownloads: false });
+    expect(parseQuayHostArgs(withValue(["storage", "serverSideAssembly"], false)).storage.serverSideAssembly).toBe(false);
+    expect(problems(withValue(["storage", "directDownloads"], "yes"))[0]?.path).toBe("$.storage.directDownloads");
+  });
+
   test("proxyAddress: IPv4/IPv6 addresses and networks in the form UFW keeps", () => {
-    for (const ok of ["30.30.200.102", "10.0.0.0/24", "2001:db8::1", "2001:db8::/32"]) expect(proxyAddressProblem(ok)).toBeUndefined();
+    for (const ok of ["30.30.200.102", "10.0.0.0/24", "2001:db8::1", "2001:db8::/32"]) expect(proxyAddressProblem(ok)).toBeUndefined(); // the form; the width is checked apart
     expect(proxyAddressProblem("10.1.2.3/24")).toMatch(/host bits set — fix/);
     expect(proxyAddressProblem("2001:db8:0:0::1")).toMatch(/write it as 2001:db8::1/);
     expect(proxyAddressProblem("10.0.0.0/33")).toMatch(/prefix length/);
@@ -247,10 +300,10 @@ describe("hostile values in every string input", () => {
   });
 
   test("values that do reach a template slot are shell-safe after validation, and shq carries them anyway", () => {
-    const s = parseQuayHostArgs({ ...labArgs(), quayImage: "mirror.local:5000/quay/quay:v3.18.0", proxyAddress: "2001:db8::/32" });
+    const s = parseQuayHostArgs({ ...labArgs(), quayImage: "mirror.local:5000/quay/quay:v3.18.0", proxyAddress: "2001:db8::/48" });
     for (const v of [s.quayImage!, s.quayVersion, s.proxyAddress, s.bootstrap.organization, s.bootstrap.application, s.superuserName]) expect(v).toMatch(SHELL_SAFE);
     const block = valuesBlock(renderStep("firewall", { ...SAMPLE_VALUES.firewall, PROXY_ADDRESS: s.proxyAddress }));
-    expect(bash(`${block}\nprintf '%s' "$proxy_address"`).stdout).toBe("2001:db8::/32");
+    expect(bash(`${block}\nprintf '%s' "$proxy_address"`).stdout).toBe("2001:db8::/48");
   });
 });
 

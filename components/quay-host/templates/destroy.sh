@@ -25,6 +25,7 @@ fi
 rm -f "$unit_path"
 systemctl daemon-reload || true
 rm -rf -- "$config_dir" "$quay_var_dir" "$upload_dir"
+rmdir -- "$(dirname "$upload_dir")" 2>/dev/null || true
 rmdir -- "$(dirname "$config_dir")" 2>/dev/null || true
 if command -v psql >/dev/null 2>&1; then
   (cd /tmp && printf '%s\n' 'SET client_min_messages = warning;' 'DROP DATABASE IF EXISTS quay;' 'DROP ROLE IF EXISTS quay;' | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres) ||

@@ -21,6 +21,10 @@ else
     echo "the mc upload $upload is not on the host and $target is missing or different: the upload was removed by an earlier run. Re-upload it: pulumi up --replace <urn of the ...-mc-binary CopyToRemote>" >&2
     exit 1
   fi
+  if [ -L "$upload" ] || [ ! -f "$upload" ]; then
+    echo "the mc upload $upload is not a regular file; refusing to install it — fix: remove it and re-upload: pulumi up --replace <urn of the ...-mc-binary CopyToRemote>" >&2
+    exit 1
+  fi
   actual=$(sha_of "$upload")
   if [ "$actual" != "$expected_sha256" ]; then
     echo "the uploaded mc has sha256 ${actual:0:12}…, expected ${expected_sha256:0:12}…; refusing to install it" >&2

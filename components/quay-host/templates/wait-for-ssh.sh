@@ -51,13 +51,42 @@ case "$os_id:$os_version" in
     ;;
 esac
 
-# The upload directory belongs to the SSH user (CopyToRemote writes over SFTP as that user) and nobody else
-# may read it.
+# The upload directory, where CopyToRemote writes over SFTP as the SSH user (following symbolic links),
+# lives under a root-owned parent nobody else can write (not /var/tmp), so no other local user can create
+# it, plant files or links in it, or swap it. It belongs to the SSH user, mode 0700. One that exists and is
+# not exactly ours (a link, another owner, group/other access) is refused, never taken over.
 owner_uid=${SUDO_UID:-$(id -u)}
 owner_gid=${SUDO_GID:-$(id -g)}
-if [ -L "$upload_dir" ]; then
-  echo "$upload_dir is a symbolic link; refusing to use it" >&2
+parent=$(dirname "$upload_dir")
+if [ -L "$parent" ] || { [ -e "$parent" ] && [ ! -d "$parent" ]; }; then
+  echo "$parent is not a directory (a symbolic link or a file); refusing to use it — fix: remove it, then run again" >&2
   exit 1
 fi
-install -d -m 0700 -o "$owner_uid" -g "$owner_gid" "$upload_dir"
-echo "upload directory: $upload_dir (mode 0700, uid $owner_uid)"
+if [ ! -e "$parent" ]; then install -d -m 0755 -o root -g root "$parent"; fi
+if [ "$(stat -c %u "$parent")" != 0 ] || [ $((8#$(stat -c %a "$parent") & 8#022)) != 0 ]; then
+  echo "$parent can be written by users other than root (owner UID $(stat -c %u "$parent"), mode $(stat -c %a "$parent")); refusing to put the upload directory there — fix: chown root:root $parent && chmod 0755 $parent, after checking what is in it" >&2
+  exit 1
+fi
+if [ -L "$upload_dir" ]; then
+  echo "$upload_dir is a symbolic link; refusing to use it — fix: remove it, then run again" >&2
+  exit 1
+fi
+if [ -e "$upload_dir" ]; then
+  if [ ! -d "$upload_dir" ]; then
+    echo "$upload_dir is not a directory; refusing to use it — fix: remove it, then run again" >&2
+    exit 1
+  fi
+  have_uid=$(stat -c %u "$upload_dir")
+  have_mode=$(stat -c %a "$upload_dir")
+  if [ "$have_uid" != "$owner_uid" ]; then
+    echo "$upload_dir belongs to UID $have_uid, not to the SSH user (UID $owner_uid); refusing to take it over (it may hold files and links someone else put there) — fix: remove it (rm -rf -- $upload_dir), then run again" >&2
+    exit 1
+  fi
+  if [ "$have_mode" != 700 ]; then
+    echo "$upload_dir has mode $have_mode (expected 700): others could have put files or links in it — fix: remove it (rm -rf -- $upload_dir), then run again" >&2
+    exit 1
+  fi
+else
+  install -d -m 0700 -o "$owner_uid" -g "$owner_gid" "$upload_dir"
+fi
+echo "upload directory: $upload_dir (mode 0700, uid $owner_uid; parent $parent root-owned)"
