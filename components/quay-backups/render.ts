@@ -60,9 +60,13 @@ function templateDir(): string {
   throw new Error(`QuayBackups templates not found (looked in ${candidates.join(", ")})`);
 }
 
+/** A line `# @include lib/<file>.sh` stands for that file's text: code both host scripts carry is written once. */
+const INCLUDE_LINE = /^# @include (lib\/[a-z0-9-]+\.sh)$/gm;
+
 export function readBackupTemplate(name: BackupTemplate): string {
   if (!(BACKUP_TEMPLATES as readonly string[]).includes(name)) throw new Error(`unknown backup template ${name}`);
-  return fs.readFileSync(path.join(templateDir(), `${name}.sh`), "utf8");
+  const dir = templateDir();
+  return fs.readFileSync(path.join(dir, `${name}.sh`), "utf8").replace(INCLUDE_LINE, (_, file: string) => fs.readFileSync(path.join(dir, file), "utf8").trimEnd());
 }
 
 /** Fills templates/<name>.sh with QuayHost's renderer: every value quoted by shq, in the values block only. */

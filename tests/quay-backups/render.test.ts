@@ -54,7 +54,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe("templates", () => {
   test("one file per template; each has the shape QuayHost's renderer requires and every placeholder has a sample", () => {
-    const files = fs.readdirSync(path.join(__dirname, "../../components/quay-backups/templates")).sort();
+    const files = fs.readdirSync(path.join(__dirname, "../../components/quay-backups/templates")).filter((f) => f.endsWith(".sh")).sort();
     expect(files).toEqual([...BACKUP_TEMPLATES].map((t) => `${t}.sh`).sort());
     const samples = sampleValues();
     for (const t of BACKUP_TEMPLATES) {
