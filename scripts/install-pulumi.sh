@@ -193,7 +193,8 @@ else
     build_command_plugin
   }
   qm_job cli-then-command-plugin cli_then_command_plugin
-  qm_job language-host build_host
+  # the CLI is the longest build: the host yields the cores to it and fills its idle moments
+  qm_job --low language-host build_host
   qm_wait_jobs
 fi
 log "$("$bin_cli" version) at $bin_cli"

@@ -33,7 +33,8 @@ pulumi_then_shim() {
   if [ "$built_pulumi" = yes ]; then bash "$here/install-policy-shim.sh" --build-only; fi
 }
 qm_job pulumi pulumi_then_shim
-qm_job tools bash -c '"$@" >/dev/null' _ bash "$here/install-tools.sh" "${tools[@]}"
+# off the critical path (the CLI's build): a lower priority, so the CLI gets the cores first
+qm_job --low tools bash -c '"$@" >/dev/null' _ bash "$here/install-tools.sh" "${tools[@]}"
 qm_wait_jobs
 # Puts the shim in front of the language host install-pulumi.sh built (the shim is already built).
 [ "$built_pulumi" = no ] || bash "$here/install-policy-shim.sh"
