@@ -194,15 +194,73 @@ export function isGone(e: unknown, goneMessages: RegExp[] = []): boolean {
 
 /**
  * True when `e` is a 403 for something inside an organization that no longer exists. Quay checks admin
- * rights before existence, so a deleted organization's teams, prototypes, robots and proxy cache answer 403
- * to anyone but a FULL_ACCESS superuser; only the organization's own GET (anonymous reads allowed) says 404.
+ * rights before existence, so a deleted organization's robots, teams, prototypes, repositories and proxy
+ * cache answer 403 to anyone but a FULL_ACCESS superuser; only the organization's own GET (anonymous reads
+ * allowed) says 404. A 403 while the organization exists is a refused token and stays an error.
+ * The lookup is made once per organization and process (every read of one refresh shares it).
  */
 export async function organizationGone(client: QuayClient, organization: string, e: unknown): Promise<boolean> {
-  if (statusOf(e) !== 403) return false;
-  return client.get(`/api/v1/organization/${encodeSegment(organization)}`).then(
+  if (!isForbidden(e)) return false;
+  return lookupMissing(client, `/api/v1/organization/${encodeSegment(organization)}`);
+}
+
+/**
+ * organizationGone for a repository namespace, which may also be a user: gone when neither an organization
+ * nor a user of that name exists (the user is looked up only when the organization is missing).
+ */
+export async function namespaceGone(client: QuayClient, namespace: string, e: unknown): Promise<boolean> {
+  if (!(await organizationGone(client, namespace, e))) return false;
+  return lookupMissing(client, `/api/v1/users/${encodeSegment(namespace)}`);
+}
+
+/** A 403 that is not Quay's rejection of the token itself (which the client already fell back from). */
+function isForbidden(e: unknown): boolean {
+  return statusOf(e) === 403 && !/CSRF token was invalid or missing/i.test((e as QuayApiError).quayMessage ?? "");
+}
+
+interface MissingLookup {
+  expires: number;
+  value: Promise<boolean>;
+}
+
+/** Process-wide (the engine starts one provider process per operation, so: per preview/up/refresh). */
+function missingLookups(): Map<string, MissingLookup> {
+  const key = Symbol.for("quay-mirror.common.missing-lookups");
+  const g = globalThis as unknown as Record<symbol, Map<string, MissingLookup> | undefined>;
+  return g[key] ?? (g[key] = new Map<string, MissingLookup>());
+}
+
+/** Whether GET `path` answers 404 (any other failure: not known to be missing), cached for 10 minutes. */
+function lookupMissing(client: QuayClient, path: string): Promise<boolean> {
+  const entries = missingLookups();
+  const key = `${client.endpoint} ${path}`;
+  const hit = entries.get(key);
+  if (hit && hit.expires > Date.now()) return hit.value;
+  const entry: MissingLookup = { expires: Date.now() + 10 * 60_000, value: Promise.resolve(false) };
+  entry.value = client.get(path).then(
     () => false,
-    (lookup) => isGone(lookup),
+    (lookup) => {
+      // Only an answer is remembered: after a network failure the next caller asks again.
+      if (!isGone(lookup) && entries.get(key) === entry) entries.delete(key);
+      return isGone(lookup);
+    },
   );
+  entries.set(key, entry);
+  return entry.value;
+}
+
+/**
+ * Forgets cached existence lookups: of one organization (after this process created or deleted it), or of
+ * everything (what a new engine operation starts with; tests call it between cases).
+ */
+export function forgetOrganizationLookups(endpoint?: string, organization?: string): void {
+  const entries = missingLookups();
+  if (endpoint === undefined || organization === undefined) {
+    entries.clear();
+    return;
+  }
+  const base = endpoint.replace(/\/+$/, "");
+  for (const path of [`/api/v1/organization/${encodeSegment(organization)}`, `/api/v1/users/${encodeSegment(organization)}`]) entries.delete(`${base} ${path}`);
 }
 
 /** True when a write may have been applied although no success was seen: look before writing again. */

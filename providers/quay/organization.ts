@@ -13,6 +13,7 @@ import {
   commonShape,
   compact,
   diffProps,
+  forgetOrganizationLookups,
   isGone,
   organizationGone,
   writeOnce,
