@@ -263,6 +263,55 @@ export function forgetOrganizationLookups(endpoint?: string, organization?: stri
   for (const path of [`/api/v1/organization/${encodeSegment(organization)}`, `/api/v1/users/${encodeSegment(organization)}`]) entries.delete(`${base} ${path}`);
 }
 
+/** Quay's answer to creating a name whose namespace was deleted but not yet purged (data/model/user.py). */
+export function isNameLocked(e: unknown): boolean {
+  return statusOf(e) === 400 && /Username is not available/i.test((e as QuayApiError).quayMessage ?? "");
+}
+
+/**
+ * How long a create waits for Quay's lock on a deleted namespace's name: QUAY_NAME_LOCK_WAIT_SECONDS
+ * (or the older QUAY_ORG_NAME_LOCK_WAIT_SECONDS), default 120 s; 0 fails at once. Quay's namespace GC
+ * worker frees the name 50-70 s after the delete (it polls every 60 s), and never when the worker is off.
+ */
+export function nameLockWaitMs(): number {
+  for (const name of ["QUAY_NAME_LOCK_WAIT_SECONDS", "QUAY_ORG_NAME_LOCK_WAIT_SECONDS"]) {
+    const raw = process.env[name];
+    if (raw !== undefined && /^\d+(\.\d+)?$/.test(raw.trim())) return Number(raw.trim()) * 1000;
+  }
+  return 120_000;
+}
+
+/**
+ * Runs a create of a namespace (organization or user) and, while Quay answers 400 "Username is not
+ * available", tries again every few seconds for at most `waitMs`, logging progress. Then fails with an
+ * error that says what the lock is and to run `up` again later, instead of Quay's bare message.
+ */
+export async function retryWhileNameLocked<T>(kind: "organization" | "user", name: string, create: () => Promise<T>, waitMs = nameLockWaitMs()): Promise<T> {
+  const started = Date.now();
+  for (let pause = 2_000; ; pause = Math.min(pause * 2, 10_000)) {
+    try {
+      return await create();
+    } catch (e) {
+      if (!isNameLocked(e)) throw e;
+      const waited = Date.now() - started;
+      if (waited + pause > waitMs) {
+        throw new Error(
+          `quay:${kind === "organization" ? "Organization" : "User"} "${name}" cannot be created yet: Quay still locks the name because ` +
+            `a namespace of that name was deleted and Quay's garbage collection of the deleted ${kind} has not purged it ` +
+            `(the namespace GC worker frees it about a minute after the delete; never if the worker is not running). ` +
+            `Waited ${Math.round(waited / 1000)} s (limit QUAY_NAME_LOCK_WAIT_SECONDS=${Math.round(waitMs / 1000)}). ` +
+            `Run \`pulumi up\` again later. (Quay answered: ${(e as QuayApiError).message})`,
+        );
+      }
+      void pulumi.log.info(
+        `${kind} "${name}": Quay still locks the name of the deleted ${kind} until its garbage collection runs; ` +
+          `waited ${Math.round(waited / 1000)} s of at most ${Math.round(waitMs / 1000)} s, trying again in ${pause / 1000} s`,
+      );
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
 /** True when a write may have been applied although no success was seen: look before writing again. */
 export function isAmbiguous(e: unknown): boolean {
   return isQuayApiError(e) && e.ambiguous;
