@@ -19,10 +19,10 @@ export default function program() {
   const apps = new Organization("apps", { connection, name: `${prefix}apps` });
   const robot = new RobotAccount("deployer", { connection, namespace: apps.name, name: "deployer", description: "CI deploys" });
   new Team("creators", { connection, organization: apps.name, name: "creators", role: "creator", members: [robot.fullName] });
-  const proto = new DefaultPermission("proto", { connection, organization: apps.name, delegateKind: "robot", delegateName: robot.fullName, role: "read" });
+  const proto = new DefaultPermission("proto", { connection, organization: apps.name, delegateKind: "robot", delegateName: robot.fullName, role: "write" });
   const repo = new Repository("release", { connection, namespace: apps.name, name: "openshift/release", description: "" }, { dependsOn: [proto] });
   new RepositoryPermission("release-deployer", { connection, namespace: apps.name, repository: repo.name, kind: "robot", name: robot.fullName, role: "write" });
-  new NamespaceReadGrant("grant", { connection, granteeKind: "robot", grantee: robot.fullName, namespaces: [apps.name], role: "read" }, { dependsOn: [proto, repo] });
+  new NamespaceReadGrant("grant", { connection, granteeKind: "robot", grantee: robot.fullName, namespaces: [apps.name], role: "write" }, { dependsOn: [proto, repo] });
   const cache = new Organization("cache", { connection, name: `${prefix}cache` });
   new ProxyCache("cache-config", { connection, organization: cache.name, upstreamRegistry: "registry.example.org/library" });
   return { apps: apps.name, cache: cache.name };
