@@ -329,6 +329,45 @@ describe("quay emulator: quirks of the object routes", () => {
     expect((await api("POST", "/api/v1/organization/", { name: "tmp", email: "tmp@example.com" })).status).toBe(201);
   });
 
+  it("a deleted organization: its objects answer 403, its name stays locked; the lock and DNS are settable (issue 15)", async () => {
+    const previous = process.env.QUAY_EMULATOR_ORG_NAME_LOCK_MS;
+    process.env.QUAY_EMULATOR_ORG_NAME_LOCK_MS = "250";
+    const other = await setup(BASE_CONFIG).finally(() => {
+      if (previous === undefined) delete process.env.QUAY_EMULATOR_ORG_NAME_LOCK_MS;
+      else process.env.QUAY_EMULATOR_ORG_NAME_LOCK_MS = previous;
+    });
+    const { api: a2, emu: e2 } = other;
+    try {
+      await a2("POST", "/api/v1/organization/", { name: "acme-apps" });
+      await a2("PUT", "/api/v1/organization/acme-apps/robots/deployer", { description: "" });
+      await a2("PUT", "/api/v1/organization/acme-apps/team/devs", { role: "member" });
+      await a2("POST", "/api/v1/repository", { namespace: "acme-apps", repository: "app", visibility: "private", description: "" });
+      expect((await a2("DELETE", "/api/v1/organization/acme-apps")).status).toBe(204);
+      // As the recorded Quay: everything of the missing namespace is 403, only the organization says 404.
+      for (const p of ["/api/v1/organization/acme-apps/robots/deployer", "/api/v1/organization/acme-apps/team/devs/members", "/api/v1/organization/acme-apps/prototypes", "/api/v1/repository/acme-apps/app", "/api/v1/organization/acme-apps/proxycache"]) {
+        expect({ p, status: (await a2("GET", p)).status }).toEqual({ p, status: 403 });
+      }
+      expect((await a2("GET", "/api/v1/organization/acme-apps")).status).toBe(404);
+      // The lock came from QUAY_EMULATOR_ORG_NAME_LOCK_MS (250 ms), not the 60 s default.
+      expect((await a2("POST", "/api/v1/organization/", { name: "acme-apps" })).body.detail).toBe("Username is not available");
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await a2("POST", "/api/v1/organization/", { name: "acme-apps" })).status).toBe(201);
+
+      // /__emulator/settings changes the lock of later deletes and the hosts the Quay host cannot resolve.
+      const set = await fetch(`${e2.url}/__emulator/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ orgNameLockMs: 60_000, unresolvableHosts: [".corp.example.net"] }) });
+      expect(await set.json()).toMatchObject({ orgNameLockMs: 60_000, unresolvableHosts: [".corp.example.net"] });
+      const proxy = (upstream: string) => a2("POST", "/api/v1/organization/acme-apps/proxycache", { org_name: "acme-apps", upstream_registry: upstream, expiration_s: 86400, insecure: false });
+      expect(await proxy("registry.corp.example.net/lib")).toMatchObject({ status: 400, body: { detail: "Cannot resolve hostname 'registry.corp.example.net'" } });
+      expect(await proxy("mirror.invalid")).toMatchObject({ status: 400, body: { detail: "Cannot resolve hostname 'mirror.invalid'" } });
+      expect((await proxy("registry.example.org")).status).toBe(201);
+      expect((await a2("DELETE", "/api/v1/organization/acme-apps")).status).toBe(204);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await a2("POST", "/api/v1/organization/", { name: "acme-apps" })).body.detail).toBe("Username is not available");
+    } finally {
+      await e2.close();
+    }
+  });
+
   it("organization updates: tag expiration options and email validation", async () => {
     expect(await api("PUT", "/api/v1/organization/rel", { tag_expiration_s: 5 })).toMatchObject({ status: 400, body: { message: "Invalid tag expiration option" } });
     expect((await api("PUT", "/api/v1/organization/rel", { tag_expiration_s: 86400 })).body.tag_expiration_s).toBe(86400);

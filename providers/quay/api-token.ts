@@ -18,7 +18,9 @@ import {
   commonShape,
   isAmbiguous,
   isGone,
+  forgetOrganizationLookups,
   organizationGone,
+  retryWhileNameLocked,
   sameValue,
   statusOf,
   writeOnce,
@@ -318,15 +320,20 @@ export class ApiTokenProvider extends QuayProvider implements pulumi.dynamic.Res
       throw e;
     });
     if (exists) return;
-    await writeOnce(
-      async () => {
-        await client.post("/api/v1/organization/", { name: organization });
+    // A just-deleted organization's name stays locked until Quay's namespace GC runs: wait for it, bounded.
+    await retryWhileNameLocked("organization", organization, () =>
+      writeOnce(
+        async () => {
+          await client.post("/api/v1/organization/", { name: organization });
+          return true;
+        },
+        async () => (await client.get(path).then(() => true, () => undefined)),
+      ).catch((e) => {
+        if (!/already exists/i.test((e as { quayMessage?: string }).quayMessage ?? "")) throw e;
         return true;
-      },
-      async () => (await client.get(path).then(() => true, () => undefined)),
-    ).catch((e) => {
-      if (!/already exists/i.test((e as { quayMessage?: string }).quayMessage ?? "")) throw e;
-    });
+      }),
+    );
+    forgetOrganizationLookups(client.endpoint, organization);
   }
 
   private ownClient(props: ApiTokenOutputs): QuayClient {

@@ -194,15 +194,122 @@ export function isGone(e: unknown, goneMessages: RegExp[] = []): boolean {
 
 /**
  * True when `e` is a 403 for something inside an organization that no longer exists. Quay checks admin
- * rights before existence, so a deleted organization's teams, prototypes, robots and proxy cache answer 403
- * to anyone but a FULL_ACCESS superuser; only the organization's own GET (anonymous reads allowed) says 404.
+ * rights before existence, so a deleted organization's robots, teams, prototypes, repositories and proxy
+ * cache answer 403 to anyone but a FULL_ACCESS superuser; only the organization's own GET (anonymous reads
+ * allowed) says 404. A 403 while the organization exists is a refused token and stays an error.
+ * The lookup is made once per organization and process (every read of one refresh shares it).
  */
 export async function organizationGone(client: QuayClient, organization: string, e: unknown): Promise<boolean> {
-  if (statusOf(e) !== 403) return false;
-  return client.get(`/api/v1/organization/${encodeSegment(organization)}`).then(
+  if (!isForbidden(e)) return false;
+  return lookupMissing(client, `/api/v1/organization/${encodeSegment(organization)}`);
+}
+
+/**
+ * organizationGone for a repository namespace, which may also be a user: gone when neither an organization
+ * nor a user of that name exists (the user is looked up only when the organization is missing).
+ */
+export async function namespaceGone(client: QuayClient, namespace: string, e: unknown): Promise<boolean> {
+  if (!(await organizationGone(client, namespace, e))) return false;
+  return lookupMissing(client, `/api/v1/users/${encodeSegment(namespace)}`);
+}
+
+/** A 403 that is not Quay's rejection of the token itself (which the client already fell back from). */
+function isForbidden(e: unknown): boolean {
+  return statusOf(e) === 403 && !/CSRF token was invalid or missing/i.test((e as QuayApiError).quayMessage ?? "");
+}
+
+interface MissingLookup {
+  expires: number;
+  value: Promise<boolean>;
+}
+
+/** Process-wide (the engine starts one provider process per operation, so: per preview/up/refresh). */
+function missingLookups(): Map<string, MissingLookup> {
+  const key = Symbol.for("quay-mirror.common.missing-lookups");
+  const g = globalThis as unknown as Record<symbol, Map<string, MissingLookup> | undefined>;
+  return g[key] ?? (g[key] = new Map<string, MissingLookup>());
+}
+
+/** Whether GET `path` answers 404 (any other failure: not known to be missing), cached for 10 minutes. */
+function lookupMissing(client: QuayClient, path: string): Promise<boolean> {
+  const entries = missingLookups();
+  const key = `${client.endpoint} ${path}`;
+  const hit = entries.get(key);
+  if (hit && hit.expires > Date.now()) return hit.value;
+  const entry: MissingLookup = { expires: Date.now() + 10 * 60_000, value: Promise.resolve(false) };
+  entry.value = client.get(path).then(
     () => false,
-    (lookup) => isGone(lookup),
+    (lookup) => {
+      // Only an answer is remembered: after a network failure the next caller asks again.
+      if (!isGone(lookup) && entries.get(key) === entry) entries.delete(key);
+      return isGone(lookup);
+    },
   );
+  entries.set(key, entry);
+  return entry.value;
+}
+
+/**
+ * Forgets cached existence lookups: of one organization (after this process created or deleted it), or of
+ * everything (what a new engine operation starts with; tests call it between cases).
+ */
+export function forgetOrganizationLookups(endpoint?: string, organization?: string): void {
+  const entries = missingLookups();
+  if (endpoint === undefined || organization === undefined) {
+    entries.clear();
+    return;
+  }
+  const base = endpoint.replace(/\/+$/, "");
+  for (const path of [`/api/v1/organization/${encodeSegment(organization)}`, `/api/v1/users/${encodeSegment(organization)}`]) entries.delete(`${base} ${path}`);
+}
+
+/** Quay's answer to creating a name whose namespace was deleted but not yet purged (data/model/user.py). */
+export function isNameLocked(e: unknown): boolean {
+  return statusOf(e) === 400 && /Username is not available/i.test((e as QuayApiError).quayMessage ?? "");
+}
+
+/**
+ * How long a create waits for Quay's lock on a deleted namespace's name: QUAY_NAME_LOCK_WAIT_SECONDS
+ * (or the older QUAY_ORG_NAME_LOCK_WAIT_SECONDS), default 120 s; 0 fails at once. Quay's namespace GC
+ * worker frees the name 50-70 s after the delete (it polls every 60 s), and never when the worker is off.
+ */
+export function nameLockWaitMs(): number {
+  for (const name of ["QUAY_NAME_LOCK_WAIT_SECONDS", "QUAY_ORG_NAME_LOCK_WAIT_SECONDS"]) {
+    const raw = process.env[name];
+    if (raw !== undefined && /^\d+(\.\d+)?$/.test(raw.trim())) return Number(raw.trim()) * 1000;
+  }
+  return 120_000;
+}
+
+/**
+ * Runs a create of a namespace (organization or user) and, while Quay answers 400 "Username is not
+ * available", tries again every few seconds for at most `waitMs`, logging progress. Then fails with an
+ * error that says what the lock is and to run `up` again later, instead of Quay's bare message.
+ */
+export async function retryWhileNameLocked<T>(kind: "organization" | "user", name: string, create: () => Promise<T>, waitMs = nameLockWaitMs()): Promise<T> {
+  const started = Date.now();
+  for (let pause = 2_000; ; pause = Math.min(pause * 2, 10_000)) {
+    try {
+      return await create();
+    } catch (e) {
+      if (!isNameLocked(e)) throw e;
+      const waited = Date.now() - started;
+      if (waited + pause > waitMs) {
+        throw new Error(
+          `quay:${kind === "organization" ? "Organization" : "User"} "${name}" cannot be created yet: Quay still locks the name because ` +
+            `a namespace of that name was deleted and Quay's garbage collection of the deleted ${kind} has not purged it ` +
+            `(the namespace GC worker frees it about a minute after the delete; never if the worker is not running). ` +
+            `Waited ${Math.round(waited / 1000)} s (limit QUAY_NAME_LOCK_WAIT_SECONDS=${Math.round(waitMs / 1000)}). ` +
+            `Run \`pulumi up\` again later. (Quay answered: ${(e as QuayApiError).message})`,
+        );
+      }
+      void pulumi.log.info(
+        `${kind} "${name}": Quay still locks the name of the deleted ${kind} until its garbage collection runs; ` +
+          `waited ${Math.round(waited / 1000)} s of at most ${Math.round(waitMs / 1000)} s, trying again in ${pause / 1000} s`,
+      );
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
 }
 
 /** True when a write may have been applied although no success was seen: look before writing again. */

@@ -13,8 +13,10 @@ import {
   commonShape,
   compact,
   diffProps,
+  forgetOrganizationLookups,
   isGone,
   organizationGone,
+  retryWhileNameLocked,
   writeOnce,
 } from "./common";
 import { namespaceName, tagExpirationSeconds } from "./names";
@@ -35,12 +37,6 @@ export interface OrganizationProps extends CommonProps {
   name: string;
   email?: string;
   tagExpirationSeconds?: number;
-}
-
-/** How long a re-create waits for Quay's name lock after a delete (the namespace GC worker polls every ~60 s). */
-function nameLockWaitMs(): number {
-  const fromEnv = Number(process.env.QUAY_ORG_NAME_LOCK_WAIT_SECONDS);
-  return (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 300) * 1000;
 }
 
 export class OrganizationProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<OrganizationProps, OrganizationProps> {
@@ -76,30 +72,20 @@ export class OrganizationProvider extends QuayProvider implements pulumi.dynamic
       }
     };
 
-    const deadline = Date.now() + nameLockWaitMs();
-    let outcome: "created" | "exists";
-    for (let wait = 2_000; ; wait = Math.min(wait * 2, 15_000)) {
+    // Quay keeps a deleted organization's name until its namespace GC worker runs: wait for it, bounded.
+    const outcome = await retryWhileNameLocked("organization", inputs.name, async () => {
       try {
-        outcome = await writeOnce(async () => {
+        return await writeOnce(async () => {
           await client.post("/api/v1/organization/", body);
           return "created" as const;
         }, lookup);
-        break;
       } catch (e) {
-        const message = (e as { quayMessage?: string }).quayMessage ?? "";
-        if (/already exists/i.test(message)) {
-          outcome = "exists";
-          break;
-        }
-        // Quay keeps a deleted organization's name until its namespace GC worker runs.
-        if (/Username is not available/i.test(message) && Date.now() < deadline) {
-          void pulumi.log.info(`organization "${inputs.name}": Quay still holds the name of a deleted organization; retrying in ${wait / 1000} s`);
-          await new Promise((r) => setTimeout(r, wait));
-          continue;
-        }
+        if (/already exists/i.test((e as { quayMessage?: string }).quayMessage ?? "")) return "exists" as const;
         throw e;
       }
-    }
+    });
+    // Reads later in this process must not trust an earlier "the organization is gone".
+    forgetOrganizationLookups(client.endpoint, inputs.name);
 
     if (outcome === "exists" && !inputs.adopt) throw alreadyExists("organization", inputs.name);
     const update: Record<string, unknown> = {};

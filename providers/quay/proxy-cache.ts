@@ -223,13 +223,25 @@ export class ProxyCacheProvider extends QuayProvider implements pulumi.dynamic.R
     };
     if (inputs.upstreamUsername) body.upstream_registry_username = inputs.upstreamUsername;
     if (inputs.upstreamPassword) body.upstream_registry_password = inputs.upstreamPassword;
-    await writeOnce(
-      async () => {
-        await client.post(apiPath`/organization/${inputs.organization}/proxycache`, body);
-        return true;
-      },
-      async () => ((await this.get(client, inputs.organization)) ? true : undefined),
-    );
+    try {
+      await writeOnce(
+        async () => {
+          await client.post(apiPath`/organization/${inputs.organization}/proxycache`, body);
+          return true;
+        },
+        async () => ((await this.get(client, inputs.organization)) ? true : undefined),
+      );
+    } catch (e) {
+      // Quay resolves the upstream's name itself (util/security/ssrf.py) before it stores anything.
+      if (/Cannot resolve hostname/i.test((e as { quayMessage?: string }).quayMessage ?? "")) {
+        const host = inputs.upstreamRegistry.split("/", 1)[0];
+        throw new Error(
+          `quay:ProxyCache ${inputs.organization}: ${(e as Error).message}: the Quay host must resolve the upstream registry's name "${host}" ` +
+            `(give the Quay VM a DNS server that knows it, or an /etc/hosts entry), then run \`pulumi up\` again; nothing was configured`,
+        );
+      }
+      throw e;
+    }
   }
 
   /** DELETE (Quay answers 201 "Deleted"); no configuration, or no organization, is already the goal. */

@@ -22,6 +22,7 @@ import {
   diffProps,
   isGone,
   isUnknown,
+  namespaceGone,
 } from "./common";
 import { namespaceName, repositoryName, repositoryRole, robotFullName, splitRobotName, teamName, userName } from "./names";
 
@@ -62,23 +63,6 @@ const permissionGone = () => [/does not have permission for repo/i];
 function permissionPath(p: Pick<RepositoryPermissionProps, "namespace" | "repository" | "kind" | "name">): string {
   // Robots are users in Quay's permission API.
   return `/api/v1/repository/${repoPath(p.namespace, p.repository)}/permissions/${p.kind === "team" ? "team" : "user"}/${encodeSegment(p.name)}`;
-}
-
-/**
- * True when the repository's whole namespace is gone. Quay checks repo-admin permission first, so once an
- * organization is deleted its permissions answer 403, not 404: ask whether the namespace still exists as
- * an organization (404 when not) or as a user (`/users/{name}`, 404 when not).
- */
-async function namespaceGone(client: QuayClient, namespace: string): Promise<boolean> {
-  for (const path of [apiPath`/organization/${namespace}`, apiPath`/users/${namespace}`]) {
-    try {
-      await client.get(path);
-      return false;
-    } catch (e) {
-      if (!isGone(e)) return false;
-    }
-  }
-  return true;
 }
 
 function permissionId(p: Pick<RepositoryPermissionProps, "namespace" | "repository" | "kind" | "name">): string {
@@ -157,7 +141,7 @@ export class RepositoryPermissionProvider extends QuayProvider implements pulumi
       await client.delete(permissionPath(props), { idempotent: true });
     } catch (e) {
       if (isGone(e, permissionGone())) return;
-      if ((e as { status?: number }).status === 403 && (await namespaceGone(client, props.namespace))) return;
+      if (await namespaceGone(client, props.namespace, e)) return;
       throw e;
     }
   }
@@ -169,7 +153,7 @@ export class RepositoryPermissionProvider extends QuayProvider implements pulumi
       return body?.role;
     } catch (e) {
       if (isGone(e, permissionGone())) return undefined;
-      if ((e as { status?: number }).status === 403 && (await namespaceGone(client, p.namespace))) return undefined;
+      if (await namespaceGone(client, p.namespace, e)) return undefined;
       throw e;
     }
   }

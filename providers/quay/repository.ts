@@ -14,6 +14,7 @@ import {
   commonShape,
   diffProps,
   isGone,
+  namespaceGone,
   writeOnce,
 } from "./common";
 import { namespaceName, repositoryName, visibility } from "./names";
@@ -110,7 +111,8 @@ export class RepositoryProvider extends QuayProvider implements pulumi.dynamic.R
         props: compact({ ...props, description: body.description ?? "", visibility: body.is_public ? "public" : "private" }),
       };
     } catch (e) {
-      if (isGone(e)) return {};
+      // A deleted namespace's repositories answer 403: the repository is gone with it.
+      if (isGone(e) || (await namespaceGone(client, props.namespace, e))) return {};
       throw e;
     }
   }
@@ -124,10 +126,11 @@ export class RepositoryProvider extends QuayProvider implements pulumi.dynamic.R
 
   async delete(_id: string, props: RepositoryProps): Promise<void> {
     // Quay answers 204 for a repository that is already gone.
+    const client = clientFor(props.connection, this.overrideToken);
     try {
-      await clientFor(props.connection, this.overrideToken).delete(`/api/v1/repository/${repoPath(props.namespace, props.name)}`, { idempotent: true });
+      await client.delete(`/api/v1/repository/${repoPath(props.namespace, props.name)}`, { idempotent: true });
     } catch (e) {
-      if (!isGone(e)) throw e;
+      if (!(isGone(e) || (await namespaceGone(client, props.namespace, e)))) throw e;
     }
   }
 

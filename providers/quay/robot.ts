@@ -15,6 +15,7 @@ import {
   diffProps,
   isGone,
   isUnknown,
+  organizationGone,
   writeOnce,
 } from "./common";
 import { namespaceName, robotShortName } from "./names";
@@ -118,7 +119,8 @@ export class RobotAccountProvider extends QuayProvider implements pulumi.dynamic
       // A token regenerated in the UI shows up here, so consumers of the output get the working one.
       return { id, props: compact({ ...props, description: body.description ?? props.description, token: body.token ?? props.token }) };
     } catch (e) {
-      if (isGone(e, robotGone())) return {};
+      // A deleted organization's robots answer 403: the robot is gone with it.
+      if (isGone(e, robotGone()) || (await organizationGone(client, props.namespace, e))) return {};
       throw e;
     }
   }
@@ -136,10 +138,11 @@ export class RobotAccountProvider extends QuayProvider implements pulumi.dynamic
   }
 
   async delete(_id: string, props: RobotAccountOutputs): Promise<void> {
+    const client = clientFor(props.connection, this.overrideToken);
     try {
-      await clientFor(props.connection, this.overrideToken).delete(apiPath`/organization/${props.namespace}/robots/${props.name}`, { idempotent: true });
+      await client.delete(apiPath`/organization/${props.namespace}/robots/${props.name}`, { idempotent: true });
     } catch (e) {
-      if (!isGone(e, robotGone())) throw e;
+      if (!(isGone(e, robotGone()) || (await organizationGone(client, props.namespace, e)))) throw e;
     }
   }
 }

@@ -18,6 +18,7 @@ import {
   isGone,
   isUnknown,
   partialCreate,
+  retryWhileNameLocked,
   secretMatches,
   writeOnce,
 } from "./common";
@@ -59,12 +60,6 @@ interface SuperUserView {
   email?: string | null;
   enabled?: boolean;
   super_user?: boolean;
-}
-
-/** How long a re-create waits for Quay's name lock after a delete (the namespace GC worker polls every ~60 s). */
-function nameLockWaitMs(): number {
-  const fromEnv = Number(process.env.QUAY_ORG_NAME_LOCK_WAIT_SECONDS);
-  return (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 300) * 1000;
 }
 
 /** Quay refuses every superuser PUT on a superuser; say what that means for this resource. */
@@ -125,34 +120,23 @@ export class UserProvider extends QuayProvider implements pulumi.dynamic.Resourc
 
     const body: Record<string, unknown> = { username };
     if (inputs.email) body.email = inputs.email;
-    const deadline = Date.now() + nameLockWaitMs();
-    let outcome: "created" | "exists";
-    for (let wait = 2_000; ; wait = Math.min(wait * 2, 15_000)) {
+    // Quay keeps a deleted user's name until its namespace GC worker runs: wait for it, bounded.
+    const outcome = await retryWhileNameLocked("user", username, async () => {
       try {
         // POST is not idempotent (400 "already been taken" the second time): after an unclear outcome, look first.
-        outcome = await writeOnce(async () => {
+        return await writeOnce(async () => {
           await client.post("/api/v1/superuser/users/", body);
           return "created" as const;
         }, async () => ((await lookup()) ? ("created" as const) : undefined));
-        break;
       } catch (e) {
         const message = (e as { quayMessage?: string }).quayMessage ?? "";
         if (/already been taken by an organization/i.test(message)) {
           throw new Error(`quay:User ${username}: the name "${username}" belongs to an organization, not a user; choose another username`);
         }
-        if (/already been taken/i.test(message)) {
-          outcome = "exists";
-          break;
-        }
-        // Quay keeps a deleted user's name until its namespace GC worker runs.
-        if (/Username is not available/i.test(message) && Date.now() < deadline) {
-          void pulumi.log.info(`user "${username}": Quay still holds the name of a deleted namespace; retrying in ${wait / 1000} s`);
-          await new Promise((r) => setTimeout(r, wait));
-          continue;
-        }
+        if (/already been taken/i.test(message)) return "exists" as const;
         throw e;
       }
-    }
+    });
 
     if (outcome === "exists") {
       if (!inputs.adopt) throw alreadyExists("user", username);

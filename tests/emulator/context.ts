@@ -10,6 +10,8 @@ export interface Core {
   state: QuayState;
   config: QuayConfig;
   orgNameLockMs: number;
+  /** Upstream host names the emulated Quay host cannot resolve (besides the RFC 6761 TLDs). */
+  unresolvableHosts: string[];
   now(): number;
   jwtSign(payload: Record<string, unknown>): string;
 }

@@ -26,7 +26,17 @@ export interface QuayEmulatorOptions {
   port?: number;
   latencyMs?: number;
   maxConcurrent?: number;
+  /**
+   * How long a deleted namespace's name stays locked (Quay's namespace GC worker). Default: the
+   * QUAY_EMULATOR_ORG_NAME_LOCK_MS environment variable, else 60 000 (a real Quay with its worker).
+   */
   orgNameLockMs?: number;
+  /**
+   * Host names (exact, or `.suffix`) the emulated Quay host cannot resolve: a proxy cache naming one as
+   * its upstream gets Quay's 400 "Cannot resolve hostname '<host>'". Names under .invalid, .test and
+   * .example never resolve. Default: QUAY_EMULATOR_UNRESOLVABLE_HOSTS (comma-separated), else none.
+   */
+  unresolvableHosts?: string[];
   seed?: number;
 }
 
@@ -106,7 +116,8 @@ export class EmulatorServer {
       get config() {
         return self.config;
       },
-      orgNameLockMs: opts.orgNameLockMs ?? 60_000,
+      orgNameLockMs: opts.orgNameLockMs ?? envNumber("QUAY_EMULATOR_ORG_NAME_LOCK_MS") ?? 60_000,
+      unresolvableHosts: (opts.unresolvableHosts ?? (process.env.QUAY_EMULATOR_UNRESOLVABLE_HOSTS ?? "").split(",")).map((h) => h.trim().toLowerCase()).filter((h) => h),
       now: () => Date.now() + self.clockOffsetMs,
       jwtSign: (p) => self.jwt.sign(p),
     };
@@ -328,10 +339,22 @@ export class EmulatorServer {
         const d = json();
         if (typeof d.latencyMs === "number") this.latencyMs = d.latencyMs;
         if (typeof d.maxConcurrent === "number") this.limiter.max = d.maxConcurrent;
-        return send(200, { latencyMs: this.latencyMs, maxConcurrent: this.limiter.max });
+        if (typeof d.orgNameLockMs === "number" && d.orgNameLockMs >= 0) this.core.orgNameLockMs = d.orgNameLockMs;
+        if (Array.isArray(d.unresolvableHosts)) this.core.unresolvableHosts = d.unresolvableHosts.map((h: unknown) => String(h).trim().toLowerCase()).filter((h: string) => h);
+        const { orgNameLockMs, unresolvableHosts } = this.core;
+        return send(200, { latencyMs: this.latencyMs, maxConcurrent: this.limiter.max, orgNameLockMs, unresolvableHosts });
       }
       default:
         return send(404, { error: `unknown emulator admin route ${route}` });
     }
   }
+}
+
+/** A non-negative number from the environment, or undefined. */
+function envNumber(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number of milliseconds, got "${raw}"`);
+  return n;
 }

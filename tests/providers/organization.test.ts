@@ -63,6 +63,44 @@ describe("quay:Organization provider against the emulator", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
   });
 
+  it("a name Quay keeps locked past the wait fails within the bound, saying it is Quay's GC of the deleted organization", async () => {
+    const name = uniqueName("gclock");
+    const settings = (orgNameLockMs: number) =>
+      fetch(`${quay.emulator.url}/__emulator/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ orgNameLockMs }) });
+    await provider.create(props(name) as never);
+    // A Quay whose namespace GC worker is slow (or not running): the name stays locked for 10 minutes.
+    await settings(600_000);
+    process.env.QUAY_NAME_LOCK_WAIT_SECONDS = "3";
+    try {
+      await provider.delete(name, props(name) as never);
+      quay.emulator.counter.reset();
+      const started = Date.now();
+      const failure = await provider.create(props(name) as never).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      const took = Date.now() - started;
+      expect(failure?.message).toMatch(new RegExp(`"${name}" cannot be created yet: Quay still locks the name`));
+      expect(failure?.message).toMatch(/garbage collection of the deleted organization/);
+      expect(failure?.message).toMatch(/Run `pulumi up` again later/);
+      expect(failure?.message).toMatch(/Username is not available/);
+      // Waited about the bound (3 s), not Quay's lock (10 min) nor the old 300 s; a few POSTs, not hundreds.
+      expect(took).toBeGreaterThanOrEqual(1_500);
+      expect(took).toBeLessThan(8_000);
+      const posts = quay.emulator.counter.snapshot()["POST /api/v1/organization/"];
+      expect(posts).toBeGreaterThanOrEqual(2);
+      expect(posts).toBeLessThanOrEqual(4);
+      // With no wait at all, the first refusal is the answer.
+      process.env.QUAY_NAME_LOCK_WAIT_SECONDS = "0";
+      quay.emulator.counter.reset();
+      await expect(provider.create(props(name) as never)).rejects.toThrow(/Quay still locks the name/);
+      expect(quay.emulator.counter.snapshot()["POST /api/v1/organization/"]).toBe(1);
+    } finally {
+      delete process.env.QUAY_NAME_LOCK_WAIT_SECONDS;
+      await settings(1_500);
+    }
+  });
+
   it("a token change is an in-place update that calls nothing", async () => {
     const name = uniqueName("tok");
     const created = await provider.create(props(name) as never);

@@ -32,6 +32,25 @@ describe("quay:ProxyCache provider against the emulator", () => {
     ({ connection: quay.connection, organization, upstreamRegistry: "quay.io", expirationSeconds: 86400, insecure: false, ...extra }) as never;
   const live = async (org: string) => (await quay.admin.get<ProxyView>(`/api/v1/organization/${org}/proxycache`)).body;
 
+  it("an upstream the Quay host cannot resolve fails with Quay's message and says the Quay host needs DNS for it", async () => {
+    const org = await newOrg("nodns");
+    // The emulated Quay host cannot resolve this name (as a lab whose Quay VM has no DNS for the upstream).
+    await fetch(`${quay.emulator.url}/__emulator/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ unresolvableHosts: ["registry.lab.example.com"] }) });
+    try {
+      const failure = await provider.create(props(org, { upstreamRegistry: "registry.lab.example.com/library" })).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(failure?.message).toMatch(/400 Cannot resolve hostname 'registry\.lab\.example\.com'/);
+      expect(failure?.message).toMatch(/the Quay host must resolve the upstream registry's name/);
+      expect(await live(org)).toMatchObject({ upstream_registry: "" });
+      // Another name still resolves.
+      await expect(provider.create(props(org, { upstreamRegistry: "registry.other.example.com/library" }))).resolves.toMatchObject({ id: org });
+    } finally {
+      await fetch(`${quay.emulator.url}/__emulator/settings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ unresolvableHosts: [] }) });
+    }
+  });
+
   it("check names the property and lets unknown values through in preview", async () => {
     const failure = async (extra: Record<string, unknown>, organization = "someorg") => (await provider.check(props("x"), props(organization, extra))).failures?.[0];
     expect(await failure({}, "Bad_Org!")).toMatchObject({ property: "organization" });

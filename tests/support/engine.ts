@@ -287,9 +287,10 @@ export class EngineStack {
         return rec.report(res.changeSummary, res.stdout, res.stderr);
     }
 
-    async up(): Promise<UpReport> {
+    /** `pulumi up`; with `refresh`, `up --refresh` (what the gated workflow runs). */
+    async up(opts: { refresh?: boolean } = {}): Promise<UpReport> {
         const rec = recorder();
-        const res = await this.stack.up({ onEvent: rec.onEvent, color: "never" });
+        const res = await this.stack.up({ onEvent: rec.onEvent, color: "never", refresh: opts.refresh });
         const outputs: UpReport["outputs"] = {};
         for (const [k, v] of Object.entries(res.outputs)) {
             outputs[k] = { value: v.value, secret: v.secret };

@@ -389,7 +389,8 @@ function validateUpstream(rq: Rq, upstream: string, insecure: boolean): void {
     if (!nameAllowed) throw invalidRequest("The provided registry URL is not allowed");
     return;
   }
-  if (/\.(invalid|test|example)$/.test(lower) || lower === "invalid" || lower === "test" || lower === "example") {
+  const denied = rq.core.unresolvableHosts.some((h) => (h.startsWith(".") ? lower.endsWith(h) : lower === h));
+  if (denied || /\.(invalid|test|example)$/.test(lower) || lower === "invalid" || lower === "test" || lower === "example") {
     throw invalidRequest(`Cannot resolve hostname '${hostname}'`);
   }
   if (blockedByName && !nameAllowed) throw invalidRequest("The provided registry URL is not allowed");
