@@ -218,13 +218,15 @@ prepare() {
   PREPARED_WORK_DIR="$work"
 }
 
-# The stack's quay-mirror:host.connection.agentSocketPath in its committed settings, or nothing.
+# The stack's quay-mirror:host.connection.agentSocketPath in its committed settings, or nothing; "-" for a
+# stack without a host (existing mode: nothing to dial).
 agent_socket() {
   node -e '
     const fs = require("fs"), YAML = require("yaml");
     const host = (YAML.parse(fs.readFileSync(process.argv[1], "utf8")) ?? {}).config?.["quay-mirror:host"];
     const sock = host?.connection?.agentSocketPath;
-    if (typeof sock === "string") process.stdout.write(sock);
+    if (host === undefined) process.stdout.write("-");
+    else if (typeof sock === "string") process.stdout.write(sock);
   ' "$1"
 }
 
@@ -235,6 +237,10 @@ agent_paths() {
   committed="${QM_STACK_CONFIG:-Pulumi.$stack.yaml}"
   [ -f "$committed" ] || die "$committed not found: the agent's socket is its quay-mirror:host.connection.agentSocketPath"
   AGENT_SOCK="$(agent_socket "$committed")"
+  if [ "$AGENT_SOCK" = - ]; then
+    note "$committed has no quay-mirror:host (existing mode): no host to dial, no agent"
+    return 1
+  fi
   [ -n "$AGENT_SOCK" ] || die "$committed sets no quay-mirror:host.connection.agentSocketPath: the program would read the key from quay-mirror:sshPrivateKey instead — fix: set it (e.g. /run/quay-mirror/ssh-agent.sock; docs/pull-request-previews.md)"
   [[ "$AGENT_SOCK" = /* ]] || die "agentSocketPath $AGENT_SOCK in $committed is not an absolute path"
   AGENT_DIR="$(dirname "$AGENT_SOCK")"
@@ -250,7 +256,7 @@ agent_paths() {
 
 start_agent() {
   local out pid rc=0
-  agent_paths "$1"
+  agent_paths "$1" || return 0
   { command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null; } || die "ssh-agent and ssh-add are not installed — fix: apt-get install openssh-client"
   [ -n "${QM_SSH_PRIVATE_KEY:-}" ] || die "QM_SSH_PRIVATE_KEY is empty: the agent needs the host's SSH key (the quay-lab environment's secret of that name)"
   if [ -e "$AGENT_SOCK" ] || [ -L "$AGENT_SOCK" ]; then
@@ -273,7 +279,7 @@ start_agent() {
 
 stop_agent() {
   local pid
-  agent_paths "$1"
+  agent_paths "$1" || return 0
   if [ -f "$AGENT_PIDFILE" ]; then
     pid="$(cat "$AGENT_PIDFILE")"
     if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = ssh-agent ]; then
