@@ -109,7 +109,7 @@ state_salt() {
 }
 
 prepare() {
-  local stack="$1" work committed salt var key missing
+  local stack="$1" work committed salt var key missing agent
   valid_stack "$stack"
   # shellcheck source=scripts/env.sh
   source scripts/env.sh
@@ -175,8 +175,13 @@ prepare() {
   if [ -n "$salt" ] && ! grep -q '^encryptionsalt:' "$work/Pulumi.$stack.yaml"; then
     printf 'encryptionsalt: "%s"\n' "$salt" >>"$work/Pulumi.$stack.yaml"
   fi
+  agent="$(agent_socket "$committed")"
   for var in "${secret_vars[@]}"; do
     [ -n "${!var:-}" ] || continue
+    if [ "$var" = QM_SSH_PRIVATE_KEY ] && [ -n "$agent" ] && [ "$agent" != - ]; then
+      note "\$$var is not made a setting: the stack takes the SSH key from the agent at $agent (scripts/ci-stack.sh start-agent)"
+      continue
+    fi
     key="$(secret_key "$var")"
     pulumi -C "$work" config set --secret --stack "$stack" -- "$key" < <(printf '%s' "${!var}") ||
       die "could not set $key (from $var): is PULUMI_CONFIG_PASSPHRASE the stack's passphrase?"
