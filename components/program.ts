@@ -150,7 +150,7 @@ function quayHostArgs(inputs: ProgramInputs, storageKeys?: KeyPair): QuayHostArg
       {
         path: ["quay-mirror:host", "connection", "agentSocketPath"],
         message: "is set, and so is the secret quay-mirror:sshPrivateKey: the key comes from the SSH agent at that path, or from the secret, not both",
-        fix: "remove the secret (pulumi config rm quay-mirror:sshPrivateKey; in CI: do not pass QM_SSH_PRIVATE_KEY to scripts/ci-stack.sh prepare), or remove agentSocketPath to use the secret",
+        fix: "remove the secret (pulumi config rm quay-mirror:sshPrivateKey; the key goes into the agent: ssh-add, in CI scripts/ci-stack.sh start-agent), or remove agentSocketPath to use the secret",
       },
     ]);
   }

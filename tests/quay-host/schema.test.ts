@@ -411,7 +411,7 @@ describe("the SSH key: privateKey or an agent's socket (agentSocketPath), exactl
   test("agentSocketPath alone is accepted, and kept as given; so is privateKey alone", () => {
     expect(parseQuayHostArgs(agentArgs()).connection).toMatchObject({ agentSocketPath: AGENT });
     expect(parseQuayHostArgs(agentArgs()).connection.privateKey).toBeUndefined();
-    expect(parseQuayHostArgs(labArgs()).connection.agentSocketPath).toBeUndefined();
+    expect((parseQuayHostArgs(labArgs()).connection as Record<string, unknown>).agentSocketPath).toBeUndefined();
   });
 
   test("neither, both, and privateKeyPassword with the agent are refused with the path and the fix", () => {
