@@ -260,10 +260,13 @@ agent_paths() {
 }
 
 start_agent() {
-  local out pid rc=0
+  local out pid rc=0 key="${QM_SSH_PRIVATE_KEY:-}"
+  # From here on the key is a variable of this function only: in no child's environment (not ssh-agent's,
+  # which outlives this step, nor ssh-add's) and on no command line.
+  unset QM_SSH_PRIVATE_KEY
   agent_paths "$1" || return 0
   { command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null; } || die "ssh-agent and ssh-add are not installed — fix: apt-get install openssh-client"
-  [ -n "${QM_SSH_PRIVATE_KEY:-}" ] || die "QM_SSH_PRIVATE_KEY is empty: the agent needs the host's SSH key (the quay-lab environment's secret of that name)"
+  [ -n "$key" ] || die "QM_SSH_PRIVATE_KEY is empty: the agent needs the host's SSH key (the quay-lab environment's secret of that name)"
   if [ -e "$AGENT_SOCK" ] || [ -L "$AGENT_SOCK" ]; then
     SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -l >/dev/null 2>&1 || rc=$?
     [ "$rc" -eq 2 ] || die "an SSH agent already listens at $AGENT_SOCK (another job's?): refusing to share it — fix: scripts/ci-stack.sh stop-agent $1"
@@ -273,12 +276,13 @@ start_agent() {
   pid="$(sed -n 's/^SSH_AGENT_PID=\([0-9][0-9]*\);.*/\1/p' <<<"$out")"
   [ -n "$pid" ] || die "ssh-agent printed no pid"
   printf '%s\n' "$pid" >"$AGENT_PIDFILE"
-  # The key on stdin (printf is a shell builtin: no command line holds it), for at most the job's 6 hours.
-  if ! printf '%s\n' "$QM_SSH_PRIVATE_KEY" | SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -q -t 21600 - >/dev/null 2>&1; then
+  # The key on ssh-add's stdin (printf is a shell builtin: no command line holds it), for at most the job's 6 hours.
+  if ! printf '%s\n' "$key" | SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -q -t 21600 - >/dev/null 2>&1; then
     kill "$pid" 2>/dev/null || true
     rm -f "$AGENT_PIDFILE"
     die "ssh-add refused QM_SSH_PRIVATE_KEY: it must be the PEM text of an unencrypted SSH private key"
   fi
+  key=""
   note "ssh-agent $pid at $AGENT_SOCK holds $(SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -l | awk '{print $2}' | paste -sd ' ' -)"
 }
 

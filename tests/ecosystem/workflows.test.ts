@@ -243,9 +243,13 @@ describe("the pull-request workflows", () => {
     // it; tests/ecosystem/ci-agent.test.ts runs it).
     const script = fs.readFileSync(path.join(repoRoot, "scripts", "ci-stack.sh"), "utf8");
     const keyLines = script.split("\n").filter((l) => /\$\{?QM_SSH_PRIVATE_KEY\b/.test(l) && !/^\s*#/.test(l));
-    expect(keyLines.map((l) => l.trim())).toEqual([
-      expect.stringMatching(/^\[ -n "\$\{QM_SSH_PRIVATE_KEY:-\}" \] \|\| die /),
-      expect.stringMatching(/^if ! printf '%s\\n' "\$QM_SSH_PRIVATE_KEY" \| SSH_AUTH_SOCK="\$AGENT_SOCK" ssh-add -q -t [0-9]+ - /),
+    expect(keyLines.map((l) => l.trim())).toEqual(['local out pid rc=0 key="${QM_SSH_PRIVATE_KEY:-}"']);
+    const startAgent = script.slice(script.indexOf("start_agent() {"), script.indexOf("\n}\n", script.indexOf("start_agent() {")));
+    // taken out of the environment at once (no child inherits it), then only ever written to ssh-add's stdin
+    expect(startAgent).toMatch(/key="\$\{QM_SSH_PRIVATE_KEY:-\}"\n(\s*#.*\n)*\s*unset QM_SSH_PRIVATE_KEY\n/);
+    expect(startAgent.split("\n").filter((l) => /\$key\b/.test(l)).map((l) => l.trim())).toEqual([
+      expect.stringMatching(/^\[ -n "\$key" \] \|\| die /),
+      expect.stringMatching(/^if ! printf '%s\\n' "\$key" \| SSH_AUTH_SOCK="\$AGENT_SOCK" ssh-add -q -t [0-9]+ - /),
     ]);
   });
 
