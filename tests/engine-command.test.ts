@@ -310,9 +310,10 @@ describeWithPrerequisites("@pulumi/command remote resources through the engine (
                         expect(findPlaintext(state, "PRIVATE KEY")).toEqual([]);
                         for (const line of keyBody) expect(findPlaintext(state, line)).toEqual([]);
                     }
+                    // (a secret is stored as {"<sig>": …, "plaintext": "<its JSON>"} when decrypted)
                     const decrypted = JSON.stringify(await stack.exportState({ showSecrets: true }));
-                    expect(decrypted).toContain(`"agentSocketPath":"${sock}"`);
-                    expect(decrypted).not.toContain('"privateKey"');
+                    expect(decrypted).toContain(`agentSocketPath\\":\\"${sock}\\"`);
+                    expect(decrypted).not.toContain("privateKey");
 
                     await stack.destroy();
                     expect(opsLog().slice(2)).toEqual(["delete prev=updated-2"]);
