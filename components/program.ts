@@ -24,10 +24,28 @@ export const SECRET_KEYS = ["sshPrivateKey", "storageSecretKey", "minioAdminSecr
 export function requiredSecretKeys(raw: Record<string, unknown>): string[] {
   const mode = raw.mode ?? "full";
   const keys: string[] = [];
-  if (mode === "full") keys.push("sshPrivateKey");
+  if (mode === "full" && !usesSshAgent(raw.host)) keys.push("sshPrivateKey");
   if (mode === "full" && raw.objectStorage === undefined) keys.push("storageSecretKey");
   if (raw.objectStorage !== undefined) keys.push("minioAdminSecretKey");
   return keys;
+}
+
+/**
+ * `quay-mirror:host.connection.agentSocketPath` is set: the SSH key comes from an agent at that path when a
+ * step runs, and the program reads no `quay-mirror:sshPrivateKey` (the key is neither in it nor in the state).
+ */
+export function usesSshAgent(host: unknown): boolean {
+  const parsed = typeof host === "string" ? safeJson(host) : host;
+  const connection = (parsed as { connection?: unknown } | undefined)?.connection;
+  return typeof connection === "object" && connection !== null && (connection as { agentSocketPath?: unknown }).agentSocketPath !== undefined;
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the long-lived API token's OAuth application lives (the host's sign-in path uses it too). */
@@ -125,11 +143,22 @@ function quayHostArgs(inputs: ProgramInputs, storageKeys?: KeyPair): QuayHostArg
   const cfg = new pulumi.Config("quay-mirror");
   const host = (inputs.config.host ?? {}) as Record<string, Record<string, unknown> | unknown>;
   const given = (host.storage as Record<string, unknown>) ?? {};
+  // The SSH key: from the agent at host.connection.agentSocketPath (never read here), or the sshPrivateKey secret.
+  const agent = usesSshAgent(host);
+  if (agent && cfg.getSecret("sshPrivateKey") !== undefined) {
+    throw new ConfigError(inputs.stackFile, [
+      {
+        path: ["quay-mirror:host", "connection", "agentSocketPath"],
+        message: "is set, and so is the secret quay-mirror:sshPrivateKey: the key comes from the SSH agent at that path, or from the secret, not both",
+        fix: "remove the secret (pulumi config rm quay-mirror:sshPrivateKey; the key goes into the agent: ssh-add, in CI scripts/ci-stack.sh start-agent), or remove agentSocketPath to use the secret",
+      },
+    ]);
+  }
   const args = {
     ...host,
     serverHostname: (host.serverHostname as string | undefined) ?? inputs.config.registryHostname,
     proxyCache: inputs.config.proxyCaches !== undefined,
-    connection: { ...((host.connection as object) ?? {}), privateKey: cfg.requireSecret("sshPrivateKey") },
+    connection: { ...((host.connection as object) ?? {}), ...(agent ? {} : { privateKey: cfg.requireSecret("sshPrivateKey") }) },
     storage: storageKeys ? managedStorage(inputs, given, storageKeys) : { ...given, secretKey: cfg.requireSecret("storageSecretKey") },
     // With managed storage the host gets MinIO's client: the preflight checks the bucket before Quay starts.
     ...(storageKeys ? { tools: { ...((host.tools as object) ?? {}), mcBinary: mcBinaryFor(inputs, host) } } : {}),
@@ -138,7 +167,7 @@ function quayHostArgs(inputs: ProgramInputs, storageKeys?: KeyPair): QuayHostArg
     secretGenerator: "node-crypto",
   } as unknown as QuayHostArgs;
   // Fails with every problem, each as a JSON path under quay-mirror:host in the stack file.
-  const secrets = ["sshPrivateKey", storageKeys ? "minioAdminSecretKey" : "storageSecretKey"].map((k) => `quay-mirror:${k}`).join(", ");
+  const secrets = [...(agent ? [] : ["sshPrivateKey"]), storageKeys ? "minioAdminSecretKey" : "storageSecretKey"].map((k) => `quay-mirror:${k}`).join(", ");
   parseQuayHostArgs(args, `${inputs.stackFile} (quay-mirror:host; secrets ${secrets})`);
   return args;
 }

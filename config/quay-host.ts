@@ -112,6 +112,19 @@ const privateKey = stringOrOutput(
     .refine((v) => v.includes("-----BEGIN "), { message: "privateKey must be the PEM text of an SSH private key (it begins with -----BEGIN) — fix: pass the key's contents, not its path" }),
 );
 
+// A unix socket's path: the kernel's sun_path holds 107 bytes and a NUL.
+const AGENT_SOCKET_MAX = 107;
+const agentSocketPath = z
+  .string({ error: "agentSocketPath must be a string" })
+  .regex(/^\/[A-Za-z0-9._/@+,=~-]+$/, `agentSocketPath must be an absolute path of letters, digits and . _ / @ + , = ~ - — fix: give the fixed path the SSH agent listens on, e.g. /run/quay-mirror/ssh-agent.sock (start it with \`ssh-agent -a <path>\`; ${NO_SHELL})`)
+  .refine((p) => !p.split("/").includes(".."), { message: "agentSocketPath must not contain '..' — fix: give the socket's plain absolute path, e.g. /run/quay-mirror/ssh-agent.sock" })
+  .max(AGENT_SOCKET_MAX, `agentSocketPath must be at most ${AGENT_SOCKET_MAX} characters (a unix socket's path limit) — fix: use a shorter path, e.g. /run/quay-mirror/ssh-agent.sock`);
+
+/** How the SSH key reaches the plugin: exactly one of the two on a connection; at most one on a bastion. */
+const AUTH_FIX =
+  "fix: set agentSocketPath to the path of an SSH agent that holds the key (the key then never enters the program or the stack state; the recommended way for CI: README \"SSH key through an agent\"), " +
+  "or pass the key's PEM text as privateKey (the program's secret quay-mirror:sshPrivateKey)";
+
 const hostKey = z
   .string()
   .refine((v) => !isHostKeyPlaceholder(v), {
@@ -177,6 +190,7 @@ const bastionSchema = z
     port: port("bastion port").default(22),
     user: sshUser.default("root"),
     privateKey: privateKey.optional(),
+    agentSocketPath: agentSocketPath.optional(),
     ...hostKeyFields,
   })
   .strict();
@@ -186,8 +200,9 @@ export const connectionSchema = z
     host: stringOrOutput(hostnameOrIp("host")),
     port: port("port").default(22),
     user: sshUser.default("root"),
-    privateKey,
+    privateKey: privateKey.optional(),
     privateKeyPassword: stringOrOutput(z.string().min(1, "privateKeyPassword must not be empty — fix: omit it for an unencrypted key")).optional(),
+    agentSocketPath: agentSocketPath.optional(),
     ...hostKeyFields,
     bastion: bastionSchema.optional(),
     dialErrorLimit: z.number().int().min(1).max(1000).default(10),
@@ -195,6 +210,16 @@ export const connectionSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.privateKey === undefined && c.agentSocketPath === undefined) {
+      ctx.addIssue({ code: "custom", path: ["privateKey"], message: `one of privateKey and agentSocketPath is required: the plugin has no other way to authenticate — ${AUTH_FIX}` });
+    } else if (c.privateKey !== undefined && c.agentSocketPath !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["agentSocketPath"], message: "privateKey and agentSocketPath are alternatives — fix: keep one of them (agentSocketPath keeps the key out of the program and the stack state)" });
+    } else if (c.agentSocketPath !== undefined && c.privateKeyPassword !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["privateKeyPassword"], message: "privateKeyPassword goes with privateKey, and agentSocketPath is set — fix: remove privateKeyPassword (ssh-add asks for the passphrase when it loads the key into the agent)" });
+    }
+    if (c.bastion?.privateKey !== undefined && c.bastion.agentSocketPath !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["bastion", "agentSocketPath"], message: "privateKey and agentSocketPath are alternatives — fix: keep one of them, or neither (the bastion then uses the connection's)" });
+    }
     checkHostKeySource(c, c.host, c.port, ctx, []);
     if (c.bastion) checkHostKeySource(c.bastion, c.bastion.host, c.bastion.port, ctx, ["bastion"]);
   });

@@ -15,16 +15,25 @@
 #       `pulumi up --yes --skip-preview` (the Automation API's up, which the action uses, never previews),
 #       both with --refresh (drift made by hand shows and is repaired) and the guardrails policy pack
 #       (policy/, docs/policy.md).
+#   scripts/ci-stack.sh start-agent <stack>
+#       The gated up only: an ssh-agent at the stack's quay-mirror:host.connection.agentSocketPath (a directory
+#       of this user, mode 0700), holding the key in $QM_SSH_PRIVATE_KEY (given to `ssh-add -` on stdin, never
+#       on a command line or in a file). Previews start none: they never dial the host.
+#   scripts/ci-stack.sh stop-agent <stack>
+#       Kills the agent start-agent started (the workflow runs it even when the up fails).
 #
 # Environment:
 #   PULUMI_BACKEND_URL      required: the shared state, e.g. Pulumi's S3 backend on the lab's MinIO
 #                           (docs/pull-request-previews.md has the URL and why each parameter is there)
 #   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   the state bucket's MinIO user (s3:// backends)
 #   PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE   required: shared state gets no throwaway one
-#   QUAY_TOKEN, QM_SSH_PRIVATE_KEY, QM_STORAGE_SECRET_KEY, QM_MINIO_ADMIN_SECRET_KEY, QM_BACKUP_PASSPHRASE
-#                           the stack's secret config quay:token, quay-mirror:sshPrivateKey,
-#                           quay-mirror:storageSecretKey, quay-mirror:minioAdminSecretKey,
-#                           quay-mirror:backupPassphrase (optional); set into the generated settings on stdin
+#   QUAY_TOKEN, QM_STORAGE_SECRET_KEY, QM_MINIO_ADMIN_SECRET_KEY, QM_BACKUP_PASSPHRASE
+#                           the stack's secret config quay:token, quay-mirror:storageSecretKey,
+#                           quay-mirror:minioAdminSecretKey, quay-mirror:backupPassphrase (optional); set into
+#                           the generated settings on stdin
+#   QM_SSH_PRIVATE_KEY      start-agent: the host's SSH key, for the agent. prepare: a stack without
+#                           agentSocketPath takes it as quay-mirror:sshPrivateKey (the key then lands in the
+#                           state; the workflows never do this: docs/pull-request-previews.md)
 #   QM_STACK_CONFIG         the stack's settings file (default Pulumi.<stack>.yaml)
 #   QM_CI_STACKS            the stacks CI manages, space-separated (default: every committed Pulumi.<stack>.yaml)
 #   QM_CI_STATE_READ_ONLY   "true": the state key may only read (previews): a stack missing from the state is
@@ -34,7 +43,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-usage() { sed -n '2,30p' "$0" >&2; exit 2; }
+usage() { sed -n '2,39p' "$0" >&2; exit 2; }
 
 # Paths whose change can change every stack's plan: the program, its inputs and its toolchain.
 program_paths='^(Pulumi\.yaml|index\.ts|package\.json|package-lock\.json|tsconfig\.json|components/|providers/|config/|data/|plugins/|scripts/(ci-stack\.sh|lab-stack\.ts|env\.sh|versions\.sh|lib-stack\.sh|lib-npm\.sh|install-pulumi\.sh|ensure-node\.sh))'
@@ -100,7 +109,7 @@ state_salt() {
 }
 
 prepare() {
-  local stack="$1" work committed salt var key missing
+  local stack="$1" work committed salt var key missing agent
   valid_stack "$stack"
   # shellcheck source=scripts/env.sh
   source scripts/env.sh
@@ -166,8 +175,13 @@ prepare() {
   if [ -n "$salt" ] && ! grep -q '^encryptionsalt:' "$work/Pulumi.$stack.yaml"; then
     printf 'encryptionsalt: "%s"\n' "$salt" >>"$work/Pulumi.$stack.yaml"
   fi
+  agent="$(agent_socket "$committed")"
   for var in "${secret_vars[@]}"; do
     [ -n "${!var:-}" ] || continue
+    if [ "$var" = QM_SSH_PRIVATE_KEY ] && [ -n "$agent" ] && [ "$agent" != - ]; then
+      note "\$$var is not made a setting: the stack takes the SSH key from the agent at $agent (scripts/ci-stack.sh start-agent)"
+      continue
+    fi
     key="$(secret_key "$var")"
     pulumi -C "$work" config set --secret --stack "$stack" -- "$key" < <(printf '%s' "${!var}") ||
       die "could not set $key (from $var): is PULUMI_CONFIG_PASSPHRASE the stack's passphrase?"
@@ -180,6 +194,10 @@ prepare() {
   fi
   if [ "${#missing[@]}" -gt 0 ]; then
     for key in "${missing[@]}"; do
+      if [ "$key" = quay-mirror:sshPrivateKey ]; then
+        note "the program needs $key: $committed sets no quay-mirror:host.connection.agentSocketPath. In CI, set it (e.g. /run/quay-mirror/ssh-agent.sock): the key then stays out of the program and the state, previews need none, and the gated up loads it into an agent (scripts/ci-stack.sh start-agent; docs/pull-request-previews.md)"
+        continue
+      fi
       for var in "${secret_vars[@]}"; do
         [ "$(secret_key "$var")" = "$key" ] && note "the program needs $key: set \$$var (a GitHub secret of the same name)"
       done
@@ -203,6 +221,83 @@ prepare() {
     printf 'work-dir=%s\npulumi-version=%s\npolicy-pack=%s\n' "$work" "$PULUMI_VERSION" "$PWD/policy" >>"$GITHUB_OUTPUT"
   fi
   PREPARED_WORK_DIR="$work"
+}
+
+# The stack's quay-mirror:host.connection.agentSocketPath in its committed settings, or nothing; "-" for a
+# stack without a host (existing mode: nothing to dial).
+agent_socket() {
+  node -e '
+    const fs = require("fs"), YAML = require("yaml");
+    const host = (YAML.parse(fs.readFileSync(process.argv[1], "utf8")) ?? {}).config?.["quay-mirror:host"];
+    const sock = host?.connection?.agentSocketPath;
+    if (host === undefined) process.stdout.write("-");
+    else if (typeof sock === "string") process.stdout.write(sock);
+  ' "$1"
+}
+
+# The agent's socket for start-agent/stop-agent: checked, in a directory only this user can enter.
+agent_paths() {
+  local stack="$1" committed mode
+  valid_stack "$stack"
+  committed="${QM_STACK_CONFIG:-Pulumi.$stack.yaml}"
+  [ -f "$committed" ] || die "$committed not found: the agent's socket is its quay-mirror:host.connection.agentSocketPath"
+  AGENT_SOCK="$(agent_socket "$committed")"
+  if [ "$AGENT_SOCK" = - ]; then
+    note "$committed has no quay-mirror:host (existing mode): no host to dial, no agent"
+    return 1
+  fi
+  [ -n "$AGENT_SOCK" ] || die "$committed sets no quay-mirror:host.connection.agentSocketPath: the program would read the key from quay-mirror:sshPrivateKey instead — fix: set it (e.g. /run/quay-mirror/ssh-agent.sock; docs/pull-request-previews.md)"
+  [[ "$AGENT_SOCK" = /* ]] || die "agentSocketPath $AGENT_SOCK in $committed is not an absolute path"
+  AGENT_DIR="$(dirname "$AGENT_SOCK")"
+  AGENT_PIDFILE="$AGENT_SOCK.pid"
+  local me fix
+  me="$(id -un)"
+  fix="create it once for this user: sudo install -d -o $me -m 0700 $AGENT_DIR (and, for after a reboot, the tmpfiles.d line \"d $AGENT_DIR 0700 $me - -\")"
+  { [ -d "$AGENT_DIR" ] && [ ! -L "$AGENT_DIR" ]; } || die "$AGENT_DIR (the directory of agentSocketPath) does not exist — fix: $fix"
+  [ -O "$AGENT_DIR" ] || die "$AGENT_DIR belongs to $(stat -c %U "$AGENT_DIR"), not to $me: another user could reach the agent — fix: $fix"
+  mode="$(stat -c %a "$AGENT_DIR")"
+  (((8#$mode & 8#077) == 0)) || die "$AGENT_DIR has mode $mode: other users could reach the agent — fix: chmod 0700 $AGENT_DIR"
+}
+
+start_agent() {
+  local out pid rc=0 key="${QM_SSH_PRIVATE_KEY:-}"
+  # From here on the key is a variable of this function only: in no child's environment (not ssh-agent's,
+  # which outlives this step, nor ssh-add's) and on no command line.
+  unset QM_SSH_PRIVATE_KEY
+  agent_paths "$1" || return 0
+  { command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null; } || die "ssh-agent and ssh-add are not installed — fix: apt-get install openssh-client"
+  [ -n "$key" ] || die "QM_SSH_PRIVATE_KEY is empty: the agent needs the host's SSH key (the quay-lab environment's secret of that name)"
+  if [ -e "$AGENT_SOCK" ] || [ -L "$AGENT_SOCK" ]; then
+    SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -l >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 2 ] || die "an SSH agent already listens at $AGENT_SOCK (another job's?): refusing to share it — fix: scripts/ci-stack.sh stop-agent $1"
+    rm -f "$AGENT_SOCK" "$AGENT_PIDFILE" # left by an agent that is gone
+  fi
+  out="$(ssh-agent -s -a "$AGENT_SOCK")" || die "ssh-agent could not listen at $AGENT_SOCK"
+  pid="$(sed -n 's/^SSH_AGENT_PID=\([0-9][0-9]*\);.*/\1/p' <<<"$out")"
+  [ -n "$pid" ] || die "ssh-agent printed no pid"
+  printf '%s\n' "$pid" >"$AGENT_PIDFILE"
+  # The key on ssh-add's stdin (printf is a shell builtin: no command line holds it), for at most the job's 6 hours.
+  if ! printf '%s\n' "$key" | SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -q -t 21600 - >/dev/null 2>&1; then
+    kill "$pid" 2>/dev/null || true
+    rm -f "$AGENT_PIDFILE"
+    die "ssh-add refused QM_SSH_PRIVATE_KEY: it must be the PEM text of an unencrypted SSH private key"
+  fi
+  key=""
+  note "ssh-agent $pid at $AGENT_SOCK holds $(SSH_AUTH_SOCK="$AGENT_SOCK" ssh-add -l | awk '{print $2}' | paste -sd ' ' -)"
+}
+
+stop_agent() {
+  local pid
+  agent_paths "$1" || return 0
+  if [ -f "$AGENT_PIDFILE" ]; then
+    pid="$(cat "$AGENT_PIDFILE")"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = ssh-agent ]; then
+      kill "$pid"
+      note "ssh-agent $pid at $AGENT_SOCK stopped"
+    fi
+    rm -f "$AGENT_PIDFILE"
+  fi
+  rm -f "$AGENT_SOCK"
 }
 
 # The backend URL without any user:password@ part, for messages.
@@ -232,6 +327,10 @@ case "$cmd" in
       exec pulumi -C "$PREPARED_WORK_DIR" preview --stack "$stack" --non-interactive --diff --refresh --policy-pack "$PWD/policy" "$@"
     fi
     exec pulumi -C "$PREPARED_WORK_DIR" up --stack "$stack" --non-interactive --yes --skip-preview --refresh --policy-pack "$PWD/policy" "$@"
+    ;;
+  start-agent | stop-agent)
+    [ "$#" -eq 1 ] || usage
+    "${cmd/-/_}" "$1"
     ;;
   *) usage ;;
 esac

@@ -216,6 +216,114 @@ describeWithPrerequisites("@pulumi/command remote resources through the engine (
         );
     }, 240_000);
 
+    // Issue 14 point 6: the key only in an ssh-agent. The state then holds the socket's path and no key, and a
+    // preview (which never dials) needs no agent: the plan is the same with or without one. Local mode: an
+    // `up` fails (see below).
+    test("agentSocketPath: up through a real ssh-agent; with the agent gone a preview plans no change and dials nothing, an up fails naming the socket; the agent back, it works; no key in the state", async () => {
+        if (!toolchain().hasLanguageHost) {
+            console.warn("skipped: needs pulumi-language-nodejs (local mode)");
+            return;
+        }
+        const dir = path.join(tmp, "remote-agent");
+        fs.mkdirSync(dir);
+        const payloadDir = path.join(tmp, "payload-agent");
+        fs.mkdirSync(payloadDir);
+        fs.writeFileSync(path.join(payloadDir, "a.txt"), "alpha\n");
+        const agentDir = path.join(tmp, "agent");
+        fs.mkdirSync(agentDir, { mode: 0o700 });
+        const sock = path.join(agentDir, "ssh-agent.sock");
+        const opsLog = () => fs.readFileSync(path.join(dir, "ops.log"), "utf8").trim().split("\n");
+        // sshd logs every TCP connection it accepts ("Connection from 127.0.0.1 port …").
+        const connections = () => (sshd.log().match(/Connection from 127\.0\.0\.1 port/g) ?? []).length;
+        const until = async (what: string, ok: () => boolean) => {
+            for (const deadline = Date.now() + 10_000; !ok(); await new Promise((r) => setTimeout(r, 50))) {
+                if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+            }
+        };
+        // A real OpenSSH agent in the foreground (-D), given the client key on stdin (`ssh-add -`).
+        const startAgent = async (): Promise<ChildProcess> => {
+            const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+            await until("the agent's socket", () => fs.existsSync(sock));
+            execFileSync("ssh-add", ["-q", "-"], { input: sshd.privateKey, env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: ["pipe", "ignore", "ignore"] });
+            return agent;
+        };
+        const stopAgent = async (agent: ChildProcess) => {
+            agent.kill("SIGTERM");
+            await until("the agent's socket to go", () => !fs.existsSync(sock));
+        };
+        const keyBody = sshd.privateKey.split("\n").filter((l) => l && !l.startsWith("-----"));
+
+        let agent = await startAgent();
+        try {
+            await withEngineStack(
+                {
+                    program: "remote-command",
+                    mode: "local",
+                    config: { host: "127.0.0.1", port: String(sshd.port), user: sshd.user, hostKey: sshd.hostKey, dir, payloadDir, agentSocketPath: sock },
+                    secrets: { stdinSecret: `stdin-${crypto.randomBytes(12).toString("hex")}` },
+                    // Only the configured socket: no agent of the environment stands in for it.
+                    env: { SSH_AUTH_SOCK: "" },
+                },
+                async (stack) => {
+                    const up1 = await stack.up();
+                    expect(stepsFor(up1, "log", CMD).map((s) => s.op)).toEqual(["create"]);
+                    expect(opsLog()).toEqual(["create v1 hello-env"]);
+
+                    // No agent: a preview, with and without --refresh, plans no change and opens no connection.
+                    await stopAgent(agent);
+                    const before = connections();
+                    for (const refresh of [false, true]) {
+                        const pre = await stack.preview({ refresh });
+                        expect({ refresh, ops: pre.steps.filter((s) => s.type === CMD || s.type === COPY).map((s) => s.op).filter((op) => op !== "same" && op !== "refresh") }).toEqual({ refresh, ops: [] });
+                        expect(pre.summary.update ?? 0).toBe(0);
+                        expect(pre.summary.same).toBeGreaterThan(5);
+                    }
+                    // A change previews as that change, still without an agent and without a connection.
+                    await stack.setConfig("version", "2");
+                    const planned = await stack.preview();
+                    expect(stepsFor(planned, "log", CMD).map((s) => s.op)).toEqual(["update"]);
+                    expect(stepsFor(planned, "stdin", CMD).map((s) => s.op)).toEqual(["same"]);
+                    expect(connections()).toBe(before);
+
+                    // An up without the agent fails before dialing, naming the socket and the fix.
+                    const err: Error = await stack.up().then(
+                        () => {
+                            throw new Error("up should fail without an agent");
+                        },
+                        (e: Error) => e,
+                    );
+                    const text = String(err.message ?? err);
+                    expect(text).toContain(`connection.agentSocketPath: no SSH agent answers at ${sock}`);
+                    expect(text).toContain(`ssh-agent -a ${sock}`);
+                    expect(connections()).toBe(before);
+                    expect(opsLog()).toEqual(["create v1 hello-env"]);
+
+                    // The agent back: the same up works.
+                    agent = await startAgent();
+                    const up2 = await stack.up();
+                    expect(stepsFor(up2, "log", CMD).map((s) => s.op)).toEqual(["update"]);
+                    expect(opsLog()).toEqual(["create v1 hello-env", "update v2 prev=created-1"]);
+
+                    // The state, even decrypted with the passphrase, holds the socket's path and no key.
+                    for (const showSecrets of [false, true]) {
+                        const state = await stack.exportState({ showSecrets });
+                        expect(findPlaintext(state, "PRIVATE KEY")).toEqual([]);
+                        for (const line of keyBody) expect(findPlaintext(state, line)).toEqual([]);
+                    }
+                    // (a secret is stored as {"<sig>": …, "plaintext": "<its JSON>"} when decrypted)
+                    const decrypted = JSON.stringify(await stack.exportState({ showSecrets: true }));
+                    expect(decrypted).toContain(`agentSocketPath\\":\\"${sock}\\"`);
+                    expect(decrypted).not.toContain("privateKey");
+
+                    await stack.destroy();
+                    expect(opsLog().slice(2)).toEqual(["delete prev=updated-2"]);
+                },
+            );
+        } finally {
+            agent.kill("SIGTERM");
+        }
+    }, 300_000);
+
     // Runs the program through the language host ("local"): a failed `up` of an inline program leaves the
     // Node SDK's pending RPCs rejecting in this process ("Resource monitor is terminating").
     test("a failing command fails the update with its exit status and output, without stdin or environment values", async () => {

@@ -71,8 +71,10 @@ export interface QuayHostBastionArgs {
   port?: number;
   /** Bastion SSH user. Default "root". */
   user?: string;
-  /** PEM private key for the bastion (a secret). Default: the target's key. */
+  /** PEM private key for the bastion (a secret). Default: the target's key, or its agent. */
   privateKey?: StringInput;
+  /** The SSH agent for the bastion (instead of privateKey). Default: the target's key, or its agent. */
+  agentSocketPath?: string;
   /** The bastion's key in authorized_keys format (`ssh-ed25519 AAAA…`). One of hostKey, knownHostsFile, hostKeyPolicy: "trust-on-first-use" is required. */
   hostKey?: string;
   /** A known_hosts file (read at program time) whose entry for the bastion is pinned as its hostKey. */
@@ -89,10 +91,21 @@ export interface QuayHostConnectionArgs {
   port?: number;
   /** SSH user: root, or a user with passwordless sudo (`sudo -n`). Default "root". */
   user?: string;
-  /** PEM private key (a secret: pass `pulumi.secret(...)` or a secret config value). */
-  privateKey: StringInput;
-  /** Passphrase of an encrypted private key (a secret). */
+  /**
+   * PEM private key (a secret: pass `pulumi.secret(...)` or a secret config value). It is an input of every
+   * step, so it is stored (encrypted) in the stack's state: whoever holds the stack's passphrase can read it.
+   * Exactly one of privateKey and agentSocketPath.
+   */
+  privateKey?: StringInput;
+  /** Passphrase of an encrypted private key (a secret). Only with privateKey. */
   privateKeyPassword?: StringInput;
+  /**
+   * The unix socket of an SSH agent that holds the key (`ssh-agent -a <path>`; `ssh-add`), a fixed absolute
+   * path: the key never enters the program or the stack state, only this path does. A preview dials nothing
+   * and needs no agent; `up` fails before dialing when no agent listens there, or when it holds no key.
+   * Exactly one of privateKey and agentSocketPath.
+   */
+  agentSocketPath?: string;
   /**
    * The host's key in authorized_keys format (`ssh-ed25519 AAAA…`): every SSH connection requires it to match.
    * One of hostKey, knownHostsFile and hostKeyPolicy: "trust-on-first-use" is required (README: "SSH host key").
@@ -538,8 +551,9 @@ type Connection = {
   host: pulumi.Input<string>;
   port: number;
   user: string;
-  privateKey: pulumi.Output<string>;
+  privateKey?: pulumi.Output<string>;
   privateKeyPassword?: pulumi.Output<string>;
+  agentSocketPath?: string;
   hostKey: pulumi.Input<string>;
   dialErrorLimit: number;
   perDialTimeout: number;
@@ -547,7 +561,8 @@ type Connection = {
     host: string;
     port: number;
     user: string;
-    privateKey: pulumi.Output<string>;
+    privateKey?: pulumi.Output<string>;
+    agentSocketPath?: string;
     hostKey: pulumi.Input<string>;
     dialErrorLimit: number;
     perDialTimeout: number;
@@ -558,18 +573,25 @@ type Connection = {
 function buildConnection(s: QuayHostSettings): Connection {
   const c = s.connection;
   const host = pulumi.Output.isInstance(c.host) ? checkLater(c.host, lateRules.host, ["connection", "host"]) : c.host;
-  const privateKey = pulumi.secret(pulumi.Output.isInstance(c.privateKey) ? checkLater(c.privateKey, lateRules.privateKey, ["connection", "privateKey"]) : c.privateKey);
+  // Exactly one of the key and the agent (the schema refused both and neither). With the agent, only its
+  // socket's path is an input: the key is neither in the program nor in the state.
+  const auth: { privateKey: pulumi.Output<string> } | { agentSocketPath: string } =
+    c.agentSocketPath !== undefined
+      ? { agentSocketPath: c.agentSocketPath }
+      : { privateKey: pulumi.secret(pulumi.Output.isInstance(c.privateKey) ? checkLater(c.privateKey, lateRules.privateKey, ["connection", "privateKey"]) : c.privateKey!) };
   // Always pinned (or the explicit trust-on-first-use marker): the schema refused settings without either.
   const hostKey = resolveHostKey(c, host, c.port, ["connection"]);
-  const conn: Connection = { host, port: c.port, user: c.user, privateKey, hostKey, dialErrorLimit: c.dialErrorLimit, perDialTimeout: c.perDialTimeout };
-  if (c.privateKeyPassword !== undefined) conn.privateKeyPassword = pulumi.secret(pulumi.output(c.privateKeyPassword));
+  const conn: Connection = { host, port: c.port, user: c.user, ...auth, hostKey, dialErrorLimit: c.dialErrorLimit, perDialTimeout: c.perDialTimeout };
+  if (c.privateKeyPassword !== undefined && "privateKey" in auth) conn.privateKeyPassword = pulumi.secret(pulumi.output(c.privateKeyPassword));
   if (c.bastion !== undefined) {
     const b = c.bastion;
+    const bastionAuth =
+      b.privateKey !== undefined ? { privateKey: pulumi.secret(pulumi.output(b.privateKey)) } : b.agentSocketPath !== undefined ? { agentSocketPath: b.agentSocketPath } : auth;
     conn.proxy = {
       host: b.host,
       port: b.port,
       user: b.user,
-      privateKey: b.privateKey !== undefined ? pulumi.secret(pulumi.output(b.privateKey)) : privateKey,
+      ...bastionAuth,
       hostKey: resolveHostKey(b, b.host, b.port, ["connection", "bastion"]),
       dialErrorLimit: c.dialErrorLimit,
       perDialTimeout: c.perDialTimeout,

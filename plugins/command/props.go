@@ -74,7 +74,13 @@ func collectSecrets(v resource.PropertyValue, inSecret bool, r *redactor) {
 			r.add(u.StringValue(), true)
 		}
 	case u.IsObject():
-		for _, e := range u.ObjectValue() {
+		for k, e := range u.ObjectValue() {
+			if k == "agentSocketPath" && !isSecret(e) {
+				// A socket's path, inside a secret only because the SDK marks the whole connection secret:
+				// kept readable, so "no SSH agent answers at <path>" names it.
+				collectSecrets(e, false, r)
+				continue
+			}
 			collectSecrets(e, inSecret, r)
 		}
 	case u.IsArray():

@@ -45,6 +45,12 @@ const hostKeyFix = "fix: pin the host's key in authorized_keys format (`ssh-keys
 	"checked against `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host's console), or opt in to " +
 	"trust-on-first-use with hostKey \"" + TrustOnFirstUse + "\""
 
+// agentFix is how to provide the agent agentSocketPath names.
+func agentFix(sock string) string {
+	return fmt.Sprintf("fix: start an agent there and add the host's key: `ssh-agent -a %s`, then `SSH_AUTH_SOCK=%s ssh-add <key-file>` "+
+		"(in CI the gated up job does this: scripts/ci-stack.sh start-agent); a preview needs no agent", sock, sock)
+}
+
 func (c *Connection) name() string {
 	if c.what == "" {
 		return "connection"
@@ -130,11 +136,25 @@ func (c *Connection) clientConfig() (*ssh.ClientConfig, func(), error) {
 		conn, err := net.Dial("unix", sock)
 		if err != nil {
 			if c.AgentSocketPath != "" {
-				return nil, cleanup, fmt.Errorf("could not reach the SSH agent at %s: %w", sock, err)
+				// Permanent (dial never retries it): nothing answers at the configured path.
+				return nil, cleanup, fmt.Errorf("%s.agentSocketPath: no SSH agent answers at %s (%v) — %s", c.name(), sock, err, agentFix(sock))
 			}
 		} else {
+			client := agent.NewClient(conn)
+			if c.AgentSocketPath != "" {
+				// An agent without keys would fail authentication on every retry: say so once, before dialing.
+				keys, err := client.List()
+				if err != nil {
+					_ = conn.Close()
+					return nil, cleanup, fmt.Errorf("%s.agentSocketPath: the SSH agent at %s did not list its keys: %v — %s", c.name(), sock, err, agentFix(sock))
+				}
+				if len(keys) == 0 {
+					_ = conn.Close()
+					return nil, cleanup, fmt.Errorf("%s.agentSocketPath: the SSH agent at %s holds no key — %s", c.name(), sock, agentFix(sock))
+				}
+			}
 			cleanup = func() { _ = conn.Close() }
-			cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
+			cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(client.Signers))
 		}
 	}
 	if c.Password != "" {

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { SECRET_KEYS, quayMirror } from "../../components/program";
+import { SECRET_KEYS, quayMirror, requiredSecretKeys, usesSshAgent } from "../../components/program";
 import { ConfigError } from "../../config/errors";
 import { loadProgramInputs, rawStackConfig } from "../../config/program";
 import { fillHostKeyPlaceholders, isHostKeyPlaceholder } from "../../config/known-hosts";
@@ -56,7 +56,9 @@ function previewConfig(file: string): Record<string, string> {
 
 /** Secret config keys the program reads in the stack's mode (what scripts/lab-stack.ts missing-secrets lists). */
 function secretKeysFor(config: Record<string, string>): string[] {
-  const keys = SECRET_KEYS.map((k) => `${NS}:${k}`);
+  // A host whose key comes from an SSH agent takes no sshPrivateKey (and refuses one).
+  const agent = usesSshAgent(config[`${NS}:host`]);
+  const keys = SECRET_KEYS.filter((k) => !(agent && k === "sshPrivateKey")).map((k) => `${NS}:${k}`);
   if (config[`${NS}:mode`] === "existing") keys.push("quay:token");
   return keys;
 }
@@ -95,12 +97,15 @@ interface Declared {
 async function declareUnderMocks(
   file: string,
   config: Record<string, string> = previewConfig(file),
-): Promise<{ declared: Declared[]; registryHostname: string; apiUrl: string; proxyCacheMirrors: unknown; secretOutputs: string[] }> {
+  extraSecrets: Record<string, string> = {},
+): Promise<{ declared: Declared[]; registryHostname: string; apiUrl: string; proxyCacheMirrors: unknown; secretOutputs: string[]; remoteInputs: { name: string; inputs: Record<string, unknown> }[] }> {
   const declared: Declared[] = [];
+  const remoteInputs: { name: string; inputs: Record<string, unknown> }[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         declared.push({ type: args.type, name: args.name });
+        if (args.type.startsWith("command:remote:")) remoteInputs.push({ name: args.name, inputs: args.inputs as Record<string, unknown> });
         const state: Record<string, unknown> = { ...args.inputs };
         // Outputs the program reads from its resources: generated secrets, tokens, the robot's full name.
         if (args.type.endsWith("/local:RandomSecret")) state.result = "Mocked0Secret0Value0123456789abcd";
@@ -115,8 +120,8 @@ async function declareUnderMocks(
     stackOf(file),
     true,
   );
-  const secrets = secretKeysFor(config);
-  pulumi.runtime.setAllConfig({ ...config, ...Object.fromEntries(secrets.map((k) => [k, throwawaySecret(k)])) }, secrets);
+  const secrets = [...secretKeysFor(config), ...Object.keys(extraSecrets)];
+  pulumi.runtime.setAllConfig({ ...config, ...Object.fromEntries(secrets.map((k) => [k, extraSecrets[k] ?? throwawaySecret(k)])) }, secrets);
 
   const outputs = quayMirror(repoRoot);
   const value = <T>(o: pulumi.Input<T>) => new Promise<T>((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
@@ -136,6 +141,7 @@ async function declareUnderMocks(
     apiUrl: await value(outputs.apiUrl),
     proxyCacheMirrors: outputs.proxyCacheMirrors,
     secretOutputs: secretOutputs.sort(),
+    remoteInputs,
   };
 }
 
@@ -309,6 +315,73 @@ describe("object storage and backups settings", () => {
       process.env.PATH = savedPath;
     }
   });
+});
+
+describe("the SSH key of Pulumi.lab.yaml comes from an ssh-agent (host.connection.agentSocketPath)", () => {
+  const file = "Pulumi.lab.yaml";
+  const lab = previewConfig(file);
+  const AGENT = "/run/quay-mirror/ssh-agent.sock";
+  const raw = () => Object.fromEntries(Object.entries(configBlock(file)).filter(([k]) => k.startsWith(`${NS}:`)).map(([k, v]) => [k.slice(NS.length + 1), v]));
+  const withoutAgent = () => {
+    const host = JSON.parse(lab[`${NS}:host`]) as { connection: Record<string, unknown> };
+    delete host.connection.agentSocketPath;
+    return { ...lab, [`${NS}:host`]: JSON.stringify(host) };
+  };
+  /** A step's connection as the engine gets it (the SDK marks it secret: unwrap). */
+  const connectionOf = (inputs: Record<string, unknown>) => {
+    const c = inputs.connection as Record<string, unknown>;
+    return (c["4dabf18193072939515e22adb298388d"] ? c.value : c) as Record<string, unknown>;
+  };
+
+  test("the committed lab names a fixed agent socket, and the program requires no SSH key secret for it", () => {
+    expect((configBlock(file)[`${NS}:host`] as { connection: Record<string, unknown> }).connection.agentSocketPath).toBe(AGENT);
+    expect(requiredSecretKeys(raw())).not.toContain("sshPrivateKey");
+    expect(requiredSecretKeys(raw())).toEqual(["minioAdminSecretKey"]);
+    // Without the socket, the key is a required secret again (a stack of one's own on a laptop).
+    const host = raw().host as { connection: Record<string, unknown> };
+    delete host.connection.agentSocketPath;
+    expect(requiredSecretKeys({ ...raw(), host })).toContain("sshPrivateKey");
+  });
+
+  test("every host step and upload (QuayBackups' included) gets the socket's path and no private key", async () => {
+    const { remoteInputs } = await declareUnderMocks(file, lab);
+    expect(remoteInputs.map((r) => r.name)).toEqual(expect.arrayContaining(["quay-config", "quay-mc-binary", "backups-timer"].filter((n) => remoteInputs.some((r) => r.name === n))));
+    expect(remoteInputs.some((r) => r.name.startsWith("backups-"))).toBe(true);
+    expect(remoteInputs.length).toBeGreaterThan(10);
+    for (const r of remoteInputs) {
+      const conn = connectionOf(r.inputs);
+      expect({ step: r.name, agentSocketPath: conn.agentSocketPath, privateKey: conn.privateKey }).toEqual({ step: r.name, agentSocketPath: AGENT, privateKey: undefined });
+    }
+    expect(JSON.stringify(remoteInputs)).not.toMatch(/PRIVATE KEY/);
+  }, 120_000);
+
+  test("without the socket, the key from the sshPrivateKey secret is every step's privateKey (what the agent keeps out of the state)", async () => {
+    const pem = throwawaySecret(`${NS}:sshPrivateKey`);
+    const { remoteInputs } = await declareUnderMocks(file, withoutAgent(), { [`${NS}:sshPrivateKey`]: pem });
+    expect(remoteInputs.length).toBeGreaterThan(10);
+    for (const r of remoteInputs) expect({ step: r.name, privateKey: connectionOf(r.inputs).privateKey }).toEqual({ step: r.name, privateKey: pem });
+  }, 120_000);
+
+  test("the sshPrivateKey secret next to agentSocketPath is refused, naming the key and the fix; a bad socket path names its JSON path", async () => {
+    let message = "";
+    try {
+      await declareUnderMocks(file, lab, { [`${NS}:sshPrivateKey`]: throwawaySecret(`${NS}:sshPrivateKey`) });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(file);
+    expect(message).toMatch(/\$\["quay-mirror:host"\]\.connection\.agentSocketPath: is set, and so is the secret quay-mirror:sshPrivateKey.* — fix: remove the secret \(pulumi config rm quay-mirror:sshPrivateKey/);
+    const host = JSON.parse(lab[`${NS}:host`]) as { connection: Record<string, unknown> };
+    host.connection.agentSocketPath = "ssh-agent.sock";
+    message = "";
+    try {
+      await declareUnderMocks(file, { ...lab, [`${NS}:host`]: JSON.stringify(host) });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(file);
+    expect(message).toMatch(/\$\.connection\.agentSocketPath: agentSocketPath must be an absolute path/);
+  }, 120_000);
 });
 
 describe("Pulumi.lab-existing.yaml through the real engine", () => {

@@ -167,7 +167,8 @@ describe("the pull-request workflows", () => {
           "PULUMI_STATE_READONLY_SECRET_KEY",
           "PULUMI_CONFIG_PASSPHRASE",
           "QUAY_TOKEN",
-          "QM_SSH_PRIVATE_KEY",
+          // The SSH key: only the gated up's agent step (below).
+          ...(file === UP_WORKFLOW ? ["QM_SSH_PRIVATE_KEY"] : []),
           "QM_STORAGE_SECRET_KEY",
           "QM_MINIO_ADMIN_SECRET_KEY",
           "QM_BACKUP_PASSPHRASE",
@@ -212,6 +213,44 @@ describe("the pull-request workflows", () => {
     const labels = (wf: Workflow) => new Set(Object.values(wf.jobs).flatMap((j) => (j["runs-on"] as string[]).filter((l) => l !== "self-hosted")));
     const shared = [...labels(preview)].filter((l) => labels(up).has(l));
     expect(shared).toEqual([]);
+  });
+
+  test("no SSH key for a preview: only the gated up job has it, in one step that loads it into an ssh-agent (stdin), stopped at the end", () => {
+    // A preview never dials the host, and the stack's host.connection.agentSocketPath keeps the key out of
+    // the program and the state: the preview workflow and the plan job name no SSH key at all.
+    expect(fs.readFileSync(PREVIEW_WORKFLOW, "utf8")).not.toMatch(/SSH_PRIVATE_KEY|sshPrivateKey|ssh-agent|ssh-add/);
+    expect(secretsOf(up.jobs.plan)).not.toContain("QM_SSH_PRIVATE_KEY");
+    expect(JSON.stringify(up.jobs.plan)).not.toMatch(/SSH_PRIVATE_KEY|start-agent/);
+    expect(secretsOf(up.jobs.stacks)).toEqual([]);
+    // In the up job: not in the job's environment, not in prepare's (it would become a setting, then state),
+    // only in the agent step, after the toolchain check and before the engine.
+    const job = up.jobs.up;
+    const steps = job.steps ?? [];
+    expect(secretsOf(job.env)).not.toContain("QM_SSH_PRIVATE_KEY");
+    const holders = steps.filter((st) => secretsOf(st).includes("QM_SSH_PRIVATE_KEY"));
+    expect(holders.map((st) => [st.run, st.env])).toEqual([
+      ['bash scripts/ci-stack.sh start-agent "$STACK"', { STACK: "${{ matrix.stack }}", QM_SSH_PRIVATE_KEY: "${{ secrets.QM_SSH_PRIVATE_KEY }}" }],
+    ]);
+    const start = steps.indexOf(holders[0]!);
+    const strict = steps.findIndex((st) => /^bash scripts\/verify-toolchain\.sh check$/.test(st.run ?? ""));
+    const engine = steps.findIndex((st) => PULUMI_ACTION.test(st.uses ?? ""));
+    const stop = steps.findIndex((st) => st.run === 'bash scripts/ci-stack.sh stop-agent "$STACK"');
+    expect({ strict, start, engine, stop }).toEqual({ strict, start: strict + 1, engine: start + 1, stop: engine + 1 });
+    // The agent is stopped even when the up fails.
+    expect((steps[stop] as Step & { if?: string }).if).toBe("always()");
+    expect(steps.slice(stop + 1)).toEqual([]);
+    // start-agent hands the key to `ssh-add -` on stdin (a shell builtin writes it: no command line holds
+    // it; tests/ecosystem/ci-agent.test.ts runs it).
+    const script = fs.readFileSync(path.join(repoRoot, "scripts", "ci-stack.sh"), "utf8");
+    const keyLines = script.split("\n").filter((l) => /\$\{?QM_SSH_PRIVATE_KEY\b/.test(l) && !/^\s*#/.test(l));
+    expect(keyLines.map((l) => l.trim())).toEqual(['local out pid rc=0 key="${QM_SSH_PRIVATE_KEY:-}"']);
+    const startAgent = script.slice(script.indexOf("start_agent() {"), script.indexOf("\n}\n", script.indexOf("start_agent() {")));
+    // taken out of the environment at once (no child inherits it), then only ever written to ssh-add's stdin
+    expect(startAgent).toMatch(/key="\$\{QM_SSH_PRIVATE_KEY:-\}"\n(\s*#.*\n)*\s*unset QM_SSH_PRIVATE_KEY\n/);
+    expect(startAgent.split("\n").filter((l) => /\$key\b/.test(l)).map((l) => l.trim())).toEqual([
+      expect.stringMatching(/^\[ -n "\$key" \] \|\| die /),
+      expect.stringMatching(/^if ! printf '%s\\n' "\$key" \| SSH_AUTH_SOCK="\$AGENT_SOCK" ssh-add -q -t [0-9]+ - /),
+    ]);
   });
 
   test("the cached toolchain is checked against scripts/toolchain.sha256 before a job of the up workflow runs it, and again before the engine runs", () => {

@@ -308,6 +308,56 @@ describe("QuayHost", () => {
     expect(() => new QuayHost("bad2", { ...labArgs(), imageArchive: "/nonexistent/quay.tar" } as any)).toThrow(/\$\.imageArchive: no such file/);
   });
 
+  describe("the SSH key through an agent (connection.agentSocketPath)", () => {
+    const AGENT = "/run/quay-mirror/ssh-agent.sock";
+    const connectionOf = async (c: Captured) => unwrap<Record<string, any>>(pulumi.output(c.props.connection) as any);
+
+    test("every step and upload gets the agent's socket and no private key; the bastion uses the same agent unless it has its own key", async () => {
+      const args = labArgs();
+      delete args.connection.privateKey;
+      args.connection.agentSocketPath = AGENT;
+      args.connection.bastion = { host: "bastion.example.com", hostKey: BASTION_KEY };
+      const { captured, host } = await build("agent", args);
+      const remote = captured.filter((c) => c.type.startsWith("command:remote:"));
+      expect(remote.length).toBeGreaterThan(5);
+      for (const c of remote) {
+        const conn = await connectionOf(c);
+        expect({ step: c.name, conn }).toEqual({
+          step: c.name,
+          conn: expect.objectContaining({ agentSocketPath: AGENT, proxy: expect.objectContaining({ agentSocketPath: AGENT, hostKey: BASTION_KEY }) }),
+        });
+        expect(Object.keys(conn)).not.toContain("privateKey");
+        expect(Object.keys(conn.proxy)).not.toContain("privateKey");
+      }
+      // What QuayBackups reuses: the same connection.
+      const shared = await unwrap<Record<string, any>>(pulumi.output(host.connection) as any);
+      expect(shared.agentSocketPath).toBe(AGENT);
+      expect(Object.keys(shared)).not.toContain("privateKey");
+      // Nothing the engine received holds a key.
+      expect(JSON.stringify(engineInputs.filter((e) => e.name.startsWith("agent-")))).not.toMatch(/PRIVATE KEY/);
+
+      // A bastion with a key of its own: that key for the bastion, the agent for the host.
+      const own = labArgs();
+      delete own.connection.privateKey;
+      own.connection.agentSocketPath = AGENT;
+      own.connection.bastion = { host: "bastion.example.com", hostKey: BASTION_KEY, privateKey: PEM };
+      const o = await build("agentown", own);
+      const conn = await connectionOf(o.commands.find((c) => c.name === "agentown-config")!);
+      expect(conn.agentSocketPath).toBe(AGENT);
+      expect(conn.proxy.privateKey).toBe(PEM);
+      expect(conn.proxy.agentSocketPath).toBeUndefined();
+      // And the other way round: the host's key, the bastion through an agent.
+      const mixed = labArgs();
+      mixed.connection.bastion = { host: "bastion.example.com", hostKey: BASTION_KEY, agentSocketPath: AGENT };
+      const m = await build("keyagent", mixed);
+      const mc = await connectionOf(m.commands.find((c) => c.name === "keyagent-config")!);
+      expect(mc.privateKey).toBe(PEM);
+      expect(mc.agentSocketPath).toBeUndefined();
+      expect(mc.proxy).toMatchObject({ agentSocketPath: AGENT });
+      expect(Object.keys(mc.proxy)).not.toContain("privateKey");
+    });
+  });
+
   describe("the SSH host key", () => {
     const hostKeysOf = async (c: Captured) => unwrap<{ hostKey?: string; proxy?: { hostKey?: string } }>(pulumi.output(c.props.connection) as any);
 

@@ -398,3 +398,47 @@ describe("the SSH host key", () => {
     expect(problems(withoutKey((c) => (c.hostKeyPolicy = "strict")))[0]!.path).toBe("$.connection.hostKey");
   });
 });
+
+describe("the SSH key: privateKey or an agent's socket (agentSocketPath), exactly one", () => {
+  const AGENT = "/run/quay-mirror/ssh-agent.sock";
+  const agentArgs = () => {
+    const args = labArgs();
+    delete args.connection.privateKey;
+    args.connection.agentSocketPath = AGENT;
+    return args;
+  };
+
+  test("agentSocketPath alone is accepted, and kept as given; so is privateKey alone", () => {
+    expect(parseQuayHostArgs(agentArgs()).connection).toMatchObject({ agentSocketPath: AGENT });
+    expect(parseQuayHostArgs(agentArgs()).connection.privateKey).toBeUndefined();
+    expect((parseQuayHostArgs(labArgs()).connection as Record<string, unknown>).agentSocketPath).toBeUndefined();
+  });
+
+  test("neither, both, and privateKeyPassword with the agent are refused with the path and the fix", () => {
+    const neither = agentArgs();
+    delete neither.connection.agentSocketPath;
+    expect(problems(neither)).toEqual([{ path: "$.connection.privateKey", message: expect.stringMatching(/^one of privateKey and agentSocketPath is required: .* — fix: set agentSocketPath to the path of an SSH agent that holds the key/) }]);
+    const both = agentArgs();
+    both.connection.privateKey = PEM;
+    expect(problems(both)).toEqual([{ path: "$.connection.agentSocketPath", message: expect.stringMatching(/^privateKey and agentSocketPath are alternatives — fix: keep one of them/) }]);
+    const password = agentArgs();
+    password.connection.privateKeyPassword = "pw";
+    expect(problems(password)).toEqual([{ path: "$.connection.privateKeyPassword", message: expect.stringMatching(/goes with privateKey, and agentSocketPath is set — fix: remove privateKeyPassword/) }]);
+    const bastion = agentArgs();
+    bastion.connection.bastion = { host: "bastion.example.com", hostKey: HOST_KEY, privateKey: PEM, agentSocketPath: AGENT };
+    expect(problems(bastion)).toEqual([{ path: "$.connection.bastion.agentSocketPath", message: expect.stringMatching(/^privateKey and agentSocketPath are alternatives — fix: keep one of them, or neither/) }]);
+  });
+
+  test.each([
+    ["ssh-agent.sock", /must be an absolute path .* — fix: give the fixed path the SSH agent listens on/],
+    ["$SSH_AUTH_SOCK", /must be an absolute path/],
+    ["/run/x/../agent.sock", /must not contain '\.\.'/],
+    ["/tmp/a b.sock", /must be an absolute path/],
+    [`/${"a".repeat(107)}`, /at most 107 characters \(a unix socket's path limit\)/],
+    [7, /agentSocketPath must be a string/],
+  ])("agentSocketPath %j is refused", (value, message) => {
+    const args = agentArgs();
+    args.connection.agentSocketPath = value;
+    expect(problems(args)).toEqual([{ path: "$.connection.agentSocketPath", message: expect.stringMatching(message) }]);
+  });
+});

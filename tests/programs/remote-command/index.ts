@@ -4,7 +4,8 @@
 //
 // Stack config (project namespace):
 //   host, port, user, hostKey   the SSH server and its pinned host key (authorized_keys format)
-//   privateKey (secret)          the client key
+//   privateKey (secret)          the client key; or
+//   agentSocketPath              the socket of an ssh-agent that holds it (the key then is in no input)
 //   dir                          a directory on the SSH host where the commands leave their traces
 //   payloadDir                   a local directory copied with a FileArchive
 //   stdinSecret (secret)         passed as stdin; must never reach the state in plain text
@@ -15,11 +16,12 @@ import { remote, types } from "@pulumi/command";
 
 export default function remoteCommandProgram(): Record<string, pulumi.Output<unknown>> {
     const cfg = new pulumi.Config();
+    const agentSocketPath = cfg.get("agentSocketPath");
     const connection: types.input.remote.ConnectionArgs = {
         host: cfg.require("host"),
         port: cfg.requireNumber("port"),
         user: cfg.require("user"),
-        privateKey: cfg.requireSecret("privateKey"),
+        ...(agentSocketPath !== undefined ? { agentSocketPath } : { privateKey: cfg.requireSecret("privateKey") }),
         hostKey: cfg.require("hostKey"),
         dialErrorLimit: 3,
         perDialTimeout: 5,
