@@ -14,9 +14,8 @@ const lengthMessage = (what: string, n: number) =>
 const quayName = (what: string) =>
   z
     .string()
-    .superRefine((v, ctx) => {
-      if (v.length < 2 || v.length > 255) ctx.addIssue({ code: "custom", message: lengthMessage(what, v.length), abort: true });
-    })
+    .min(2, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
+    .max(255, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
     .regex(new RegExp(QUAY_NAME_PATTERN), `${what} must be lowercase letters and digits separated by single '.', '_' or '-'`);
 
 const robotRef = z
@@ -44,9 +43,7 @@ export const repositorySchema = z
     organization: quayName("organization name"),
     name: z
       .string()
-      .superRefine((v, ctx) => {
-        if (v.length > 255) ctx.addIssue({ code: "custom", message: `repository name is ${v.length} characters long; Quay allows at most 255 (util/names.py) — fix: shorten the name or its nesting`, abort: true });
-      })
+      .max(255, { error: (issue) => `repository name is ${String(issue.input).length} characters long; Quay allows at most 255 (util/names.py) — fix: shorten the name or its nesting`, abort: true })
       .regex(new RegExp(QUAY_REPOSITORY_PATTERN), "must be lowercase path segments separated by '/' (Quay's extended repository names)")
       .describe("Repository name; '/' nests"),
     visibility: z.enum(["private", "public"]).default("private"),

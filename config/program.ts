@@ -107,9 +107,9 @@ export function loadProgramInputs(raw: Record<string, unknown>, projectDir: stri
 
   const declared = new Set(model.repositories.map(repositoryFullName));
   const mirrorRepositories: DestinationRepository[] = [];
-  config.mirrorMappings.forEach((m) => {
+  config.mirrorMappings.forEach((m, i) => {
     const file = resolve(m.file);
-    const { repositories } = destinationRepositories(loadMapping(file), config.registryHostname, m.organization, file);
+    const { repositories } = destinationRepositories(loadMapping(file), config.registryHostname, m.organization, `${file} (quay-mirror:mirrorMappings[${i}] of ${stackFile})`);
     for (const r of repositories) {
       const full = `${r.organization}/${r.name}`;
       if (!declared.has(full)) {

@@ -49,23 +49,123 @@ export function lineColumn(text: string, offset: number): { line: number; column
 }
 
 /**
- * JSON.parse with a ConfigError naming the line and column of the syntax error. `secret`: the file holds
- * secrets, so the parser's message (which may quote the text) is left out.
+ * The offset of the first JSON syntax error in `text` (a strict scanner: V8's messages do not always give a
+ * position), or -1 when the text is valid JSON.
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const string = () => {
+    if (text[i] !== '"') fail();
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail();
+      if (text[i] === "\\") {
+        i++;
+        if (text[i] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? "x")) fail();
+      }
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        string();
+        ws();
+        if (text[i] !== ":") fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "}") {
+          i++;
+          return;
+        }
+        fail();
+      }
+    } else if (c === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "]") {
+          i++;
+          return;
+        }
+        fail();
+      }
+    } else if (c === '"') {
+      string();
+    } else {
+      const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+      if (!m) fail();
+      i += m![0].length;
+    }
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : -1;
+  } catch (at) {
+    if (typeof at === "number") return Math.min(at, text.length);
+    throw at;
+  }
+}
+
+/**
+ * JSON.parse with a ConfigError naming the line and column of the syntax error. The parser's own message is
+ * left out when it quotes the text (and always for `secret` files such as pull secrets).
  */
 export function parseJsonText(text: string, file: string, what: string, fix = "fix the JSON syntax at that place", secret = false): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const message = (e as Error).message;
-    const position = /at position (\d+)/.exec(message);
-    const lc = /\(line (\d+) column (\d+)\)/.exec(message);
-    const where = lc ? { line: Number(lc[1]), column: Number(lc[2]) } : position ? lineColumn(text, Number(position[1])) : text.trim() === "" ? { line: 1, column: 1 } : undefined;
-    const detail = message.replace(/\s*\(line \d+ column \d+\)/, "").replace(/^JSON\.parse: /, "");
-    const issue: ConfigIssue = {
-      path: [where ? `line ${where.line} column ${where.column}` : "syntax"],
-      message: `the ${what} is not valid JSON${text.trim() === "" ? ": the file is empty" : secret ? "" : `: ${detail}`}`,
-      fix,
-    };
+    const offset = jsonErrorOffset(text);
+    const where = lineColumn(text, offset < 0 ? 0 : offset);
+    const v8 = (e as Error).message;
+    const quotesText = /"/.test(v8.replace(/^Unexpected token '.'/, ""));
+    const empty = text.trim() === "";
+    const trailingComma = offset > 0 && "]}".includes(text[offset] ?? "") && text.slice(0, offset).trimEnd().endsWith(",");
+    const detail = empty
+      ? ": the file is empty"
+      : trailingComma
+        ? ": a comma before the closing bracket (JSON allows no trailing comma)"
+        : secret || quotesText
+          ? ""
+          : `: ${v8.replace(/\s*\(line \d+ column \d+\)/, "").replace(/( in JSON)? at position \d+/, "")}`;
+    const near = empty || trailingComma ? "" : offset >= 0 && offset < text.length && !secret ? ` (at ${JSON.stringify(text[offset])})` : offset >= text.length ? " (the text ends too early)" : "";
+    const issue: ConfigIssue = { path: [`line ${where.line} column ${where.column}`], message: `the ${what} is not valid JSON${detail}${near}`, fix };
     throw new ConfigError(file, [issue]);
   }
 }
