@@ -49,7 +49,7 @@ describe("bad input through scripts/preview-lab.sh", () => {
     ["an apiUrl without a scheme", () => existing("  quay-mirror:apiUrl: quay.example.com\n"), [/site\.yaml \$\["quay-mirror:apiUrl"\]: has no scheme — fix: .*https:\/\/quay\.example\.com/], null],
     ["a model file that does not exist", () => existing("  quay-mirror:apiUrl: https://quay.example.com\n  quay-mirror:modelFile: data/quay/no-such-model.json\n"), [/site\.yaml \$\["quay-mirror:modelFile"\]: the model file "data\/quay\/no-such-model\.json" does not exist.* — fix: /], null],
     ["a proxy-cache upstream listed twice", () => existing("  quay-mirror:apiUrl: https://quay.example.com\n  quay-mirror:proxyCaches:\n    upstreams: [quay.io, quay.io]\n"), [/site\.yaml \$\["quay-mirror:proxyCaches"\]\.upstreams\[1\]: upstream "quay\.io" is listed twice/], null],
-    ["quayVersion: latest", () => lab().replace(/quayVersion: v[0-9.]+/, "quayVersion: latest"), [/site\.yaml \(quay-mirror:host.*\$\.quayVersion: quayVersion is a moving tag.* — fix: pin a release tag/], null],
+    ["quayVersion: latest", () => lab().replace(/quayVersion: v[0-9.]+/, "quayVersion: latest"), [/site\.yaml \(quay-mirror:host[^\n]*:\n\s+\$\.quayVersion: quayVersion is a moving tag.* — fix: pin a release tag/], null],
     ["an SSH public key as quay-mirror:sshPrivateKey", () => lab(), [/site\.yaml \$\.config\["quay-mirror:sshPrivateKey"\]: quay-mirror:sshPrivateKey is an SSH PUBLIC key.* — fix: /], PUBLIC_KEY],
   ];
 
