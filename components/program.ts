@@ -8,6 +8,7 @@ import { parseObjectStorageArgs } from "../config/object-storage";
 import { ProgramInputs, loadProgramInputs, rawStackConfig } from "../config/program";
 import { parseQuayBackupsArgs } from "../config/quay-backups";
 import { parseQuayHostArgs } from "../config/quay-host";
+import { checkEngineConfig, stackSettingsFile } from "../config/stack-file";
 import { ApiToken } from "../providers/quay/api-token";
 import { MirrorRegistry } from "./mirror-registry";
 import { ObjectStorage, ObjectStorageArgs } from "./object-storage";
@@ -232,9 +233,23 @@ export interface QuayMirrorOutputs {
   backups?: pulumi.Output<{ location: string; units: { backup: string; restoreValidate: string } }>;
 }
 
+/**
+ * What only the program sees of the settings: a secret key whose value the engine does not hold as a secret
+ * (written in plain text), and decrypted secret values of the wrong shape (an SSH public key as the private
+ * key). Checked before anything is declared; the values are never printed.
+ */
+function checkSecrets(stackFile: string): void {
+  const all = pulumi.runtime.allConfig();
+  // @internal in the SDK but exported (runtime/config.js); without it the plain-text check is skipped.
+  const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+  checkEngineConfig(all, isSecret, stackFile);
+}
+
 export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutputs {
-  const stackFile = `Pulumi.${pulumi.getStack()}.yaml`;
-  const inputs = loadProgramInputs(rawStackConfig(pulumi.runtime.allConfig(), "quay-mirror", SECRET_KEYS), projectDir, path.join(projectDir, stackFile));
+  // The file the user wrote: scripts/lib-stack.sh runs the engine on a generated copy of it.
+  const stackFile = stackSettingsFile(projectDir, pulumi.getStack());
+  checkSecrets(stackFile);
+  const inputs = loadProgramInputs(rawStackConfig(pulumi.runtime.allConfig(), "quay-mirror", SECRET_KEYS), projectDir, stackFile);
   const { config } = inputs;
 
   validateComponentArgs(inputs);

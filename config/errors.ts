@@ -14,12 +14,24 @@ export function jsonPath(path: (string | number)[]): string {
   return "$" + path.map((p) => (typeof p === "number" ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join("");
 }
 
+/** Where in the file: `line 3 column 5` for text positions (a path of one "line …" element), else the JSON path. */
+export function location(path: (string | number)[]): string {
+  return path.length === 1 && typeof path[0] === "string" && /^line \d+/.test(path[0]) ? path[0] : jsonPath(path);
+}
+
+/**
+ * Bad configuration. It is also a Pulumi `RunError` (the SDK recognises one by this marker, also across copies
+ * of the SDK): when it escapes the program, the engine prints only the message (file, path, fix), without a
+ * stack trace or a dump of the object. tests/config/errors.test.ts checks that the SDK still sees it so.
+ */
 export class ConfigError extends Error {
   readonly file: string;
   readonly issues: ConfigIssue[];
+  /** @pulumi/pulumi's RunError marker (errors.js: RunError.isInstance). */
+  readonly __pulumiRunError = true;
 
   constructor(file: string, issues: ConfigIssue[]) {
-    const lines = issues.map((i) => `  ${file} ${jsonPath(i.path)}: ${i.message}${i.fix ? ` — fix: ${i.fix}` : ""}`);
+    const lines = issues.map((i) => `  ${file} ${location(i.path)}: ${i.message}${i.fix ? ` — fix: ${i.fix}` : ""}`);
     super(`${issues.length} problem${issues.length === 1 ? "" : "s"} in ${file}:\n${lines.join("\n")}`);
     this.name = "ConfigError";
     this.file = file;

@@ -1,7 +1,7 @@
 // oc-mirror's dry-run mapping.txt: which destination repositories the real run will push to.
-import * as fs from "fs";
 import { QUAY_REPOSITORY_PATTERN } from "../providers/quay/names";
 import { ConfigError, ConfigIssue } from "./errors";
+import { readTextFile } from "./text-file";
 
 export interface MappingEntry {
   line: number;
@@ -66,14 +66,20 @@ export function destinationRepositories(entries: MappingEntry[], registryHostnam
   const issues: ConfigIssue[] = [];
   const valid = new RegExp(QUAY_REPOSITORY_PATTERN);
   let skipped = 0;
+  const otherHosts = new Set<string>();
   for (const e of entries) {
     const { registry, repository } = splitReference(e.destination);
     const [org, ...rest] = repository.split("/");
+    if (registry.toLowerCase() !== registryHostname.toLowerCase()) otherHosts.add(registry);
     if (registry.toLowerCase() !== registryHostname.toLowerCase() || org !== organization || rest.length === 0) {
       skipped++;
       continue;
     }
     const name = rest.join("/");
+    if (name.length > 255) {
+      issues.push({ path: [`line ${e.line}`], message: `repository name is ${name.length} characters long; Quay allows at most 255 (util/names.py)`, fix: "shorten the destination path (oc-mirror's --dest, or the image's nesting)" });
+      continue;
+    }
     if (!valid.test(name)) {
       issues.push({ path: [`line ${e.line}`], message: `repository name ${JSON.stringify(name)} is not valid in Quay`, fix: "lowercase path segments of [a-z0-9._-] separated by '/'" });
       continue;
@@ -81,15 +87,25 @@ export function destinationRepositories(entries: MappingEntry[], registryHostnam
     names.add(name);
   }
   if (issues.length) throw new ConfigError(file, issues);
+  // A mapping that pre-seeds nothing is a mistake (wrong file, wrong registry or organization), not a no-op.
+  if (names.size === 0) {
+    const message =
+      entries.length === 0
+        ? "the mapping has no mapping lines: it would pre-seed nothing"
+        : entries.every((e) => splitReference(e.destination).registry.toLowerCase() !== registryHostname.toLowerCase())
+          ? `none of its ${entries.length} destinations is on ${registryHostname} (they are on ${[...otherHosts].slice(0, 3).join(", ")}): it would pre-seed nothing`
+          : `none of its ${entries.length} destinations is in organization ${organization} on ${registryHostname}: it would pre-seed nothing`;
+    throw new ConfigError(file, [
+      {
+        path: [entries.length ? `line ${entries[0].line}` : "line 1"],
+        message,
+        fix: `give the dry-run mapping of an oc-mirror run with --dest docker://${registryHostname}/${organization} (mapping.txt of \`oc-mirror --dry-run\`), or correct quay-mirror:registryHostname / the mapping's organization in the stack config`,
+      },
+    ]);
+  }
   return { repositories: [...names].sort().map((name) => ({ organization, name })), skipped };
 }
 
 export function loadMapping(file: string): MappingEntry[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError(file, [{ path: [], message: `cannot read the mapping file: ${(e as Error).message}`, fix: "check quay-mirror:mirrorMappings in the stack config" }]);
-  }
-  return parseMapping(text, file);
+  return parseMapping(readTextFile(file, "mapping file", "check quay-mirror:mirrorMappings in the stack config"), file);
 }

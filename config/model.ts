@@ -1,15 +1,21 @@
 // The registry model (data/quay/bootstrap-model.json): one zod schema is the single source of truth;
 // the committed JSON Schema is generated from it (scripts/generate-schemas.ts) so editors validate the file.
-import * as fs from "fs";
 import { z } from "zod";
 import { QUAY_NAME_PATTERN, QUAY_REPOSITORY_PATTERN } from "../providers/quay/names";
 import { ConfigError, ConfigIssue, issuesFromZod } from "./errors";
+import { parseJsonText, readTextFile } from "./text-file";
+
+// Lengths as Quay enforces them (quay/quay util/validation.py MIN/MAX_USERNAME_LENGTH for organizations, users
+// and robot short names; data/model/team.py MIN/MAX_TEAMNAME_LENGTH; util/names.py: a repository name of at
+// most 255 characters). The length gets its own message: a 256-character name is not "not lowercase".
+const lengthMessage = (what: string, n: number) =>
+  `${what} is ${n} characters long; Quay allows 2 to 255 — fix: use a name of at most 255 characters`;
 
 const quayName = (what: string) =>
   z
     .string()
-    .min(2, `${what} must be 2 to 255 characters`)
-    .max(255, `${what} must be 2 to 255 characters`)
+    .min(2, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
+    .max(255, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
     .regex(new RegExp(QUAY_NAME_PATTERN), `${what} must be lowercase letters and digits separated by single '.', '_' or '-'`);
 
 const robotRef = z
@@ -37,6 +43,7 @@ export const repositorySchema = z
     organization: quayName("organization name"),
     name: z
       .string()
+      .max(255, { error: (issue) => `repository name is ${String(issue.input).length} characters long; Quay allows at most 255 (util/names.py) — fix: shorten the name or its nesting`, abort: true })
       .regex(new RegExp(QUAY_REPOSITORY_PATTERN), "must be lowercase path segments separated by '/' (Quay's extended repository names)")
       .describe("Repository name; '/' nests"),
     visibility: z.enum(["private", "public"]).default("private"),
@@ -160,7 +167,16 @@ export function crossCheckModel(model: RegistryModel): ConfigIssue[] {
       add(["repositories", i, "visibility"], `repository "${repositoryFullName(r)}" is public in mirror organization "${r.organization}"`, `set "visibility": "private"; mirror content is private`);
     }
   });
-  model.robots.forEach((r, i) => needOrg(["robots", i, "organization"], r.organization));
+  model.robots.forEach((r, i) => {
+    needOrg(["robots", i, "organization"], r.organization);
+    // Quay stores a robot as the user <organization>+<shortname>, a name of at most 255 characters.
+    const full = robotFullName(r);
+    if (full.length > 255) add(["robots", i, "name"], `robot "${r.organization}+…" is ${full.length} characters long as <organization>+<name>; Quay allows at most 255 for the robot's username`, `shorten the robot's name (or the organization's)`);
+    const org = orgs.get(r.organization);
+    if (r.mirror && org && !org.mirror) {
+      add(["robots", i, "mirror"], `mirror robot "${full}" is in organization "${r.organization}", which is not a mirror namespace`, `set "mirror": true on organization "${r.organization}" if oc-mirror pushes there, or remove "mirror" from the robot`);
+    }
+  });
 
   model.teams.forEach((t, i) => {
     needOrg(["teams", i, "organization"], t.organization);
@@ -208,8 +224,37 @@ export function crossCheckModel(model: RegistryModel): ConfigIssue[] {
     checkGrantee(["namespacePermissions", i], p, p.organization, "a namespace permission");
   });
 
+  // One grant per grantee and scope: two entries (the same or different roles) leave the result to the order
+  // in which Quay applies them.
+  const grants = <P extends { role: string; robot?: string; user?: string; team?: string }>(items: P[], section: string, scopeOf: (p: P) => string, what: string) => {
+    const seen = new Map<string, { i: number; role: string }>();
+    items.forEach((p, i) => {
+      const g = granteeOf(p);
+      if (!g) return;
+      const key = `${scopeOf(p)} ${g.kind} ${g.name}`;
+      const first = seen.get(key);
+      if (!first) {
+        seen.set(key, { i, role: p.role });
+        return;
+      }
+      add(
+        [section, i],
+        first.role === p.role
+          ? `${g.kind} "${g.name}" is granted "${p.role}" on ${what} "${scopeOf(p)}" twice (first at ${section}[${first.i}])`
+          : `${g.kind} "${g.name}" gets two different roles on ${what} "${scopeOf(p)}": "${first.role}" at ${section}[${first.i}] and "${p.role}" here`,
+        `keep one entry with the role it needs`,
+      );
+    });
+  };
+  grants(model.namespacePermissions, "namespacePermissions", (p) => p.organization, "organization");
+  grants(model.repositoryPermissions, "repositoryPermissions", (p) => p.repository, "repository");
+
   if (model.clusterPullUser) {
-    model.clusterPullUser.namespaces.forEach((ns, i) => needOrg(["clusterPullUser", "namespaces", i], ns));
+    model.clusterPullUser.namespaces.forEach((ns, i) => {
+      needOrg(["clusterPullUser", "namespaces", i], ns);
+      const first = model.clusterPullUser!.namespaces.indexOf(ns);
+      if (first < i) add(["clusterPullUser", "namespaces", i], `namespace "${ns}" is listed twice (first at namespaces[${first}])`, `remove one of the two`);
+    });
     if (robots.has(model.clusterPullUser.username) || orgs.has(model.clusterPullUser.username)) {
       add(["clusterPullUser", "username"], `"${model.clusterPullUser.username}" is already an organization or robot name`, `pick another username`);
     }
@@ -227,17 +272,6 @@ export function parseRegistryModel(raw: unknown, file: string): RegistryModel {
 }
 
 export function loadRegistryModel(file: string): RegistryModel {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError(file, [{ path: [], message: `cannot read the model file: ${(e as Error).message}`, fix: "check the path in the stack config (quay-mirror:modelFile)" }]);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, [{ path: [], message: `not valid JSON: ${(e as Error).message}`, fix: "fix the JSON syntax" }]);
-  }
-  return parseRegistryModel(raw, file);
+  const text = readTextFile(file, "model file", "check the path in the stack config (quay-mirror:modelFile)");
+  return parseRegistryModel(parseJsonText(text, file, "model file"), file);
 }

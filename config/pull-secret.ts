@@ -1,6 +1,7 @@
 // Pull secrets (dockerconfigjson): read upstream credentials from one, and build the one clusters use.
 import { z } from "zod";
 import { ConfigError, issuesFromZod } from "./errors";
+import { parseJsonText } from "./text-file";
 
 export const dockerConfigSchema = z.object({
   auths: z.record(
@@ -25,12 +26,7 @@ export interface RegistryCredential {
 
 /** Parses a pull secret; the error names the file but never echoes its content. */
 export function parseDockerConfig(text: string, file: string): DockerConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new ConfigError(file, [{ path: [], message: "not valid JSON", fix: "use the pull secret exactly as downloaded (a dockerconfigjson document)" }]);
-  }
+  const raw = parseJsonText(text, file, "pull secret", "use the pull secret exactly as downloaded (a dockerconfigjson document)", true);
   const parsed = dockerConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, issuesFromZod(parsed.error));
   return parsed.data;

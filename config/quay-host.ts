@@ -105,12 +105,28 @@ const sshUser = z
   .string({ error: "user must be a string" })
   .regex(SSH_USER_RE, `user must be a POSIX login name — fix: lowercase letters, digits, '_' and '-', starting with a letter or '_' (${NO_SHELL})`);
 
-const privateKey = stringOrOutput(
-  z
-    .string()
-    .min(1, "privateKey must not be empty — fix: pass the PEM text of the SSH key (as a secret)")
-    .refine((v) => v.includes("-----BEGIN "), { message: "privateKey must be the PEM text of an SSH private key (it begins with -----BEGIN) — fix: pass the key's contents, not its path" }),
-);
+/**
+ * Why a value is not an SSH private key, or undefined. Never includes the value (it may be the real key).
+ * A public key (`ssh-ed25519 AAAA…`, the contents of id_*.pub, or a PEM "PUBLIC KEY") is the usual mix-up.
+ */
+export function sshPrivateKeyProblem(v: string): string | undefined {
+  const t = v.trim();
+  if (t === "") return "privateKey must not be empty — fix: pass the PEM text of the SSH private key (as a secret)";
+  if (/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-[a-z0-9]+|sk-(ssh-ed25519|ecdsa-sha2-[a-z0-9]+)@openssh\.com)(-cert-v01@openssh\.com)? AAAA/.test(t) || /-----BEGIN (SSH2 |RSA |EC )?PUBLIC KEY-----/.test(t)) {
+    return "privateKey is an SSH PUBLIC key (the contents of a .pub file), not the private key — fix: set the private key file, the one without .pub: `scripts/pulumi.sh config set --secret quay-mirror:sshPrivateKey < ~/.ssh/id_ed25519`";
+  }
+  if (!t.includes("-----BEGIN ") || !/PRIVATE KEY-----/.test(t)) {
+    return "privateKey must be the PEM text of an SSH private key (it begins with -----BEGIN … PRIVATE KEY-----) — fix: pass the key's contents, not its path: `scripts/pulumi.sh config set --secret quay-mirror:sshPrivateKey < ~/.ssh/id_ed25519`";
+  }
+  return undefined;
+}
+
+const privateKeyText = z.string().superRefine((v, ctx) => {
+  const problem = sshPrivateKeyProblem(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const privateKey = stringOrOutput(privateKeyText);
 
 // A unix socket's path: the kernel's sun_path holds 107 bytes and a NUL.
 const AGENT_SOCKET_MAX = 107;
@@ -318,9 +334,16 @@ export function canonicalIp(addr: string): string {
   return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
 }
 
+/** Tags that move: an upgrade would happen whenever the host pulls, not when someone runs the procedure. */
+const MOVING_TAG_RE = /^(latest|stable|main|master|nightly|edge|next|dev|devel|current|release)$/i;
+
 const quayVersion = z
   .string()
   .regex(IMAGE_TAG_RE, `quayVersion must be an image tag — fix: e.g. ${DEFAULT_QUAY_VERSION} (${NO_SHELL})`)
+  .refine((v) => !MOVING_TAG_RE.test(v), {
+    message: `quayVersion is a moving tag: the image behind it changes without a change to the stack, which defeats the upgrade procedure (an upgrade must be a reviewed change of the stack file, made after a backup) — fix: pin a release tag such as ${DEFAULT_QUAY_VERSION} (or set quayImage to <repository>@sha256:<digest>)`,
+    abort: true,
+  })
   .superRefine((v, ctx) => {
     const m = /^v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)?(?:[-.].*)?$/.exec(v);
     if (!m) return; // a non-semver tag (e.g. a nightly): cannot check the version
@@ -477,6 +500,10 @@ export const quayHostArgsSchema = z
       .regex(IMAGE_REF_RE, `quayImage must be an image reference such as ${QUAY_IMAGE_REPOSITORY}:${DEFAULT_QUAY_VERSION} — fix: registry/path:tag or @sha256:digest (${NO_SHELL})`)
       .refine((v) => /:[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(v.replace(/@sha256:[a-f0-9]{64}$/, "")) || /@sha256:/.test(v), {
         message: "quayImage must name a tag or a digest — fix: append :<tag> (e.g. :v3.18.0) or @sha256:<digest>; an untagged reference means :latest, which moves",
+        abort: true,
+      })
+      .refine((v) => /@sha256:/.test(v) || !MOVING_TAG_RE.test(v.slice(v.lastIndexOf(":") + 1)), {
+        message: "quayImage names a moving tag: the image behind it changes without a change to the stack, which defeats the upgrade procedure — fix: pin a release tag (e.g. :v3.18.0) or a digest (@sha256:…)",
       })
       .optional(),
     imageArchive: z
@@ -602,6 +629,8 @@ export interface QuayHostConfigIssue {
 /** Every problem with the arguments at once, each with its JSON path and the fix. */
 export class QuayHostConfigError extends Error {
   readonly issues: QuayHostConfigIssue[];
+  /** @pulumi/pulumi's RunError marker: the engine prints the message only, no stack trace (config/errors.ts). */
+  readonly __pulumiRunError = true;
   constructor(issues: QuayHostConfigIssue[], where = "QuayHost arguments") {
     super(`${issues.length} problem${issues.length === 1 ? "" : "s"} in ${where}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
     this.name = "QuayHostConfigError";
@@ -668,7 +697,7 @@ export function checkLater(value: StringInput, schema: z.ZodType<string>, path: 
 /** The plain-string rules, for values that were Outputs at parse time. */
 export const lateRules = {
   host: hostnameOrIp("host"),
-  privateKey: z.string().min(1, "privateKey must not be empty").refine((v) => v.includes("-----BEGIN "), { message: "privateKey must be the PEM text of an SSH private key — fix: pass the key's contents, not its path" }),
+  privateKey: privateKeyText,
   nonEmpty: z.string().min(1, "must not be empty"),
 };
 

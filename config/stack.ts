@@ -4,13 +4,16 @@ import { ConfigError, issuesFromZod } from "./errors";
 
 const hostname = z
   .string()
-  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$/, "must be a hostname (optionally :port), without scheme or path");
+  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$/, "must be a hostname (optionally :port), without scheme or path — fix: e.g. quay.example.com");
 
 const registryHost = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9](?::\d{1,5})?(?:\/[a-z0-9._-]+)*$/, "must be a registry host such as quay.io or registry.redhat.io (no scheme)");
+  .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9](?::\d{1,5})?(?:\/[a-z0-9._-]+)*$/, "must be a registry host such as quay.io or registry.redhat.io (no scheme) — fix: write only the host (and path), in lowercase");
 
-const orgName = z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, "must be a Quay organization name");
+const orgName = z
+  .string()
+  .max(255, "is longer than 255 characters, the most Quay allows for an organization name (util/validation.py MAX_USERNAME_LENGTH) — fix: use a shorter name")
+  .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, "must be a Quay organization name — fix: lowercase letters and digits separated by single '.', '_' or '-'");
 
 export const stackConfigSchema = z
   .object({
@@ -19,7 +22,11 @@ export const stackConfigSchema = z
     /** The name clusters pull from (behind the TLS-terminating proxy). */
     registryHostname: hostname,
     /** Quay API base URL in existing mode (e.g. https://quay.example.com). In full mode it comes from the host. */
-    apiUrl: z.string().regex(/^https?:\/\/[^\s/]+\/?$/, "must be an http(s) base URL without a path").optional(),
+    apiUrl: z
+      .string()
+      .refine((v) => /^[a-z][a-z0-9+.-]*:\/\//i.test(v), { message: "has no scheme — fix: write the base URL with its scheme, e.g. https://quay.example.com", abort: true })
+      .regex(/^https?:\/\/[^\s/]+\/?$/, "must be an http(s) base URL without a path — fix: e.g. https://quay.example.com (the program adds /api/v1 itself)")
+      .optional(),
     /** The registry model, relative to the project directory. */
     modelFile: z.string().min(1).default("data/quay/bootstrap-model.json"),
     /** oc-mirror dry-run mappings whose destination repositories are declared before the real push. */
@@ -70,11 +77,24 @@ export const stackConfigSchema = z
         message: "backups run on the provisioned host and upload with the users objectStorage creates — fix: use them in full mode together with quay-mirror:objectStorage, or remove quay-mirror:backups",
       });
     }
+    // Each upstream is one cache organization: listed twice, the engine would fail with "Duplicate resource URN".
+    const caches = new Map<string, number>();
+    c.proxyCaches?.upstreams.forEach((u, i) => {
+      const org = cacheOrganizationName(u.toLowerCase());
+      const first = caches.get(org);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["proxyCaches", "upstreams", i],
+          message: `upstream "${u}" is listed twice (first at upstreams[${first}]; both would be cache organization ${org}) — fix: remove one of the two`,
+        });
+      } else caches.set(org, i);
+    });
     // One mapping may feed several organizations, but each pair only once.
     const seen = new Set<string>();
     c.mirrorMappings.forEach((m, i) => {
       const key = `${m.file} ${m.organization}`;
-      if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["mirrorMappings", i], message: `mapping ${m.file} for ${m.organization} is listed twice` });
+      if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["mirrorMappings", i], message: `mapping ${m.file} for ${m.organization} is listed twice — fix: remove one of the two` });
       seen.add(key);
     });
   });

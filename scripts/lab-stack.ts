@@ -18,6 +18,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
+import { ConfigError } from "../config/errors";
+import { parseStackSettings } from "../config/stack-file";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 const NS = "quay-mirror";
@@ -29,15 +31,22 @@ function fail(message: string): never {
 
 type StackFile = { config?: Record<string, unknown>; [k: string]: unknown };
 
+/**
+ * A stack settings file, checked (config/stack-file.ts): UTF-8 without BOM, YAML syntax (file, line and column
+ * named), a mapping, no secret in plain text. A problem ends the command with the message only (no stack trace).
+ */
 function readStackFile(file: string): StackFile {
     if (!fs.existsSync(file)) {
         return {};
     }
-    const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-    if (typeof doc !== "object" || Array.isArray(doc)) {
-        fail(`${file}: not a Pulumi stack settings file (a YAML mapping)`);
+    try {
+        return parseStackSettings(fs.readFileSync(file), file);
+    } catch (e) {
+        if (e instanceof ConfigError) {
+            fail(e.message);
+        }
+        throw e;
     }
-    return doc as StackFile;
 }
 
 function isSecure(v: unknown): boolean {
@@ -175,7 +184,7 @@ async function run(op: string, args: string[]): Promise<void> {
             const first = (r.stderr ?? "").trim().split("\n")[0];
             process.stderr.write(`${first || `pulumi ${op} failed (exit code ${r.code})`}\n`);
         } else {
-            process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+            process.stderr.write(`${e instanceof ConfigError ? e.message : e instanceof Error ? e.stack : String(e)}\n`);
         }
         process.exit(1);
     }
@@ -215,6 +224,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e) => {
-    process.stderr.write(`lab-stack: ${e instanceof Error ? e.stack : String(e)}\n`);
+    // Bad input: the message (file, line or key, fix) only; anything else is a bug, with its stack.
+    process.stderr.write(`lab-stack: ${e instanceof ConfigError ? e.message : e instanceof Error ? e.stack : String(e)}\n`);
     process.exit(1);
 });
