@@ -127,11 +127,11 @@ describeOnTestHost("full mode on a test host", () => {
         expect(generated.every((g) => typeof g === "string" && g.length >= 24)).toBe(true);
         const apiToken = plain(resources.find((r) => r.type === "pulumi-nodejs:dynamic/quay:ApiToken")?.outputs?.token) as string;
         expect(apiToken).toMatch(/^[A-Z0-9]{40}$/);
-        for (const secret of [pull.password, minio.root.secretKey, passphrase, host.privateKey.split("\n")[1]!, apiToken, ...generated]) {
+        for (const secret of [pull.password, minio.root.secretKey, passphrase, host.privateKey.split("\n")[4]!, apiToken, ...generated]) {
           expect(findPlaintext(state, secret)).toEqual([]);
           expect(`${up.stdout}\n${up.stderr}`).not.toContain(secret);
         }
-        const secrets = [pull.password, minio.root.secretKey, passphrase, host.privateKey.split("\n")[1]!, apiToken, ...generated];
+        const secrets = [pull.password, minio.root.secretKey, passphrase, host.privateKey.split("\n")[4]!, apiToken, ...generated];
         expect(argvHits(localSamples, secrets)).toEqual([]);
         expect(argvHits(guestSamples, secrets)).toEqual([]);
 

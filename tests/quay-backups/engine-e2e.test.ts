@@ -440,7 +440,7 @@ SQL`,
     expect([...new Set(restores.map((s) => s.uid))]).toEqual([restoreUid]);
     expect(restoreUid).not.toBe(postgresUid);
     const state = await stack.exportState();
-    const secrets = [passphrase, STORAGE.secretKey, BACKUP.secretKey, RESTORE.secretKey, minio.root.secretKey, host.privateKey.split("\n")[1]!];
+    const secrets = [passphrase, STORAGE.secretKey, BACKUP.secretKey, RESTORE.secretKey, minio.root.secretKey, host.privateKey.split("\n")[4]!];
     expect(argvHits(local, secrets)).toEqual([]);
     expect(argvHits(guest, secrets)).toEqual([]);
     for (const secret of secrets) {

@@ -131,7 +131,7 @@ describeOnTestHost("QuayHost through the engine on a test host", () => {
 
         // nothing secret in the state
         const state = await stack.exportState();
-        for (const secret of [String(token.value), String(up1.outputs.superuserPassword!.value), "minio-secret'\"$(x)", host.privateKey.split("\n")[1]!]) {
+        for (const secret of [String(token.value), String(up1.outputs.superuserPassword!.value), "minio-secret'\"$(x)", host.privateKey.split("\n")[4]!]) {
           expect(findPlaintext(state, secret)).toEqual([]);
         }
 
