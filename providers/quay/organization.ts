@@ -172,7 +172,7 @@ export class OrganizationProvider extends QuayProvider implements pulumi.dynamic
       return;
     }
     if (await isProxyCacheOrganization(client, org)) {
-      void pulumi.log.info(`quay:Organization ${org}: a proxy cache; its ${what} are cached copies and go with it`);
+      void pulumi.log.info(`quay:Organization ${org}: a proxy cache; the ${what} it holds are cached copies, deleted with it`);
       return;
     }
     throw new Error(
