@@ -13,6 +13,7 @@ import {
   commonShape,
   compact,
   diffProps,
+  driftedInputs,
   forgetOrganizationLookups,
   isGone,
   organizationGone,
@@ -112,16 +113,15 @@ export class OrganizationProvider extends QuayProvider implements pulumi.dynamic
           throw new Error(`quay:Organization ${id}: the token cannot administer this organization (Quay answered with its public view); use a token of an organization admin with the org:admin scope`);
         }
       }
-      return {
-        id,
-        props: compact({
-          ...props,
-          name: id,
-          // Only track what the program manages: an unset email stays unset.
-          email: props.email === undefined ? undefined : body.email || undefined,
-          tagExpirationSeconds: props.tagExpirationSeconds === undefined ? undefined : body.tag_expiration_s,
-        }),
-      };
+      const found = compact({
+        ...props,
+        name: id,
+        // Only track what the program manages: an unset email stays unset.
+        email: props.email === undefined ? undefined : body.email || undefined,
+        tagExpirationSeconds: props.tagExpirationSeconds === undefined ? undefined : body.tag_expiration_s,
+      });
+      // Drift becomes the old inputs, so the plan after a refresh marks the property that drifted.
+      return { id, props: found, inputs: driftedInputs(compact({ ...props }), found) };
     } catch (e) {
       if (isGone(e)) return {};
       throw e;
