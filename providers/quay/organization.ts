@@ -178,7 +178,8 @@ export class OrganizationProvider extends QuayProvider implements pulumi.dynamic
     throw new Error(
       `quay:Organization ${org}: not deleted, because deleting an organization deletes every repository in it and ${org} still holds ${what} ` +
         `that this stack does not delete one by one (pushed by oc-mirror or by hand, or pre-seeded with deleteOnDestroy false). ` +
-        `The organization and those repositories are untouched. To delete them with it: ${DELETE_REPOSITORIES_ENV}=${org} bash scripts/pulumi.sh destroy ` +
+        `The organization and those repositories are untouched. To delete them with it, run the same command again with ${DELETE_REPOSITORIES_ENV} naming it, ` +
+        `e.g. ${DELETE_REPOSITORIES_ENV}=${org} bash scripts/pulumi.sh destroy ` +
         `(a comma-separated list of organizations, or *). To keep the organization and its repositories, drop it from the stack instead: ` +
         `bash scripts/pulumi.sh state delete --target-dependents '<its URN>' (pulumi stack --show-urns lists it).`,
     );
