@@ -2,8 +2,9 @@
 // existing-registry mode):
 // - `destroy` revokes nothing Quay deletes anyway: a robot's, a team's or the cluster-pull user's permissions
 //   and default permissions go with their holder, a repository's permissions with the repository
-//   (`deletedWith`). Before this, the lab model's destroy sent 43 DELETEs (15 permission revokes, 7 prototype
-//   deletes) and 7 permission listings; now 21 DELETEs and no listing.
+//   (`deletedWith`), a proxy cache's configuration with its organization. Before this, the lab model's destroy
+//   (without proxy cache) sent 43 DELETEs (15 permission revokes, 7 prototype deletes) and 7 permission
+//   listings; now 21 DELETEs (22 with the proxy cache's organization) and no listing.
 // - An organization that still holds repositories the stack does not delete one by one (oc-mirror's pushes)
 //   is not deleted, with a message that says why and the two ways on; QUAY_MIRROR_DELETE_REPOSITORIES deletes it.
 // - A stack made before `deletedWith` was set previews with no change, and its next up writes nothing.
@@ -21,6 +22,8 @@ const labConfig = (quay: QuayFixture) => ({
   "quay-mirror:apiUrl": quay.emulator.url,
   "quay-mirror:registryHostname": HOST,
   "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
+  // One pull-through cache (a documentation address Quay's SSRF allow-list admits).
+  "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], expirationSeconds: 86400 }),
 });
 
 /** Calls of one method in the emulator's counters, by route. */
@@ -41,6 +44,8 @@ describe("destroy of the lab model", () => {
       await stack.up();
       // oc-mirror pushed a repository the model does not declare.
       await quay.admin.post("/api/v1/repository", { namespace: "openshift-release", repository: "openshift/release", visibility: "private", description: "", repo_kind: "image" });
+      // The cache pulled an image through: its organization goes anyway (cached copies), its config with it.
+      await quay.admin.post("/api/v1/repository", { namespace: "cache_192_0_2_10", repository: "library/alpine", visibility: "private", description: "", repo_kind: "image" });
 
       quay.emulator.counter.reset();
       const refused = await stack.destroy().then(
@@ -55,6 +60,7 @@ describe("destroy of the lab model", () => {
       // The organization and the pushed repository are untouched.
       expect((await quay.admin.get<{ name: string }>(apiPath`/repository/${"openshift-release"}/${"openshift/release"}`)).body.name).toBe("openshift/release");
       await quay.admin.get(apiPath`/organization/${"openshift-release"}`);
+      await expect(quay.admin.get(apiPath`/organization/${"cache_192_0_2_10"}`)).rejects.toMatchObject({ status: 404 });
       const left = await stack.resources();
       expect(left.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/quay:")).map((r) => r.urn.split("::").pop())).toEqual(["mirror-model-org-openshift-release"]);
 
@@ -74,13 +80,13 @@ describe("destroy of the lab model", () => {
       const deletes: Record<string, number> = {};
       for (const snap of [first, second]) for (const [k, v] of Object.entries(calls(snap, "DELETE"))) deletes[k] = (deletes[k] ?? 0) + v;
       expect(deletes).toEqual({
-        "DELETE /api/v1/organization/{org}": 5,
+        "DELETE /api/v1/organization/{org}": 6,
         "DELETE /api/v1/organization/{org}/robots/{robot}": 5,
         "DELETE /api/v1/organization/{org}/team/{team}": 2,
         "DELETE /api/v1/repository/{repo:path}": 8,
         "DELETE /api/v1/superuser/users/{username}": 1,
       });
-      expect(total(deletes)).toBe(21);
+      expect(total(deletes)).toBe(22);
       // No permission listing to find what to revoke (there were 7).
       const gets = { ...calls(first, "GET") };
       for (const [k, v] of Object.entries(calls(second, "GET"))) gets[k] = (gets[k] ?? 0) + v;
@@ -94,8 +100,8 @@ describe("destroy of the lab model", () => {
       const state = await stack.stack.exportStack();
       const resources = (state.deployment as { resources: { urn: string; deletedWith?: string }[] }).resources;
       const withOption = resources.filter((r) => r.deletedWith).length;
-      // DefaultPermission 7, NamespaceReadGrant 6 (5 robots and the cluster-pull user).
-      expect(withOption).toBe(13);
+      // DefaultPermission 7, NamespaceReadGrant 6 (5 robots and the cluster-pull user), ProxyCache 1.
+      expect(withOption).toBe(14);
       // What main left: the same state without the option.
       for (const r of resources) delete r.deletedWith;
       await stack.stack.importStack(state);
