@@ -19,6 +19,7 @@ import {
   clientFor,
   commonShape,
   diffProps,
+  driftedInputs,
   isGone,
   isUnknown,
   organizationGone,
@@ -171,7 +172,9 @@ export class DefaultPermissionProvider extends QuayProvider implements pulumi.dy
     }
     const proto = protos.find((p) => p.id === id);
     if (!proto) return {};
-    return { id, props: { ...props, role: proto.role } };
+    const found = { ...props, role: proto.role };
+    // Drift becomes the old inputs, so the plan after a refresh marks `role`.
+    return { id, props: found, inputs: driftedInputs(props, found) };
   }
 
   async update(id: string, olds: DefaultPermissionProps, news: DefaultPermissionProps): Promise<pulumi.dynamic.UpdateResult<DefaultPermissionProps>> {
