@@ -69,6 +69,7 @@ qm_stack_setup "${QM_STACK:-lab}" "$purpose"
 
 case "$cmd" in
   preview | up | refresh | destroy)
+    qm_recover_killed_run "$cmd" || exit 1
     if qm_has_language_host; then
       exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
     fi
