@@ -118,7 +118,10 @@ qm_recover_killed_run() {
   mapfile -t urns <"$targets"
   for u in "${urns[@]}"; do args+=(--target "$u"); done
   qm_note "refreshing the ${#urns[@]} object(s) the killed run left unsettled"
-  if ! pulumi refresh --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" --yes --skip-preview --non-interactive "${args[@]}" >&2; then
+  local refresh=(pulumi refresh --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" --yes --skip-preview --non-interactive "${args[@]}")
+  # Without the language host the CLI cannot load the project: a whole refresh through the Automation API.
+  qm_has_language_host || refresh=(node bin/scripts/lab-stack.js run refresh --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" --yes)
+  if ! "${refresh[@]}" >&2; then
     qm_note "the refresh of the killed run's objects failed (above): fix its cause, then run the same command again (it retries that refresh first)."
     return 1
   fi
