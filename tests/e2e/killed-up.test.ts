@@ -21,6 +21,8 @@ const run = promisify(execFile);
 const PASSPHRASE = "killed-up-e2e-passphrase-not-a-secret";
 const STATE_DIR = path.join(repoRoot, ".pulumi-state");
 const BULK = 100;
+/** How the wrapper runs the engine: the CLI with the language host (default), or QM_ENGINE_VIA=inline (the Automation API). */
+const VIA = process.env.QM_ENGINE_VIA === "inline" ? "inline" : "cli";
 
 interface Model {
   organizations: { name: string }[];
@@ -46,7 +48,7 @@ interface Outcome {
 }
 
 function envFor(stack: string, settings: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, QM_STACK: stack, QM_STACK_CONFIG: settings, QM_ENGINE_VIA: "cli", PULUMI_CONFIG_PASSPHRASE: PASSPHRASE };
+  const env: NodeJS.ProcessEnv = { ...process.env, QM_STACK: stack, QM_STACK_CONFIG: settings, QM_ENGINE_VIA: VIA, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE };
   delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
   delete env.PULUMI_ACCESS_TOKEN;
   return env;
