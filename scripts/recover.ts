@@ -218,7 +218,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function checkLocks(stateDir: string, stack: string): Promise<number> {
+export async function checkLocks(stateDir: string, stack: string): Promise<number> {
   const locks = stackLocks(stateDir, stack);
   if (locks.length === 0) return 0;
   const say = (s: string) => process.stderr.write(`${s}\n`);

@@ -1,9 +1,10 @@
 // scripts/recover.ts, the pure parts: what a killed run's pending operations become, and which locks are
 // stale. (tests/e2e/killed-up.test.ts proves the whole recovery through the real engine.)
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ExportedState, judgeLock, planRecovery, stackLocks } from "../../scripts/recover";
+import { ExportedState, checkLocks, judgeLock, planRecovery, stackLocks } from "../../scripts/recover";
 
 const urn = (type: string, name: string) => `urn:pulumi:lab::quay-mirror::quay-mirror:index:MirrorRegistry$${type}::${name}`;
 const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:abc" };
@@ -110,5 +111,63 @@ describe("locks", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("checkLocks (what the wrapper runs before up/refresh/destroy)", () => {
+  let dir: string;
+  let lockDir: string;
+  let stderr: string;
+  let spy: jest.SpyInstance;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-locks-"));
+    lockDir = path.join(dir, ".pulumi", "locks", "organization", "quay-mirror", "lab");
+    fs.mkdirSync(lockDir, { recursive: true });
+    stderr = "";
+    spy = jest.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+      stderr += String(s);
+      return true;
+    });
+  });
+  afterEach(() => {
+    spy.mockRestore();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const lock = (info: Record<string, unknown>) => {
+    const file = path.join(lockDir, "1b7e.json");
+    fs.writeFileSync(file, JSON.stringify({ username: "root", timestamp: "2026-12-07T04:20:29Z", ...info }));
+    fs.writeFileSync(`${file}.attrs`, "{}");
+    return file;
+  };
+
+  test("a dead pulumi's lock on this host is removed, and said so", async () => {
+    const file = lock({ pid: 2 ** 22 + 12345, hostname: os.hostname() });
+    expect(await checkLocks(dir, "lab")).toBe(0);
+    expect(fs.existsSync(file)).toBe(false);
+    expect(fs.existsSync(`${file}.attrs`)).toBe(false);
+    expect(stderr).toMatch(/removed the lock of a run that is gone \(pid 4206649 on /);
+  });
+
+  test("a live pulumi's lock is never touched", async () => {
+    // A live process named `pulumi` (comm is the file name): a stand-in for a running CLI.
+    const bin = path.join(dir, "pulumi");
+    fs.symlinkSync("/bin/sleep", bin);
+    const child = spawn(bin, ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const file = lock({ pid: child.pid, hostname: os.hostname() });
+      expect(await checkLocks(dir, "lab")).toBe(3);
+      expect(fs.existsSync(file)).toBe(true);
+      expect(stderr).toMatch(new RegExp(`stack lab is in use: a pulumi run holds its lock \\(pid ${child.pid} on .*\\)\\. Wait for it to finish; nothing was changed\\.`));
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  test("another host's lock stops with the one command to run", async () => {
+    const file = lock({ pid: 1, hostname: "ci-runner-7" });
+    expect(await checkLocks(dir, "lab")).toBe(3);
+    expect(fs.existsSync(file)).toBe(true);
+    expect(stderr).toMatch(/stack lab is locked by a run on another host \(pid 1 on ci-runner-7 \(root\) since .*\)\. If no run is going on there any more, release it with: QM_STACK=lab bash scripts\/pulumi\.sh cancel --yes/);
   });
 });
