@@ -16,6 +16,11 @@ import { RepositorySetProvider, repositoryMap } from "../../providers/quay/repos
 import { RobotAccountProvider } from "../../providers/quay/robot";
 import { TeamProvider } from "../../providers/quay/team";
 import { UserProvider } from "../../providers/quay/user";
+import { BucketProvider } from "../../providers/minio/bucket";
+import { PolicyProvider } from "../../providers/minio/policy";
+import { UserProvider as MinioUserProvider } from "../../providers/minio/user";
+import { storagePolicyDocument } from "../../components/object-storage";
+import { startMinio } from "../support/minio";
 import { QuayFixture, startQuay, uniqueName } from "../support/quay";
 
 type AnyProvider = Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "create" | "read" | "diff">>;
@@ -34,7 +39,7 @@ describe("ids of pending creates, against the providers and the emulator", () =>
   async function roundTrip(kind: string, provider: AnyProvider, raw: Record<string, unknown>, passwordSetAgain = false) {
     const checked = (await provider.check({}, raw)).inputs ?? raw;
     const created = await provider.create(checked);
-    const identity = pendingCreateIdentity(T(kind), checked)!;
+    const identity = pendingCreateIdentity(kind.includes(":") ? `pulumi-nodejs:dynamic/${kind}` : T(kind), checked)!;
     expect(identity).toBeDefined();
     if (kind === "DefaultPermission") expect(identity.id.startsWith(LOOKUP_ID_PREFIX)).toBe(true);
     else expect(identity.id).toBe(created.id);
@@ -78,6 +83,18 @@ describe("ids of pending creates, against the providers and the emulator", () =>
     const cacheOrg = uniqueName("cache");
     await quay.admin.post("/api/v1/organization/", { name: cacheOrg });
     await roundTrip("ProxyCache", ProxyCacheProvider.instance as AnyProvider, { connection: c, organization: cacheOrg, upstreamRegistry: "quay.io", expirationSeconds: 86400, insecure: false }, false);
+  });
+
+  test("each MinIO kind: the same, against a real MinIO", async () => {
+    const minio = await startMinio();
+    try {
+      const connection = { endpoint: minio.endpoint, accessKey: minio.root.accessKey, secretKey: minio.root.secretKey, mcPath: minio.mcPath };
+      await roundTrip("minio:Bucket", BucketProvider.instance as AnyProvider, { connection, name: "pending-bucket", versioning: true, lifecycleRules: [], forceDestroy: false });
+      await roundTrip("minio:Policy", PolicyProvider.instance as AnyProvider, { connection, name: "pending-policy", document: storagePolicyDocument("pending-bucket") });
+      await roundTrip("minio:User", MinioUserProvider.instance as AnyProvider, { connection, accessKey: "pending-user", secretKey: "pending-user-secret-123", policies: ["pending-policy"], enabled: true });
+    } finally {
+      await minio.stop();
+    }
   });
 
   test("an object the killed run never reached reads as gone", async () => {
