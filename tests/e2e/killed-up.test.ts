@@ -90,6 +90,8 @@ describe("a killed `bash scripts/pulumi.sh up` is recovered by the wrapper", () 
       for (const l of stackLocks(STATE_DIR, stack)) fs.rmSync(l.file, { force: true });
       await run(path.join(toolchain().binDir, "pulumi"), ["stack", "rm", "--stack", stack, "--force", "--yes", "--non-interactive"], { cwd: path.join(STATE_DIR, "project"), env }).catch(() => undefined);
       for (const f of [`config/Pulumi.${stack}.yaml`, `recover/${stack}.refresh`]) fs.rmSync(path.join(STATE_DIR, f), { force: true });
+      // The Automation API's workspace (QM_ENGINE_VIA=inline) writes the stack's salt into Pulumi.<stack>.yaml at the root.
+      fs.rmSync(path.join(repoRoot, `Pulumi.${stack}.yaml`), { force: true });
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
