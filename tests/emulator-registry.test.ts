@@ -110,6 +110,11 @@ test("the mirror robot pushes to a nested path in chunks; the repository is crea
   expect(headManifest.bytes.length).toBe(0);
   expect(headManifest.headers.get("docker-content-digest")).toBe(img.digest);
 
+  // the API's repository view lists the tag as Quay's Tag.to_dict does
+  const view = await api("GET", `/api/v1/repository/${repo}`);
+  expect(view.body.tags).toEqual({ "4.16.1": { name: "4.16.1", size: 70_300, last_modified: expect.stringMatching(/^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} -0000$/), manifest_digest: img.digest } });
+  expect((await api("GET", `/api/v1/repository/${repo}?includeTags=false`)).body.tags).toBeUndefined();
+
   // the pull user's token does not carry push: uploading is refused
   const noPush = await oci.token(puller, repo, "push,pull");
   const refused = await oci.req("POST", `/v2/${repo}/blobs/uploads/`, { token: noPush });

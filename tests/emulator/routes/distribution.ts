@@ -362,6 +362,29 @@ function listTags(rq: Rq): Reply {
   return { status: 200, body: { name: t.full, tags: page }, style: "jsonify", headers };
 }
 
+/**
+ * The `tags` of GET /api/v1/repository/{repo} (repository_models_pre_oci.get_repo: the active tags, newest
+ * first, at most maxTags; Tag.to_dict): name, size (the manifest's layers; null for an index),
+ * last_modified, manifest_digest.
+ */
+export function repositoryTagsView(rq: Rq, repoId: number, maxTags: number, fmt: (d: Date | null) => string | null): Record<string, unknown> {
+  const tags = rq.st.tags.filter((t) => t.repoId === repoId).sort((a, b) => b.lastModified - a.lastModified || b.id - a.id).slice(0, maxTags);
+  const out: Record<string, unknown> = {};
+  for (const t of tags) {
+    const m = rq.st.manifests.find((x) => x.repoId === repoId && x.digest === t.manifestDigest);
+    let size: number | null = null;
+    if (m && MANIFEST_TYPES.has(m.mediaType)) {
+      const layers = (JSON.parse(m.content) as { layers?: { size?: number }[] }).layers ?? [];
+      size = layers.reduce((n, l) => n + (typeof l.size === "number" ? l.size : 0), 0);
+    }
+    const v: Record<string, unknown> = { name: t.name, size };
+    if (t.lastModified > 0) v.last_modified = fmt(new Date(Math.floor(t.lastModified / 1000) * 1000));
+    v.manifest_digest = t.manifestDigest;
+    out[t.name] = v;
+  }
+  return out;
+}
+
 export function register(r: Router): void {
   r.add("POST", "/v2/{repository:path}/blobs/uploads/", startUpload, { api: false });
   r.add("GET", "/v2/{repository:path}/blobs/uploads/{uuid}", uploadStatus, { api: false });
