@@ -18,8 +18,14 @@ export interface TlsFront {
   stop(): Promise<void>;
 }
 
+/** A loopback address of its own (127.64.0.0/10), so that fronts of parallel tests do not share port 443. */
+function randomLoopback(): string {
+  const b = crypto.randomBytes(3);
+  return `127.${64 + (b[0] % 64)}.${b[1]}.${1 + (b[2] % 254)}`;
+}
+
 /** A TLS front for `hostname` on `address`:443 forwarding to `upstream` (http://host:port). */
-export async function startTlsFront(dir: string, hostname: string, upstream: string, address = "127.0.0.43"): Promise<TlsFront> {
+export async function startTlsFront(dir: string, hostname: string, upstream: string, address = randomLoopback()): Promise<TlsFront> {
   const key = path.join(dir, "front.key");
   const cert = path.join(dir, "front.crt");
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", `/CN=${hostname}`, "-addext", `subjectAltName=DNS:${hostname}`], { stdio: "ignore" });
