@@ -208,7 +208,10 @@ test("Quay's errors: unknown manifest, blob, upload and repository; digest misma
   expect(start.status).toBe(202);
   const loc = start.headers.get("location")!;
   expect(loc).toMatch(new RegExp(`^http://${host}/v2/${repo}/blobs/uploads/[0-9a-f-]{36}$`));
+  expect(start.headers.get("range")).toBe("bytes=0--1"); // Quay's _render_range(0)
   expect((await oci.req("PATCH", loc, { token, body: "abcd", headers: { "Content-Range": "0-3" } })).status).toBe(202);
+  const status = await oci.req("GET", loc, { token });
+  expect([status.status, status.headers.get("range"), status.headers.get("docker-upload-uuid")]).toEqual([204, "bytes=0-4", loc.split("/").pop()]);
   const gap = await oci.req("PATCH", loc, { token, body: "efgh", headers: { "Content-Range": "10-13" } });
   expect(gap.status).toBe(416);
   expect(gap.headers.get("range")).toBe("0-3");

@@ -194,9 +194,10 @@ async function startUpload(rq: Rq): Promise<Reply> {
   }
   const digest = rq.query.get("digest");
   if (digest !== null) return commit(rq, t, rq.body, digest);
+  // Without a digest the request's body is not read: the data comes in later requests.
   const uuid = randomUUID();
-  uploads(rq).set(uuid, { repoId: t.repo.id, chunks: rq.body.length ? [Buffer.from(rq.body)] : [], size: rq.body.length });
-  return raw(202, "", { "Docker-Upload-UUID": uuid, Range: `bytes=0-${rq.body.length - 1}`, Location: `${appUrl(rq)}/v2/${t.full}/blobs/uploads/${uuid}` });
+  uploads(rq).set(uuid, { repoId: t.repo.id, chunks: [], size: 0 });
+  return raw(202, "", { "Docker-Upload-UUID": uuid, Range: "bytes=0--1", Location: `${appUrl(rq)}/v2/${t.full}/blobs/uploads/${uuid}` });
 }
 
 function findUpload(rq: Rq, t: Target & { repo: Repo }): [string, Upload] {
@@ -209,7 +210,8 @@ function findUpload(rq: Rq, t: Target & { repo: Repo }): [string, Upload] {
 function uploadStatus(rq: Rq): Reply {
   const t = requireWrite(rq);
   const [uuid, up] = findUpload(rq, t);
-  return raw(204, "", { "Docker-Upload-UUID": uuid, Range: `bytes=0-${up.size - 1}` });
+  // _render_range(byte_count + 1): Quay's "byte ranges are exclusive".
+  return raw(204, "", { "Docker-Upload-UUID": uuid, Range: `bytes=0-${up.size}` });
 }
 
 function uploadChunk(rq: Rq): Reply {
