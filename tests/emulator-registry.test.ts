@@ -87,6 +87,7 @@ test("the mirror robot pushes to a nested path in chunks; the repository is crea
   expect({ status: pushed.status, text: pushed.text }).toEqual({ status: 201, text: "OK" });
   expect(pushed.headers.get("docker-content-digest")).toBe(img.digest);
   expect(pushed.headers.get("location")).toBe(`/v2/${repo}/manifests/${img.digest}`);
+  expect(pushed.headers.get("content-type")).toBe("text/html; charset=utf-8");
 
   const perms = await api("GET", `/api/v1/repository/${repo}/permissions/user/`);
   expect(perms.status).toBe(200);

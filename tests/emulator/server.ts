@@ -302,7 +302,8 @@ export class EmulatorServer {
 
   private send(res: http.ServerResponse, method: string, rq: Rq, reply: Reply): void {
     let text: string | Buffer;
-    let contentType = "application/json";
+    // Flask's Response() is text/html unless the handler says otherwise (raw registry replies set their own).
+    let contentType = reply.style === "raw" ? "text/html; charset=utf-8" : "application/json";
     switch (reply.style ?? "restful") {
       case "raw":
         // Registry bytes (blobs, manifests): the handler sets Content-Type; a HEAD may carry only Content-Length.

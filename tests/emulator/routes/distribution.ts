@@ -326,7 +326,7 @@ function putManifest(rq: Rq): Reply {
       tag.lastModified = now;
     } else st.tags.push({ id: st.id(), repoId: t.repo.id, name: ref, manifestDigest: digest, lastModified: now });
   }
-  return raw(201, "OK", { "Docker-Content-Digest": digest, Location: `/v2/${t.full}/manifests/${digest}`, "Content-Type": "text/html; charset=utf-8" });
+  return raw(201, "OK", { "Docker-Content-Digest": digest, Location: `/v2/${t.full}/manifests/${digest}` });
 }
 
 function deleteManifest(rq: Rq): Reply {
