@@ -15,7 +15,9 @@ import {
   renderBackupScript,
   renderBackupTemplate,
   renderBackupUnits,
+  renderRebuildScript,
   renderRestoreScript,
+  restoreValues,
 } from "../../components/quay-backups/render";
 import { StepValue, templatePlaceholders, valuesBlock } from "../../components/quay-host/render";
 import { bash, HOSTILE } from "../quay-host/samples";
@@ -39,6 +41,12 @@ function sampleValues(): Record<BackupTemplate, Record<string, StepValue>> {
       PASSPHRASE_FILE: "/etc/quay-backup/passphrase", WORK_ROOT: "/var/lib/quay-backup", ITERATIONS: 200000, COUNT_SQL: COUNT_ROWS_SQL, TEMP_PREFIX: "quay_restore_proof",
       FORMAT: "quay-mirror-backup/2", MAC_SALT: "7175617968", RESTORE_ROLE: "quay_restore_proof",
     },
+    "quay-restore-database": {
+      DATABASE: "quay", DB_OWNER: "quay", MC: SETTINGS.mcPath, MC_CONFIG: "/etc/quay-backup/mc-restore/config.json", BUCKET: "quay-backups", PREFIX: "quay",
+      PASSPHRASE_FILE: "/etc/quay-backup/passphrase", WORK_ROOT: "/var/lib/quay-backup", ITERATIONS: 200000, COUNT_SQL: COUNT_ROWS_SQL,
+      FORMAT: "quay-mirror-backup/2", MAC_SALT: "7175617968", QUAY_CONFIG: "/etc/quay/config/config.yaml", MARKER: "/var/lib/quay/.quay-mirror-restored",
+    },
+    restore: restoreValues("latest", false),
   };
 }
 
@@ -75,6 +83,7 @@ describe("templates", () => {
     for (const [n, text] of [
       ["backup", renderBackupScript(SETTINGS)],
       ["restore", renderRestoreScript(SETTINGS)],
+      ["rebuild", renderRebuildScript(SETTINGS)],
     ]) {
       const f = path.join(dir, `installed-${n}.sh`);
       fs.writeFileSync(f, text!);
