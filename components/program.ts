@@ -12,7 +12,7 @@ import { checkEngineConfig, stackSettingsFile } from "../config/stack-file";
 import { ApiToken } from "../providers/quay/api-token";
 import { MirrorRegistry } from "./mirror-registry";
 import { ObjectStorage, ObjectStorageArgs } from "./object-storage";
-import { QuayBackups, QuayBackupsArgs } from "./quay-backups";
+import { QuayBackups, QuayBackupsArgs, restoreGate } from "./quay-backups";
 import { QuayHost, QuayHostArgs } from "./quay-host";
 
 /** Stack config keys that hold secrets (read with requireSecret, never validated as plain values). */
@@ -273,16 +273,9 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     // after the host (it works over the host's connection). The gate opens once that step exists; if declaring
     // it fails, the gate fails and Quay's unit step with it, so Quay never starts on an empty database.
     const restoring = Boolean(config.backups && storage && (config.host as { restoreFrom?: unknown } | undefined)?.restoreFrom !== undefined);
-    let openGate: (r: pulumi.Resource[]) => void = () => undefined;
-    let failGate: (e: Error) => void = () => undefined;
-    const gate = restoring
-      ? new Promise<pulumi.Resource[]>((resolve, reject) => {
-          openGate = resolve;
-          failGate = reject;
-        })
-      : undefined;
+    const gate = restoring ? restoreGate() : undefined;
     // The preflight needs the buckets, users and policies in place.
-    const host = new QuayHost("quay", { ...quayHostArgs(inputs, storage?.storageCredentials), ...(gate ? { startAfter: gate } : {}) }, storage ? { dependsOn: [storage] } : undefined);
+    const host = new QuayHost("quay", { ...quayHostArgs(inputs, storage?.storageCredentials), ...(gate ? { startAfter: gate.startAfter } : {}) }, storage ? { dependsOn: [storage] } : undefined);
     // Behind the TLS proxy by default; tests and operators on the proxy's network may give the host's :8080.
     apiUrl = (config.apiUrl ?? `https://${config.registryHostname}`).replace(/\/+$/, "");
     // The initialize token lasts 2.5 h: mint a long-lived one right away and use it for everything else.
@@ -307,11 +300,10 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
           }),
         );
       } catch (e) {
-        failGate(new Error("the restore step was not declared; Quay is not started on an empty database"));
+        gate?.fail("the restore step was not declared; Quay is not started on an empty database");
         throw e;
       }
-      if (backups.restored) openGate([backups.restored]);
-      else failGate(new Error("host.restoreFrom is set but QuayBackups declared no restore step"));
+      gate?.open(backups);
     }
   }
 

@@ -152,3 +152,23 @@ export class QuayBackups extends pulumi.ComponentResource {
     this.registerOutputs({ backupPassphrase: this.backupPassphrase, location: this.location, units: this.units });
   }
 }
+
+/**
+ * The rebuild from backup's ordering: QuayBackups works over QuayHost's connection, so it is declared after the
+ * host, yet Quay's first start must wait for its restore step. Pass `startAfter` to QuayHost, then `open` with
+ * the QuayBackups once declared (or `fail` when declaring it failed): a failed gate fails Quay's unit step, so
+ * Quay never starts on the empty database of a host being rebuilt.
+ */
+export function restoreGate(): { startAfter: Promise<pulumi.Resource[]>; open(backups: QuayBackups): void; fail(reason: string): void } {
+  let resolve: (r: pulumi.Resource[]) => void = () => undefined;
+  let reject: (e: Error) => void = () => undefined;
+  const startAfter = new Promise<pulumi.Resource[]>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return {
+    startAfter,
+    open: (backups) => (backups.restored ? resolve([backups.restored]) : reject(new Error("the rebuild was asked for, but QuayBackups declared no restore step (restoreFrom unset)"))),
+    fail: (reason) => reject(new Error(reason)),
+  };
+}
