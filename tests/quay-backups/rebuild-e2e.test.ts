@@ -82,6 +82,7 @@ describeOnTestHost("rebuild from backup: backup on host A, destroy A, rebuild on
       await h.sshOk(`echo '${h.hostAddress} minio.test' | sudo tee -a /etc/hosts >/dev/null`);
     }
     const archive = buildStandInArchive(dir);
+    fs.mkdirSync(path.join(repoRoot, "bin", "quay-backups"), { recursive: true });
     stack = await EngineStack.create({
       program: "../quay-backups/rebuild-program",
       projectName: "qm-rebuild-e2e",

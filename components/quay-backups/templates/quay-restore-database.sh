@@ -144,7 +144,7 @@ if ! runuser -u "$db_owner" -- pg_restore --exit-on-error --single-transaction -
   fail "pg_restore of $object into $new_db (as $db_owner) failed: $(head -c 500 "$work/restore.err") — fix: restore from an earlier backup"
 fi
 rm -f -- "$work/payload/quay.dump"
-psql_admin -d "$new_db" -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" >/dev/null
+psql_admin -d "$new_db" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_trgm" >/dev/null
 counts=$(runuser -u "$db_owner" -- psql -X -q -At -v ON_ERROR_STOP=1 -d "$new_db" -c "$count_sql" 2>"$work/count.err") ||
   fail "counting the rows of the restored database failed: $(head -c 300 "$work/count.err")"
 diffs=$(jq -r --argjson got "$counts" '.rowCounts as $want | [($want | keys[]), ($got | keys[])] | unique[]
