@@ -267,6 +267,15 @@ SQL`,
     expect((await b.ssh("getent passwd quay")).code).not.toBe(0); // the restore's system user is gone again
   });
 
+  // Ready to extend once the stand-in Quay keeps its state in PostgreSQL (and serves the registry API): on A,
+  // create robots, the pull user and the stack's ApiToken through Quay and push an image before the backup; on B
+  // after the rebuild, check each of these (the restore step's ordering and the same DATABASE_SECRET_KEY above
+  // are what make them hold).
+  test.todo("after the rebuild, every robot token issued on A logs in to B (/v2/auth)");
+  test.todo("after the rebuild, the pull user's password issued on A logs in to B");
+  test.todo("after the rebuild, the stack's ApiToken minted on A still answers on B, and preview --refresh shows no change of it");
+  test.todo("after the rebuild, the image pushed to A pulls from B (its blobs still in quay-storage)");
+
   test("nothing secret in the engine's output or the state", async () => {
     const state = JSON.stringify(await stack.exportState());
     const passphrase = String((await stack.up()).outputs.backupPassphrase!.value);
