@@ -4,6 +4,7 @@
 //   with stand-in systemctl/curl on PATH, yields facts that judgeHost turns into the right verdicts;
 // - OpenSSH as verify drives it, against a throwaway sshd on 127.0.0.1: the pinned key connects, another
 //   key is refused, and the sshPrivateKey secret works through the private agent (never on disk or argv).
+// - full mode: runVerify hands the stack's connection to the SSH runner and orders the lines.
 // NOT proven here: the checks against a real provisioned host (systemd units, Quay's health).
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -12,6 +13,8 @@ import * as os from "os";
 import * as path from "path";
 import { hostCommand, hostPlan, judgeHost, parseFacts, sshFiles, sshRunner, sshTargetFromConfig, SshTarget } from "../../scripts/verify/host";
 import { Redactor, exitStatus, formatLine } from "../../scripts/verify/report";
+import { runVerify } from "../../scripts/verify/run";
+import { repoRoot } from "../support/engine";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 const NOW = 1_800_000_000;
@@ -154,6 +157,42 @@ describe("the remote command and the verdicts", () => {
     expect(parseFacts("active quay.service active\nshow x.service Result=success\nnow - 5\n")).toEqual({ active: { "quay.service": "active" }, http: {}, show: { "x.service": { Result: "success" } }, now: 5 });
     expect(() => hostPlan("root", { backup: "x; reboot", restoreValidate: "y.service" })).toThrow(/not a systemd unit name/);
   });
+
+  test("full mode: runVerify connects with the stack's connection and puts the host lines first and the backup lines last", async () => {
+    const targets: SshTarget[] = [];
+    const commands: string[] = [];
+    const result = await runVerify({
+      projectDir: repoRoot,
+      stackFile: "Pulumi.test.yaml",
+      config: {
+        mode: "full",
+        registryHostname: "quay.invalid",
+        modelFile: "data/quay/bootstrap-model.json",
+        host: { connection: { host: "quay-01.example.com", port: 2222, hostKey: KEY, agentSocketPath: "/run/qm/agent.sock" } },
+      },
+      outputs: { apiUrl: "http://127.0.0.1:1", backups: { location: "quay-backups/quay/", units } },
+      resources: [],
+      connect: async (t) => {
+        targets.push(t);
+        return {
+          runner: async (command) => {
+            commands.push(command);
+            return runHere(command, { active: allActive, health: "200", show: { [units.backup]: ran(1), [units.restoreValidate]: ran(1) } });
+          },
+          cleanup: () => undefined,
+        };
+      },
+    });
+    expect(targets).toEqual([{ host: "quay-01.example.com", port: 2222, user: "root", hostKey: KEY, agentSocketPath: "/run/qm/agent.sock" }]);
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatch(/^bash -c /);
+    const whats = result.lines.map((l) => `${l.verdict} ${l.what}`);
+    expect(whats.slice(0, 7).every((w) => /^ok (host|discovery: on the host)/.test(w))).toBe(true);
+    expect(whats.slice(-2)).toEqual(["ok backups: latest backup", "ok backups: last restore proof"]);
+    // Nothing answers at the registry or the API here: those lines fail, and say where they looked.
+    expect(whats).toContain("FAIL discovery: quay.invalid (https://quay.invalid) GET /v2/ asks for a Quay token");
+    expect(whats).toContain("FAIL model: the stack's Quay objects");
+  }, 60_000);
 
   test("no line prints a secret the command holds", () => {
     const r = new Redactor();
