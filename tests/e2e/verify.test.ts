@@ -2,48 +2,22 @@
 // emulator in existing-registry mode: after `up` every line is ok (the host lines say skip, and why), and it
 // wrote nothing (the emulator's write counter); after drift made behind Pulumi's back (a robot deleted,
 // permissions removed) it exits 1 and names each; no secret is ever printed.
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { promisify } from "util";
 import { credentialFromDockerConfig } from "../support/registry";
-import { EngineStack, repoRoot, toolchain, withEngineStack } from "../support/engine";
+import { repoRoot, toolchain, withEngineStack } from "../support/engine";
 import { QuayFixture, startQuay } from "../support/quay";
+import { Verified, runVerifyCommand } from "../support/verify";
 
-const run = promisify(execFile);
 const HOST = "quay.v7.comptech-lab.com";
-
-interface Verified {
-  code: number;
-  stdout: string;
-  stderr: string;
-  lines: string[];
-}
-
-async function verify(stack: EngineStack, quay: QuayFixture): Promise<Verified> {
-  const tc = toolchain();
-  const args = [path.join(repoRoot, "bin/scripts/verify.js"), "--stack", stack.name, "--cwd", stack.workDir, "--project-dir", repoRoot, "--registry-url", quay.emulator.url];
-  const env: NodeJS.ProcessEnv = { ...process.env, ...tc.env, PULUMI_BACKEND_URL: `file://${stack.stateDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase, QM_PULUMI: path.join(tc.binDir, "pulumi") };
-  delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
-  try {
-    const { stdout, stderr } = await run("node", args, { env, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr, lines: stdout.split("\n").filter(Boolean) };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    const stdout = err.stdout ?? "";
-    return { code: err.code ?? -1, stdout, stderr: err.stderr ?? "", lines: stdout.split("\n").filter(Boolean) };
-  }
-}
-
-const checks = (v: Verified) => v.lines.filter((l) => /^(ok|FAIL|skip) /.test(l));
+const checks = (v: Verified) => v.checks;
 
 describe("verify against a stack the engine applied (existing-registry mode, emulator)", () => {
   let quay: QuayFixture;
   let dir: string;
   beforeAll(async () => {
     toolchain();
-    if (!fs.existsSync(path.join(repoRoot, "bin/scripts/verify.js"))) throw new Error("bin/scripts/verify.js missing: run `npx tsc -p .` first");
     quay = await startQuay();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-verify-"));
   });
@@ -74,7 +48,7 @@ describe("verify against a stack the engine applied (existing-registry mode, emu
 
         // 1. Right after up: every check holds, and verify wrote nothing.
         quay.emulator.counter.reset();
-        const good = await verify(stack, quay);
+        const good = await runVerifyCommand(stack, { registryUrl: quay.emulator.url });
         const counts = quay.emulator.counter.snapshot();
         expect(quay.emulator.counter.writes()).toBe(0);
         // It did read: the model's objects and the token grants.
@@ -114,7 +88,7 @@ describe("verify against a stack the engine applied (existing-registry mode, emu
         await quay.admin.delete("/api/v1/repository/openshift-release/release-images/permissions/user/ocp_cluster_pull");
         await quay.admin.delete("/api/v1/repository/platform/smoke/permissions/user/platform+ci_push");
         quay.emulator.counter.reset();
-        const drifted = await verify(stack, quay);
+        const drifted = await runVerifyCommand(stack, { registryUrl: quay.emulator.url });
         expect(quay.emulator.counter.writes()).toBe(0);
         expect(drifted.code).toBe(1);
         const fails = checks(drifted).filter((l) => l.startsWith("FAIL"));
@@ -134,7 +108,7 @@ describe("verify against a stack the engine applied (existing-registry mode, emu
         // 3. `up` repairs it, and verify says so.
         await stack.refresh();
         await stack.up();
-        const repaired = await verify(stack, quay);
+        const repaired = await runVerifyCommand(stack, { registryUrl: quay.emulator.url });
         expect({ code: repaired.code, fails: checks(repaired).filter((l) => l.startsWith("FAIL")) }).toEqual({ code: 0, fails: [] });
       },
     );
