@@ -149,8 +149,16 @@ export async function checkModel(resources: StateResource[], concurrency = 8): P
     for (let i = next++; i < quay.length; i = next++) lines[i] = await checkOne(quay[i]!);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, quay.length) }, worker));
-  return lines;
+  // Grouped by kind (organizations first, grants last), then by name: the same order on every run.
+  const rank = (r: StateResource) => {
+    const i = KIND_ORDER.indexOf(r.type.slice(QUAY_TYPE.length));
+    return i < 0 ? KIND_ORDER.length : i;
+  };
+  const order = quay.map((r, i) => i).sort((a, b) => rank(quay[a]!) - rank(quay[b]!) || lines[a]!.what.localeCompare(lines[b]!.what));
+  return order.map((i) => lines[i]!);
 }
+
+const KIND_ORDER = ["Organization", "ProxyCache", "RobotAccount", "Team", "User", "Repository", "RepositorySet", "RepositoryPermission", "DefaultPermission", "NamespaceReadGrant", "ApiToken"];
 
 async function checkOne(r: StateResource): Promise<CheckLine> {
   const typeName = r.type.slice(QUAY_TYPE.length);
