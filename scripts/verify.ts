@@ -115,7 +115,11 @@ async function main(): Promise<number> {
   ]);
   const outputs = JSON.parse(outputsText) as Record<string, unknown>;
   const { config, sshPrivateKey } = splitConfig(configText);
-  const state = decodeSecrets(JSON.parse(stateText)) as { deployment?: { resources?: StateResource[] } };
+  // Only the Quay objects' outputs are decoded (and kept): verify needs nothing of the other resources.
+  const exported = JSON.parse(stateText) as { deployment?: { resources?: StateResource[] } };
+  const resources = (exported.deployment?.resources ?? []).map((r) =>
+    r.type.startsWith("pulumi-nodejs:dynamic/quay:") ? { ...r, outputs: decodeSecrets(r.outputs) as Record<string, unknown> } : { urn: r.urn, type: r.type, id: r.id },
+  );
   const stackFile = args.configFile ?? path.join(args.cwd, `Pulumi.${args.stack.split("/").pop()}.yaml`);
   process.stdout.write(`verify: stack ${args.stack} (mode ${String(config.mode ?? "full")})\n`);
   const result = await runVerify({
@@ -124,7 +128,7 @@ async function main(): Promise<number> {
     config,
     sshPrivateKey,
     outputs,
-    resources: state.deployment?.resources ?? [],
+    resources,
     registryUrl: args.registryUrl,
     limits: { maxBackupAgeHours: args.maxBackupAgeHours, maxRestoreAgeHours: args.maxRestoreAgeHours },
   });

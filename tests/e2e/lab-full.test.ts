@@ -149,7 +149,7 @@ describeOnTestHost("full mode on a test host", () => {
         // the sshPrivateKey secret through a private agent) every host check holds — units, /health/instance,
         // local discovery, the backup and restore proof that just ran — and so do discovery, model and access.
         const verified = await runVerifyCommand(stack, { registryUrl: endpoint });
-        expect({ code: verified.code, notOk: verified.checks.filter((l) => !l.startsWith("ok ")) }).toEqual({ code: 0, notOk: [] });
+        expect({ code: verified.code, notOk: verified.checks.filter((l) => !l.startsWith("ok ")), stderr: verified.code === 0 ? "" : verified.stderr }).toEqual({ code: 0, notOk: [], stderr: "" });
         for (const what of ["host: unit quay.service active", "host: unit postgresql active", "host: unit redis-server active", "host: timer quay-backup.timer active", "host: timer quay-restore-validate.timer active", "host: /health/instance on 127.0.0.1:8080 answers 200", "discovery: on the host, http://127.0.0.1:8080/api/v1/discovery"]) {
           expect(verified.checks).toContain(`ok   ${what}`);
         }
