@@ -250,7 +250,7 @@ export function judgeHost(plan: HostPlan, result: RunResult, limits: HostLimits 
   ];
   if (result.code !== 0 || facts.now === undefined) {
     const why = (result.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit status ${result.code}`).slice(0, 300);
-    return names.map((n) => fail(n, `ssh: ${why}`));
+    return names.map((n) => fail(n, why.startsWith("ssh: ") ? why : `ssh: ${why}`));
   }
   for (const u of plan.units) {
     const state = facts.active[u] ?? "unknown";

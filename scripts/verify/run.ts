@@ -118,7 +118,13 @@ export async function runVerify(input: VerifyInput): Promise<VerifyResult> {
     }
     lines.push(...hostLines.filter((l) => !l.what.startsWith("backups:")));
     backupLines.push(...hostLines.filter((l) => l.what.startsWith("backups:")));
-    if (!backupUnits) backupLines.push(skip("backups: latest backup and last restore proof", "backups are off in this stack (no quay-mirror:backups)"));
+    if (!backupUnits) {
+      backupLines.push(
+        config.backups
+          ? fail("backups: latest backup and last restore proof", "quay-mirror:backups is set but the stack's outputs name no backup units (not applied yet) — fix: bash scripts/pulumi.sh up")
+          : skip("backups: latest backup and last restore proof", "backups are off in this stack (no quay-mirror:backups)"),
+      );
+    }
   }
 
   // 2. Discovery, through the API URL the program uses and through the registry hostname clients use.

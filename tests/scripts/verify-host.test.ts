@@ -194,6 +194,24 @@ describe("the remote command and the verdicts", () => {
     expect(whats).toContain("FAIL model: the stack's Quay objects");
   }, 60_000);
 
+  test("backups configured but not in the outputs (never applied) fail; no backups configured is a skip", async () => {
+    const base = {
+      projectDir: repoRoot,
+      stackFile: "Pulumi.test.yaml",
+      outputs: { apiUrl: "http://127.0.0.1:1" },
+      resources: [],
+      connect: async () => ({ runner: async () => ({ code: 255, stdout: "", stderr: "ssh: connect to host quay-01.example.com port 22: Connection refused" }), cleanup: () => undefined }),
+    };
+    const config = { mode: "full", registryHostname: "quay.invalid", modelFile: "data/quay/bootstrap-model.json", host: { connection: { host: "quay-01.example.com", hostKey: KEY, agentSocketPath: "/run/qm/agent.sock" } } };
+    const withBackups = await runVerify({ ...base, config: { ...config, objectStorage: { endpoint: "http://127.0.0.1:9000", adminAccessKey: "root" }, backups: { prefix: "quay" } } });
+    expect(withBackups.lines.map((l) => formatLine(l)).slice(-1)).toEqual([
+      "FAIL backups: latest backup and last restore proof — quay-mirror:backups is set but the stack's outputs name no backup units (not applied yet) — fix: bash scripts/pulumi.sh up",
+    ]);
+    expect(formatLine(withBackups.lines[0]!)).toBe("FAIL host: unit quay.service active — ssh: connect to host quay-01.example.com port 22: Connection refused");
+    const without = await runVerify({ ...base, config });
+    expect(without.lines.map((l) => `${l.verdict} ${l.what}`).slice(-1)).toEqual(["skip backups: latest backup and last restore proof"]);
+  }, 60_000);
+
   test("no line prints a secret the command holds", () => {
     const r = new Redactor();
     r.add("s3cr3t-robot-token", "short");
