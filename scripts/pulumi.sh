@@ -82,12 +82,12 @@ case "$cmd" in
     done
     exec node bin/scripts/lab-stack.js run "$cmd" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" "${pass[@]}"
     ;;
-  config | import)
-    exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
-    ;;
   verify)
     # Read-only checks of the applied stack (scripts/verify.ts): one line per check, exit 0 only when all hold.
     exec node bin/scripts/verify.js --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" "${@:2}"
+    ;;
+  config | import)
+    exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
     ;;
   stack | cancel | state | about | logs | watch | console)
     # every command that works on a stack gets this one (`cancel` alone would answer "no stack selected")

@@ -9,12 +9,12 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { runVerifyCommand } from "../support/verify";
 import { argvHits, runArgvCanary, startGuestArgvSampler, startLocalArgvSampler } from "../support/argv-sampler";
 import { credentialFromDockerConfig, grantedActions } from "../support/registry";
 import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
 import { Minio, startMinio } from "../support/minio";
 import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost";
-import { runVerifyCommand } from "../support/verify";
 
 const HOSTNAME = "quay.test.example";
 jest.setTimeout(40 * 60_000);
