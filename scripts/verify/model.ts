@@ -56,6 +56,8 @@ interface Kind {
 }
 
 const s = (v: unknown) => String(v);
+/** A team's members as the state keeps them: a list, or (newer state) a map name → kind. */
+const memberNames = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v && typeof v === "object" ? Object.keys(v) : []).sort();
 /** The keys whose values differ; `secret` keys are named without their values. */
 function changed(stored: Props, live: Props, keys: string[], secret: string[] = []): string[] {
   return keys.flatMap((k) => {
@@ -76,11 +78,11 @@ const KINDS: Record<string, Kind> = {
   },
   Team: {
     provider: () => new TeamProvider(),
-    label: (p) => `team ${s(p.organization)}/${s(p.name)} (${s(p.role)}; members ${((p.members as string[]) ?? []).join(", ") || "none"})`,
+    label: (p) => `team ${s(p.organization)}/${s(p.name)} (${s(p.role)}; members ${memberNames(p.members).join(", ") || "none"})`,
     differences: (a, b) => {
       const out = changed(a, b, ["role", "description"]);
-      const want = new Set((a.members as string[]) ?? []);
-      const have = new Set((b.members as string[]) ?? []);
+      const want = new Set(memberNames(a.members));
+      const have = new Set(memberNames(b.members));
       const missing = [...want].filter((m) => !have.has(m));
       const extra = [...have].filter((m) => !want.has(m));
       if (missing.length) out.push(`member${missing.length > 1 ? "s" : ""} ${missing.join(", ")} missing`);
@@ -101,7 +103,7 @@ const KINDS: Record<string, Kind> = {
   },
   NamespaceReadGrant: {
     provider: () => new NamespaceReadGrantProvider(),
-    label: (p) => `grant ${s(p.granteeKind)} ${s(p.grantee)} ${s(p.role)} on every repository of ${((p.namespaces as string[]) ?? []).join(", ")}`,
+    label: (p) => `grant ${s(p.granteeKind)} ${s(p.grantee)} ${s(p.role)} on every repository of ${(Array.isArray(p.namespaces) ? p.namespaces : []).join(", ")}`,
     differences: (_a, b) => {
       const missing = (b.missingGrants as string[] | undefined) ?? [];
       const wrong = Object.entries((b.wrongRoles as Record<string, string> | undefined) ?? {});
@@ -165,8 +167,9 @@ async function checkOne(r: StateResource): Promise<CheckLine> {
   const kind = KINDS[typeName];
   const stored = r.outputs ?? {};
   if (!kind) return fail(`model: ${typeName} ${r.id}`, "verify does not know this resource type — fix: teach scripts/verify/model.ts to read it");
-  const what = `model: ${kind.label(stored)}`;
+  let what = `model: ${typeName} ${r.id}`;
   try {
+    what = `model: ${kind.label(stored)}`;
     const live = await kind.provider().read(r.id!, stored as never);
     if (!live.id || !live.props) return fail(what, "missing in Quay (deleted outside Pulumi) — fix: bash scripts/pulumi.sh up");
     const diffs = kind.differences(stored, live.props as Props);
