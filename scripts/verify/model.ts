@@ -137,6 +137,9 @@ function sample(items: string[], max = 5): string {
 
 const QUAY_TYPE = "pulumi-nodejs:dynamic/quay:";
 
+/** Drift made outside Pulumi: the state still records the object as declared, so `up` alone sees nothing to do. */
+const DRIFT_FIX = "fix: bash scripts/pulumi.sh refresh, then bash scripts/pulumi.sh up";
+
 /** The Quay resources of a state (decoded), in the state's order (dependencies first). */
 export function quayResources(resources: StateResource[]): StateResource[] {
   return resources.filter((r) => r.type.startsWith(QUAY_TYPE) && !r.delete && r.id);
@@ -171,9 +174,9 @@ async function checkOne(r: StateResource): Promise<CheckLine> {
   try {
     what = `model: ${kind.label(stored)}`;
     const live = await kind.provider().read(r.id!, stored as never);
-    if (!live.id || !live.props) return fail(what, "missing in Quay (deleted outside Pulumi) — fix: bash scripts/pulumi.sh up");
+    if (!live.id || !live.props) return fail(what, `missing in Quay (deleted outside Pulumi) — ${DRIFT_FIX}`);
     const diffs = kind.differences(stored, live.props as Props);
-    return diffs.length ? fail(what, `${diffs.join("; ")} — fix: bash scripts/pulumi.sh up`) : ok(what);
+    return diffs.length ? fail(what, `${diffs.join("; ")} — ${DRIFT_FIX}`) : ok(what);
   } catch (e) {
     return fail(what, `cannot read it: ${errorText(e)}`);
   }

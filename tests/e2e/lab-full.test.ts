@@ -148,6 +148,10 @@ describeOnTestHost("full mode on a test host", () => {
         // The verify command on this stack (README "Verify"): over SSH with the stack's connection (pinned host key,
         // the sshPrivateKey secret through a private agent) every host check holds — units, /health/instance,
         // local discovery, the backup and restore proof that just ran — and so do discovery, model and access.
+        // A mirror pass leaves the robot admin on the repositories its pushes created, where the model declares write:
+        // verify names that as drift (seen in this test once images flow), and refresh + up puts the declared role back.
+        await stack.refresh();
+        await stack.up();
         const verified = await runVerifyCommand(stack, { registryUrl: endpoint });
         expect({ code: verified.code, notOk: verified.checks.filter((l) => !l.startsWith("ok ")), stderr: verified.code === 0 ? "" : verified.stderr }).toEqual({ code: 0, notOk: [], stderr: "" });
         for (const what of ["host: unit quay.service active", "host: unit postgresql active", "host: unit redis-server active", "host: timer quay-backup.timer active", "host: timer quay-restore-validate.timer active", "host: /health/instance on 127.0.0.1:8080 answers 200", "discovery: on the host, http://127.0.0.1:8080/api/v1/discovery"]) {
