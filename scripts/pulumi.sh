@@ -8,6 +8,7 @@
 #   bash scripts/pulumi.sh config set --secret quay:token              # (on a terminal: prompts, input hidden)
 #   bash scripts/pulumi.sh config                                      # shows the stack's config
 #   bash scripts/pulumi.sh stack export | stack history | …           # any other pulumi command, same backend
+#   bash scripts/pulumi.sh verify [--registry-url URL] [--max-backup-age-hours H]   # read-only checks (README "Verify")
 #
 # preview/up/refresh/destroy/import/config/stack/cancel/state/about/logs/watch/console commands get `--stack <stack>` (and, where pulumi takes it,
 # `--config-file <copy>`) appended. Without the Node.js language host, preview/up/refresh/destroy run through
@@ -24,7 +25,7 @@ source scripts/env.sh
 # shellcheck source=scripts/lib-stack.sh
 source scripts/lib-stack.sh
 
-[ "$#" -gt 0 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[ "$#" -gt 0 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
 
 cmd="$1"
 purpose=change
@@ -81,6 +82,10 @@ case "$cmd" in
       esac
     done
     exec node bin/scripts/lab-stack.js run "$cmd" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" "${pass[@]}"
+    ;;
+  verify)
+    # Read-only checks of the applied stack (scripts/verify.ts): one line per check, exit 0 only when all hold.
+    exec node bin/scripts/verify.js --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" "${@:2}"
     ;;
   config | import)
     exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"

@@ -9,6 +9,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { runVerifyCommand } from "../support/verify";
 import { argvHits, runArgvCanary, startGuestArgvSampler, startLocalArgvSampler } from "../support/argv-sampler";
 import { credentialFromDockerConfig, grantedActions } from "../support/registry";
 import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
@@ -170,6 +171,21 @@ describeOnTestHost("full mode on a test host", () => {
         // A second up: no remote command runs, nothing changes.
         const again = await stack.up();
         expect(Object.keys(again.summary)).toEqual(["same"]);
+
+        // The verify command on this stack (README "Verify"): over SSH with the stack's connection (pinned host key,
+        // the sshPrivateKey secret through a private agent) every host check holds — units, /health/instance,
+        // local discovery, the backup and restore proof that just ran — and so do discovery, model and access.
+        // A mirror pass leaves the robot admin on the repositories its pushes created, where the model declares write:
+        // verify names that as drift (seen in this test once images flow), and refresh + up puts the declared role back.
+        await stack.refresh();
+        await stack.up();
+        const verified = await runVerifyCommand(stack, { registryUrl: endpoint });
+        expect({ code: verified.code, notOk: verified.checks.filter((l) => !l.startsWith("ok ")), stderr: verified.code === 0 ? "" : verified.stderr }).toEqual({ code: 0, notOk: [], stderr: "" });
+        for (const what of ["host: unit quay.service active", "host: unit postgresql active", "host: unit redis-server active", "host: timer quay-backup.timer active", "host: timer quay-restore-validate.timer active", "host: /health/instance on 127.0.0.1:8080 answers 200", "discovery: on the host, http://127.0.0.1:8080/api/v1/discovery"]) {
+          expect(verified.checks).toContain(`ok   ${what}`);
+        }
+        expect(verified.checks).toEqual(expect.arrayContaining([expect.stringMatching(/^ok   backups: latest backup — quay-backup\.service succeeded 0\.\d h ago$/), expect.stringMatching(/^ok   backups: last restore proof — quay-restore-validate\.service succeeded/)]));
+        for (const secret of [pull.password, passphrase, apiToken, host.privateKey.split("\n")[4]!]) expect(verified.stdout).not.toContain(secret);
 
         // The cleanup's destroy refuses buckets that hold objects (it never loses blobs): empty them first.
         for (const bucket of ["quay-storage", "quay-backups"]) await minio.mc(["rm", "--recursive", "--force", "--versions", `root/${bucket}`]);
