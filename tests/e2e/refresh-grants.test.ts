@@ -5,10 +5,11 @@
 //   state was written by the code before this change (a pinned commit, built here);
 // - a team's namespace permission covers the repositories that exist, and ones added later without it are
 //   shown by a refresh and granted by up.
-import { execFileSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { promisify } from "util";
 import { QuayFixture, startQuay } from "../support/quay";
 import { grantedActions } from "../support/registry";
 import { EngineStack, OperationReport, repoRoot, toolchain, withEngineStack } from "../support/engine";
@@ -41,6 +42,25 @@ function shownChanges(report: OperationReport): string[] {
   for (const name of refreshedWithChanges(report.stdout)) shown.push(`refresh ${name}`);
   for (const m of report.stdout.matchAll(/\[diff: [^\]]*\]/g)) shown.push(`stdout: ${m[0]}`);
   return shown;
+}
+
+const run = promisify(execFile);
+
+/** GET requests in an emulator counter snapshot. */
+const gets = (snapshot: Record<string, number>) => Object.entries(snapshot).filter(([k]) => k.startsWith("GET ")).reduce((n, [, v]) => n + v, 0);
+
+/**
+ * The CLI itself, as scripts/pulumi.sh runs it with the language host: `pulumi up` without --skip-preview
+ * is two engine deployments (the preview, then the update). The Automation API always skips the preview.
+ */
+async function cli(stack: EngineStack, args: string[]): Promise<string> {
+  const env = { ...process.env, ...(stack as unknown as { envVars: Record<string, string> }).envVars };
+  const { stdout, stderr } = await run(path.join(toolchain().binDir, "pulumi"), [...args, "--stack", stack.name, "--non-interactive", "--color", "never"], {
+    cwd: stack.workDir,
+    env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return `${stdout}\n${stderr}`;
 }
 
 const plannedSteps = (report: OperationReport) =>
@@ -203,6 +223,47 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
         expect(Object.keys(again.summary)).toEqual(["same"]);
         expect(quay.emulator.counter.total()).toBe(0);
         expect(shownChanges(await stack.preview({ refresh: true }))).toEqual([]);
+      },
+    );
+  });
+
+  test("`pulumi up --refresh` through the CLI (its preview, then the update) reads Quay once per object, and repairs drift with live reads after its first write", async () => {
+    await withEngineStack(
+      { program: "lab", mode: "local", config: labConfig(quay, path.join(repoRoot, "data/quay/bootstrap-model.json")), secrets: { "quay:token": quay.connection.token } },
+      async (stack) => {
+        const up = await stack.up();
+        quay.emulator.counter.reset();
+        await stack.preview({ refresh: true });
+        const once = gets(quay.emulator.counter.snapshot());
+        quay.emulator.counter.reset();
+        const out = await cli(stack, ["up", "--refresh", "--yes"]);
+        const twice = gets(quay.emulator.counter.snapshot());
+        expect(out).toMatch(/Previewing update/);
+        expect(out).toMatch(/Updating/);
+        expect(quay.emulator.counter.writes()).toBe(0);
+        // Measured for this model: before issue 15, 82 GETs (41 in the preview's refresh, 41 again in the
+        // update's); now 37 (36 of them a single refresh's). The update's refresh reads what its preview read.
+        expect(once).toBeLessThanOrEqual(41);
+        expect(twice).toBeLessThanOrEqual(once + 3);
+
+        // Drift (an oc-mirror pass): the CLI's up --refresh repairs it, and what follows its first write is
+        // read from Quay, so a refresh afterwards finds nothing.
+        const robots = up.outputs.robotCredentials.value as Record<string, { username: string; password: string }>;
+        const mirror = robots["openshift-release+ocp_mirror"];
+        const pushed = ["openshift-release/openshift/release-x", "openshift-release/openshift/release-y"];
+        for (const repo of pushed) expect(await grantedActions(quay.emulator.url, HOST, mirror, repo)).toEqual(["pull", "push"]);
+        quay.emulator.counter.reset();
+        const repair = await cli(stack, ["up", "--refresh", "--yes"]);
+        expect(repair).toMatch(/1 updated/);
+        expect(quay.emulator.counter.writes()).toBe(2);
+        for (const repo of pushed) {
+          const { body } = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${repo}/permissions/user/`);
+          expect(body.permissions[mirror.username].role).toBe("write");
+        }
+        expect(shownChanges(await stack.preview({ refresh: true }))).toEqual([]);
+        quay.emulator.counter.reset();
+        await cli(stack, ["up", "--refresh", "--yes"]);
+        expect(quay.emulator.counter.writes()).toBe(0);
       },
     );
   });
