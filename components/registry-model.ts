@@ -74,7 +74,7 @@ export class RegistryModel extends pulumi.ComponentResource {
 
     // Namespace permissions: a default permission makes every repository created later carry the role
     // (Quay applies prototypes when a user creates a repository, including oc-mirror's pushes), and a
-    // grant covers the repositories that existed before.
+    // grant covers the repositories that existed before — for robots, users and teams.
     this.defaultPermissions = {};
     model.namespacePermissions.forEach((p) => {
       const g = granteeOf(p)!;
@@ -89,13 +89,13 @@ export class RegistryModel extends pulumi.ComponentResource {
         { ...child, dependsOn, deletedWith: holder },
       );
       (this.defaultPermissions[p.organization] ??= []).push(prototype);
-      if (g.kind !== "team") {
-        new NamespaceReadGrant(
-          `${name}-grant-${key}`,
-          { connection, granteeKind: g.kind, grantee: delegate, namespaces: [orgName(p.organization)], role: p.role },
-          { ...child, dependsOn: [prototype], deletedWith: holder },
-        );
-      }
+      // Robots, users and teams alike: the role on every repository that exists (and, through refresh and
+      // up, on any a later push creates without it). A team is granted with Quay's team permission API.
+      new NamespaceReadGrant(
+        `${name}-grant-${key}`,
+        { connection, granteeKind: g.kind, grantee: delegate, namespaces: [orgName(p.organization)], role: p.role },
+        { ...child, dependsOn: [prototype], deletedWith: holder },
+      );
     });
 
     // The cluster-pull user's default permissions must exist before repositories are created, so Quay

@@ -5,6 +5,7 @@
 // state shared by a process lives on globalThis, and library modules are plain `require`s.
 import fetch from "node-fetch";
 import { z } from "zod";
+import { noteWrite, shareRead, sharedRead } from "./shared-reads";
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
@@ -165,6 +166,12 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ret
 }
 
 /** A rejected bearer token: 401 on reads; 403 "CSRF token was invalid or missing" on writes (quay-api.md §0.1). */
+/** An answer worth sharing with the other deployment of a CLI run: success or a definite "no", never a token rejection. */
+function isFinalAnswer(status: number, body: unknown): boolean {
+  if (status >= 200 && status < 300) return true;
+  return (status === 400 || status === 403 || status === 404) && !isTokenRejection(status, readQuayMessage(body));
+}
+
 function isTokenRejection(status: number, message: string): boolean {
   return status === 401 || (status === 403 && /CSRF token was invalid or missing/i.test(message));
 }
@@ -218,10 +225,21 @@ export class QuayClient {
     for (let attempt = 0; ; attempt++) {
       const token = this.tokens[tokenIndex];
       let outcome: Attempt;
-      try {
-        outcome = await withSlot(processLimiter(this.maxConcurrent), () => this.attempt(method, url, token, options.body));
-      } catch (e) {
-        outcome = { kind: "network", error: e as Error };
+      // The other deployment of the same CLI run (preview, then update) may have read this already
+      // (shared-reads.ts); any write ends that for the rest of the run, before it is sent.
+      const shared = method === "GET" ? sharedRead(url, token) : undefined;
+      if (shared) {
+        outcome = { kind: "response", ...shared };
+      } else {
+        if (method !== "GET" && method !== "HEAD") noteWrite();
+        try {
+          outcome = await withSlot(processLimiter(this.maxConcurrent), () => this.attempt(method, url, token, options.body));
+        } catch (e) {
+          outcome = { kind: "network", error: e as Error };
+        }
+        if (method === "GET" && outcome.kind === "response" && isFinalAnswer(outcome.status, outcome.body)) {
+          shareRead(url, token, { status: outcome.status, body: outcome.body, headers: outcome.headers });
+        }
       }
 
       if (outcome.kind === "response") {

@@ -82,6 +82,7 @@ export function forgetNamespacePermissions(client: QuayClient, namespace: string
 }
 
 type Holders = Array<{ name: string; repositories?: string[] }>;
+/** A robot's or a team's permission list: each repository with the role held there. */
 type RobotPermissions = Array<{ repository: { name: string }; role: RepositoryRole }>;
 
 export type RepositoryRole = "read" | "write" | "admin";
@@ -94,9 +95,18 @@ export type RepositoryRole = "read" | "write" | "admin";
  * - a robot from `/organization/{org}/robots/{short}/permissions`, which lists each repository WITH the
  *   robot's role. The role matters for robots: Quay makes the creator of a repository its admin
  *   (data/model/repository.py:create_repository), so every repository a mirror robot creates by pushing
- *   gives that robot `admin` (quay-api.md §17), which a grant of `write` must see to take back.
+ *   gives that robot `admin` (quay-api.md §17), which a grant of `write` must see to take back;
+ * - a team from `/organization/{org}/team/{team}/permissions` (endpoints/api/team.py TeamPermissions), which
+ *   lists each repository with the team's role, like a robot's.
  */
-export async function heldRoles(client: QuayClient, namespace: string, kind: "user" | "robot", grantee: string): Promise<Map<RepositoryFullName, RepositoryRole | undefined>> {
+export async function heldRoles(client: QuayClient, namespace: string, kind: "user" | "robot" | "team", grantee: string): Promise<Map<RepositoryFullName, RepositoryRole | undefined>> {
+  if (kind === "team") {
+    const perms = await cached<RobotPermissions>("permissions", `${client.endpoint} ${namespace} team ${grantee}`, MAX_AGE_MS, async () => {
+      const { body } = await client.get<{ permissions?: RobotPermissions }>(apiPath`/organization/${namespace}/team/${grantee}/permissions`);
+      return body.permissions ?? [];
+    });
+    return new Map(perms.map((p) => [`${namespace}/${p.repository.name}`, p.role]));
+  }
   if (kind === "robot") {
     const short = grantee.slice(grantee.indexOf("+") + 1);
     const perms = await cached<RobotPermissions>("permissions", `${client.endpoint} ${namespace} robot ${grantee}`, MAX_AGE_MS, async () => {
@@ -113,7 +123,7 @@ export async function heldRoles(client: QuayClient, namespace: string, kind: "us
   return new Map((me?.repositories ?? []).map((r) => [`${namespace}/${r}`, undefined]));
 }
 
-/** The repositories of `namespace` on which a user or robot holds a direct permission (any role). */
-export async function reachableRepositories(client: QuayClient, namespace: string, kind: "user" | "robot", grantee: string): Promise<Set<RepositoryFullName>> {
+/** The repositories of `namespace` on which a user, robot or team holds a direct permission (any role). */
+export async function reachableRepositories(client: QuayClient, namespace: string, kind: "user" | "robot" | "team", grantee: string): Promise<Set<RepositoryFullName>> {
   return new Set((await heldRoles(client, namespace, kind, grantee)).keys());
 }

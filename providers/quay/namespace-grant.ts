@@ -1,4 +1,4 @@
-// NamespaceReadGrant: a user or robot holds a role on every repository of some namespaces — including
+// NamespaceReadGrant: a user, robot or team holds a role on every repository of some namespaces — including
 // repositories that appeared since the last `up` (an oc-mirror pass). Its `check` lists each namespace
 // (one paginated list + one reachability call per namespace), so `preview` shows the repositories that
 // lack the grant by name, and `up` grants exactly those. Both reads are shared within an operation
@@ -8,7 +8,14 @@
 // holds another role than the declared one on some repository is drift too (`wrongRoles`). This is how a
 // mirror robot's `admin` shows: Quay makes the creator of a repository its admin, so every repository
 // oc-mirror creates by pushing as the robot gives the robot admin; `preview --refresh` names them and `up`
-// sets them back to the declared role (`write`).
+// sets them back to the declared role (`write`). A team's reachability call is the team's permission list
+// (`/organization/{org}/team/{team}/permissions`), which carries roles too; a team is granted through
+// `/repository/{repo}/permissions/team/{team}`.
+//
+// What is stored is only the drift: `missingGrants` and `wrongRoles`, both empty while the grant holds
+// everywhere. The repository list itself is not stored (it changes with every oc-mirror pass although nothing
+// drifted), and a refresh that finds nothing lacking returns the stored state untouched, so a refresh of an
+// unchanged grant shows no change (issue 15).
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
 import { QuayProvider } from "./base";
@@ -16,13 +23,16 @@ import { z } from "zod";
 import { encodeSegment, repoPath } from "./client";
 import { CommonProps, QuayConnectionArgs, checkWith, compact, clientFor, commonShape, isGone, isUnknown, organizationGone, sameValue } from "./common";
 import { RepositoryRole, forgetNamespacePermissions, heldRoles, listNamespaceRepositories, reachableRepositories } from "./listing";
-import { namespaceName, repositoryRole, robotFullName, userName } from "./names";
+import { namespaceName, repositoryRole, robotFullName, teamName, userName } from "./names";
 
 export interface NamespaceReadGrantArgs {
   connection: pulumi.Input<QuayConnectionArgs>;
-/** `user` (e.g. the cluster-pull user) or `robot` (`namespace+name`; robots only reach their own namespace). */
-  granteeKind: pulumi.Input<"user" | "robot">;
-  /** Username or robot full name. */
+  /**
+   * `user` (e.g. the cluster-pull user), `robot` (`namespace+name`; robots only reach their own namespace) or
+   * `team` (a team of the one organization listed in `namespaces`).
+   */
+  granteeKind: pulumi.Input<GranteeKind>;
+  /** Username, robot full name or team name. */
   grantee: pulumi.Input<string>;
   /** Namespaces whose every repository gets the role. */
   namespaces: pulumi.Input<pulumi.Input<string>[]>;
@@ -30,36 +40,43 @@ export interface NamespaceReadGrantArgs {
   role?: pulumi.Input<"read" | "write" | "admin">;
 }
 
+export type GranteeKind = "user" | "robot" | "team";
+
 export interface NamespaceReadGrantProps extends CommonProps {
-  granteeKind: "user" | "robot";
+  granteeKind: GranteeKind;
   grantee: string;
   namespaces: string[];
   role: "read" | "write" | "admin";
-  /** Computed by `check`: every repository of the namespaces, as of this plan. */
+  /**
+   * Stacks made before issue 15 stored every repository of the namespaces here. It is no longer computed or
+   * read: a refresh that finds nothing lacking leaves it as it was, and the next update of the grant drops it.
+   */
   repositories?: string[];
   /** Computed by `check`: the repositories that lack the grant, as of this plan (what `up` will grant). */
   missingGrants?: string[];
   /**
-   * Computed by `check` (robots only): repositories on which the robot holds another role than `role`, with
+   * Computed by `check` (robots and teams): repositories on which the grantee holds another role than `role`, with
    * the role it holds, e.g. `{"mirror/openshift/release": "admin"}` for a repository the mirror robot created
    * by pushing. `up` sets the declared role on them.
    */
   wrongRoles?: Record<string, RepositoryRole>;
   /**
-   * Set by `read` (refresh) in the stored inputs: what the refresh found lacking the grant or holding another
-   * role (missingGrants and the keys of wrongRoles). It makes the next
-   * `check` plan live (its own stored `missingGrants` may be a stale plan that `up` already carried out).
+   * Set by `read` (refresh) in the stored inputs when it found drift: what lacks the grant or holds another
+   * role (missingGrants and the keys of wrongRoles). It makes the next `check` plan live (its own stored
+   * `missingGrants` may be a stale plan that `up` already carried out). A refresh that finds no drift leaves
+   * the stored inputs as they are.
    */
   missingAtRefresh?: string[];
 }
 
 export interface GrantPlan {
+  /** Every repository of the namespaces (not stored: it changes without drift). */
   repositories: string[];
   missingGrants: string[];
   wrongRoles: Record<string, RepositoryRole>;
 }
 
-/** A robot that does not exist yet (created in the same up) holds nothing. */
+/** A robot that does not exist yet (created in the same up) holds nothing; a missing team is a 404. */
 const ROBOT_GONE = [/could not find robot/i];
 
 /** Lists the namespaces and finds the repositories the grantee cannot reach yet or holds with another role. */
@@ -92,14 +109,41 @@ export async function planGrants(props: NamespaceReadGrantProps, overrideToken?:
 }
 
 /** The repositories `up` sets the declared role on: those lacking it and those holding another role. */
-function plannedTargets(plan: { missingGrants?: string[]; wrongRoles?: Record<string, string> }): string[] {
+export function plannedTargets(plan: { missingGrants?: string[]; wrongRoles?: Record<string, string> }): string[] {
   return [...new Set([...(plan.missingGrants ?? []), ...Object.keys(plan.wrongRoles ?? {})])].sort();
+}
+
+/** The stored plan (what `check` returns): the drift only, never the volatile repository list. */
+export function storedPlan(plan: { missingGrants: string[]; wrongRoles: Record<string, RepositoryRole> }): Pick<NamespaceReadGrantProps, "missingGrants" | "wrongRoles"> {
+  return { missingGrants: plan.missingGrants, wrongRoles: plan.wrongRoles };
+}
+
+/**
+ * What a refresh reports, from the stored outputs and the live plan. With nothing lacking, the stored
+ * outputs stand as they are and no inputs are returned (the engine keeps the stored ones), so a refresh of
+ * an unchanged grant shows no change — also for a stack whose outputs still hold the repository list older
+ * versions stored. Outputs that recorded drift an earlier refresh found are cleared. With drift, the
+ * outputs name it and the inputs carry `missingAtRefresh` so the next `check` plans live.
+ */
+export function refreshResult(
+  stored: NamespaceReadGrantProps,
+  plan: { missingGrants: string[]; wrongRoles: Record<string, RepositoryRole> },
+): { props: NamespaceReadGrantProps; inputs?: NamespaceReadGrantProps } {
+  const targets = plannedTargets(plan);
+  if (targets.length === 0) {
+    if (plannedTargets(stored).length === 0 && (stored.missingAtRefresh ?? []).length === 0) return { props: stored };
+    const cleared = compact({ ...stored, missingGrants: [], wrongRoles: {}, missingAtRefresh: undefined });
+    return { props: cleared, inputs: cleared };
+  }
+  const drifted = compact({ ...stored, repositories: undefined, missingAtRefresh: undefined, ...storedPlan(plan) });
+  return { props: drifted, inputs: compact({ ...drifted, missingAtRefresh: targets }) };
 }
 
 /** Whether the plan stored by the last check or refresh still stands for these inputs (no API call needed). */
 export function planStillStands(olds: Partial<NamespaceReadGrantProps> | undefined, news: NamespaceReadGrantProps): boolean {
   return (
-    Array.isArray(olds?.repositories) &&
+    // A plan was made (stacks of every version store missingGrants with it).
+    Array.isArray(olds?.missingGrants) &&
     (olds!.missingAtRefresh ?? []).length === 0 &&
     olds!.granteeKind === news.granteeKind &&
     olds!.grantee === news.grantee &&
@@ -108,9 +152,10 @@ export function planStillStands(olds: Partial<NamespaceReadGrantProps> | undefin
   );
 }
 
-function permissionPath(fullRepo: string, grantee: string): string {
+/** Quay's repository permission of a user or robot (`permissions/user/…`) or of a team (`permissions/team/…`). */
+export function permissionPath(fullRepo: string, kind: GranteeKind, grantee: string): string {
   const slash = fullRepo.indexOf("/");
-  return `/api/v1/repository/${repoPath(fullRepo.slice(0, slash), fullRepo.slice(slash + 1))}/permissions/user/${encodeSegment(grantee)}`;
+  return `/api/v1/repository/${repoPath(fullRepo.slice(0, slash), fullRepo.slice(slash + 1))}/permissions/${kind === "team" ? "team" : "user"}/${encodeSegment(grantee)}`;
 }
 
 export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.dynamic.ResourceProvider<NamespaceReadGrantProps, NamespaceReadGrantProps> {
@@ -120,7 +165,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
     const schema = z
       .object({
         ...commonShape(),
-        granteeKind: z.enum(["user", "robot"], { message: "granteeKind must be user or robot" }),
+        granteeKind: z.enum(["user", "robot", "team"], { message: "granteeKind must be user, robot or team" }),
         grantee: z.string(),
         namespaces: z.array(namespaceName()).min(1, "list at least one namespace"),
         role: repositoryRole().default("read"),
@@ -128,9 +173,12 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
       .superRefine((v, ctx) => {
         // In preview the grantee or the namespaces may not be known yet: nothing to cross-check then.
         if (isUnknown(v.grantee) || isUnknown(v.namespaces)) return;
-        const rule = v.granteeKind === "robot" ? robotFullName() : userName();
+        const rule = v.granteeKind === "robot" ? robotFullName() : v.granteeKind === "team" ? teamName() : userName();
         const parsed = rule.safeParse(v.grantee);
         if (!parsed.success) ctx.addIssue({ code: "custom", path: ["grantee"], message: parsed.error.issues[0].message });
+        if (v.granteeKind === "team" && v.namespaces.length !== 1) {
+          ctx.addIssue({ code: "custom", path: ["namespaces"], message: `team ${v.grantee} belongs to one organization: list only that organization (got ${v.namespaces.join(", ")})` });
+        }
         if (v.granteeKind === "robot") {
           const ns = v.grantee.split("+")[0];
           const foreign = v.namespaces.filter((n) => n !== ns);
@@ -144,10 +192,10 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
     // and nothing was found missing since. Repositories created later get the role from the namespace's
     // default permission; one that lacks it anyway shows after a refresh (read plans again, below), and the
     // next check then plans live and the update grants it.
-    if (planStillStands(olds, inputs)) return { inputs: compact({ ...inputs, repositories: olds.repositories, missingGrants: [], wrongRoles: {}, missingAtRefresh: undefined }) };
-    // The live part of the plan: which repositories exist and which of them lack the grant.
+    if (planStillStands(olds, inputs)) return { inputs: compact({ ...inputs, repositories: undefined, missingGrants: [], wrongRoles: {}, missingAtRefresh: undefined }) };
+    // The live part of the plan: which repositories lack the grant or hold another role.
     const plan = await planGrants(inputs, this.overrideToken);
-    return { inputs: compact({ ...inputs, ...plan, missingAtRefresh: undefined }) };
+    return { inputs: compact({ ...inputs, repositories: undefined, ...storedPlan(plan), missingAtRefresh: undefined }) };
   }
 
   async diff(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.DiffResult> {
@@ -171,9 +219,10 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
   async read(id: string, props?: NamespaceReadGrantProps): Promise<pulumi.dynamic.ReadResult<NamespaceReadGrantProps>> {
     if (!props) throw new Error("quay:NamespaceReadGrant cannot be imported; declare it instead");
     const plan = await planGrants(props, this.overrideToken);
-    // The plan goes into the inputs too, so the next check sees what this refresh found missing.
-    const refreshed = compact({ ...props, ...plan });
-    return { id, props: refreshed, inputs: compact({ ...refreshed, missingAtRefresh: plannedTargets(plan) }) };
+    // Drift goes into the inputs too, so the next check sees what this refresh found missing; no drift
+    // changes nothing stored.
+    const { props: refreshed, inputs } = refreshResult(props, plan);
+    return inputs ? { id, props: refreshed, inputs } : { id, props: refreshed };
   }
 
   async update(_id: string, olds: NamespaceReadGrantProps, news: NamespaceReadGrantProps): Promise<pulumi.dynamic.UpdateResult<NamespaceReadGrantProps>> {
@@ -195,7 +244,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
       await Promise.all(
         [...reachable].map(async (repo) => {
           try {
-            await client.delete(permissionPath(repo, props.grantee), { idempotent: true });
+            await client.delete(permissionPath(repo, props.granteeKind, props.grantee), { idempotent: true });
           } catch (e) {
             if (!isGone(e, [/does not have permission/i])) throw e;
           }
@@ -210,17 +259,17 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
    * at hand). A PUT replaces the grantee's role, so a robot's `admin` becomes the declared `write`.
    */
   private async grantMissing(props: NamespaceReadGrantProps, everything = false): Promise<NamespaceReadGrantProps> {
-    const plan =
-      props.repositories && props.missingGrants && !isUnknown(props.missingGrants) && !isUnknown(props.wrongRoles)
-        ? { repositories: props.repositories, missingGrants: props.missingGrants, wrongRoles: props.wrongRoles ?? {} }
-        : await planGrants(props, this.overrideToken);
-    const targets = everything ? plan.repositories : plannedTargets(plan);
+    const atHand = Array.isArray(props.missingGrants) && !isUnknown(props.missingGrants) && !isUnknown(props.wrongRoles);
+    // Everything (a role change): the repository list, which is not stored (one listing, shared in the process).
+    const targets = everything
+      ? (await planGrants(props, this.overrideToken)).repositories
+      : plannedTargets(atHand ? { missingGrants: props.missingGrants, wrongRoles: props.wrongRoles ?? {} } : await planGrants(props, this.overrideToken));
     const client = clientFor(props.connection, this.overrideToken);
     await Promise.all(
       targets.map(async (repo) => {
         try {
           // Permission PUT is an upsert: safe to repeat.
-          await client.put(permissionPath(repo, props.grantee), { role: props.role }, { idempotent: true });
+          await client.put(permissionPath(repo, props.granteeKind, props.grantee), { role: props.role }, { idempotent: true });
         } catch (e) {
           // A repository deleted since the plan was made has nothing to grant.
           if (!isGone(e)) throw e;
@@ -228,7 +277,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
       }),
     );
     if (targets.length) for (const namespace of props.namespaces) forgetNamespacePermissions(client, namespace);
-    return compact({ ...props, repositories: plan.repositories, missingGrants: [], wrongRoles: {} });
+    return compact({ ...props, repositories: undefined, missingAtRefresh: undefined, missingGrants: [], wrongRoles: {} });
   }
 }
 
@@ -236,7 +285,7 @@ export class NamespaceReadGrantProvider extends QuayProvider implements pulumi.d
 const providerShim = lazyProvider("providers/quay/namespace-grant", "NamespaceReadGrantProvider");
 
 /**
- * Gives a user or robot a role on every repository of some namespaces. Type token
+ * Gives a user, robot or team a role on every repository of some namespaces. Type token
  * `pulumi-nodejs:dynamic/quay:NamespaceReadGrant`. Pair it with a DefaultPermission per namespace so
  * repositories created later are covered at once; this resource repairs the ones that predate it.
  */
@@ -244,7 +293,6 @@ export class NamespaceReadGrant extends pulumi.dynamic.Resource {
   declare readonly grantee: pulumi.Output<string>;
   declare readonly namespaces: pulumi.Output<string[]>;
   declare readonly role: pulumi.Output<string>;
-  declare readonly repositories: pulumi.Output<string[]>;
   declare readonly missingGrants: pulumi.Output<string[]>;
   declare readonly wrongRoles: pulumi.Output<Record<string, string>>;
 
@@ -252,7 +300,7 @@ export class NamespaceReadGrant extends pulumi.dynamic.Resource {
     super(
       providerShim,
       name,
-      { ...args, connection: pulumi.secret(args.connection), role: args.role, repositories: undefined, missingGrants: undefined, wrongRoles: undefined },
+      { ...args, connection: pulumi.secret(args.connection), role: args.role, missingGrants: undefined, wrongRoles: undefined },
       opts,
       "quay",
       "NamespaceReadGrant",

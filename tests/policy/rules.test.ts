@@ -97,6 +97,25 @@ describe("a value unknown in a preview", () => {
   });
 });
 
+describe("team grants over a whole namespace (NamespaceReadGrant with a team grantee)", () => {
+  const team = resource(TYPES.team, "pushers", { organization: "openshift-release", name: "pushers", role: "member", members: ["openshift-release+ocp_mirror", "ocp_cluster_pull"] });
+  const grant = (role: string) => resource(TYPES.namespaceGrant, `g-${role}`, { granteeKind: "team", grantee: "pushers", namespaces: ["openshift-release"], role });
+
+  test("admin for a team holding a mirror robot, and write for a team holding the cluster-pull user, are found", () => {
+    expect(teamGrants([team, grant("admin")], DEFAULTS).map((f) => [f.rule, f.message])).toEqual([
+      ["mirror", expect.stringContaining('team "openshift-release/pushers" holds mirror robot "openshift-release+ocp_mirror" and is given admin on every repository of "openshift-release"')],
+      ["pull", expect.stringContaining('holds cluster-pull user "ocp_cluster_pull" and is given admin on every repository of "openshift-release"')],
+    ]);
+    expect(teamGrants([team, grant("write")], DEFAULTS).map((f) => f.rule)).toEqual(["pull"]);
+  });
+
+  test("read, and user or robot grantees, are not team grants", () => {
+    expect(teamGrants([team, grant("read")], DEFAULTS)).toEqual([]);
+    const robotGrant = resource(TYPES.namespaceGrant, "r", { granteeKind: "robot", grantee: "pushers", namespaces: ["openshift-release"], role: "admin" });
+    expect(teamGrants([team, robotGrant], DEFAULTS)).toEqual([]);
+  });
+});
+
 describe("settingsFrom", () => {
   test("fills defaults and takes what the config sets", () => {
     expect(settingsFrom({})).toEqual(DEFAULTS);

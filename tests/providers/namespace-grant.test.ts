@@ -1,4 +1,4 @@
-import { NamespaceReadGrantProvider } from "../../providers/quay/namespace-grant";
+import { NamespaceReadGrantProps, NamespaceReadGrantProvider, permissionPath, planStillStands, refreshResult } from "../../providers/quay/namespace-grant";
 import { forgetNamespaceListings } from "../../providers/quay/listing";
 import { UNKNOWN } from "../../providers/quay/common";
 import { QuayFixture, roundTripProvider, startQuay, uniqueName } from "../support/quay";
@@ -80,7 +80,8 @@ describe("quay:NamespaceReadGrant provider against the emulator", () => {
       forgetNamespaceListings();
       const checked = await provider.check(props(), props({ ...grantee, namespaces: [fresh] }));
       expect(checked.failures).toBeUndefined();
-      expect(checked.inputs).toMatchObject({ repositories: [], missingGrants: [] });
+      expect(checked.inputs).toMatchObject({ missingGrants: [], wrongRoles: {} });
+      expect(checked.inputs).not.toHaveProperty("repositories");
     }
     // A token that is refused on a namespace that does exist still fails: only a missing organization is "nothing".
     forgetNamespaceListings();
@@ -218,10 +219,13 @@ describe("quay:NamespaceReadGrant for a mirror robot: the admin Quay gives a rep
     // Converged: a refresh finds nothing, and the next check and diff make no call and no change.
     forgetNamespaceListings();
     const clean = await provider.read(created.id, repaired.outs as never);
-    expect(clean.props).toMatchObject({ missingGrants: [], wrongRoles: {} });
+    // Nothing drifted: the stored outputs come back as they are and no inputs (the engine keeps the stored
+    // ones, here those of the last check), so the refresh shows no change.
+    expect(clean.props).toEqual(repaired.outs);
+    expect(clean.inputs).toBeUndefined();
     forgetNamespaceListings();
     quay.emulator.counter.reset();
-    const noop = (await provider.check(clean.inputs as never, props())).inputs!;
+    const noop = (await provider.check(replanned, props())).inputs!;
     expect(quay.emulator.counter.total()).toBe(0);
     expect((await provider.diff(created.id, clean.props as never, noop)).changes).toBe(false);
   });
@@ -231,5 +235,127 @@ describe("quay:NamespaceReadGrant for a mirror robot: the admin Quay gives a rep
     const checked = await provider.check({} as never, { ...(props() as object), grantee: `${org}+not_yet` } as never);
     expect(checked.failures).toBeUndefined();
     expect(checked.inputs).toMatchObject({ missingGrants: [`${org}/openshift/release`, `${org}/openshift/release-images`, `${org}/seeded`], wrongRoles: {} });
+  });
+});
+
+describe("quay:NamespaceReadGrant refresh and plan logic (no API)", () => {
+  const connection = { endpoint: "https://quay.example.com", token: "t" };
+  const stored = (extra: Partial<NamespaceReadGrantProps> = {}): NamespaceReadGrantProps =>
+    ({ connection, granteeKind: "robot", grantee: "ops+m", namespaces: ["ops"], role: "write", missingGrants: [], wrongRoles: {}, ...extra }) as NamespaceReadGrantProps;
+  const clean = { missingGrants: [], wrongRoles: {} };
+
+  it("a refresh that finds no drift returns the stored outputs untouched and no inputs (no change shown)", () => {
+    expect(refreshResult(stored(), clean)).toEqual({ props: stored() });
+    // A stack made before issue 15 stored the repository list: it stays as it was, so nothing shows either.
+    const legacy = stored({ repositories: ["ops/a", "ops/b"] });
+    expect(refreshResult(legacy, clean)).toEqual({ props: legacy });
+    // Outputs of an even older version without wrongRoles: not filled in, no change.
+    const older = { ...stored(), wrongRoles: undefined } as unknown as NamespaceReadGrantProps;
+    expect(refreshResult(older, clean).props).toBe(older);
+  });
+
+  it("drift is named in the outputs and marked in the inputs; the repository list is never stored", () => {
+    const res = refreshResult(stored({ repositories: ["ops/a"] }), { missingGrants: ["ops/new"], wrongRoles: { "ops/pushed": "admin" } });
+    expect(res.props).toEqual(stored({ missingGrants: ["ops/new"], wrongRoles: { "ops/pushed": "admin" } }));
+    expect(res.inputs).toEqual({ ...res.props, missingAtRefresh: ["ops/new", "ops/pushed"] });
+    expect(res.props).not.toHaveProperty("repositories");
+  });
+
+  it("drift an earlier refresh recorded and that is gone now (repaired outside) is cleared in outputs and inputs", () => {
+    const res = refreshResult(stored({ wrongRoles: { "ops/pushed": "admin" } }), clean);
+    expect(res.props).toEqual(stored());
+    expect(res.inputs).toEqual(stored());
+  });
+
+  it("the stored plan stands for unchanged inputs of any version, and not after a refresh found drift or for another grant", () => {
+    const news = stored();
+    expect(planStillStands(stored(), news)).toBe(true);
+    expect(planStillStands(stored({ repositories: ["ops/a"], missingAtRefresh: [] }), news)).toBe(true);
+    expect(planStillStands(stored({ missingAtRefresh: ["ops/x"] }), news)).toBe(false);
+    expect(planStillStands(stored({ role: "read" }), news)).toBe(false);
+    expect(planStillStands({} as never, news)).toBe(false);
+    expect(planStillStands({ ...stored(), missingGrants: undefined } as never, news)).toBe(false);
+  });
+
+  it("teams are granted through the team permission API, users and robots through the user one", () => {
+    expect(permissionPath("ops/a/b", "team", "readers")).toBe("/api/v1/repository/ops/a/b/permissions/team/readers");
+    expect(permissionPath("ops/a", "robot", "ops+m")).toBe("/api/v1/repository/ops/a/permissions/user/ops+m");
+  });
+});
+
+describe("quay:NamespaceReadGrant for a team: now and later", () => {
+  let quay: QuayFixture;
+  let org: string;
+  const provider = NamespaceReadGrantProvider.instance;
+  const props = (extra: Record<string, unknown> = {}) => ({ connection: quay.connection, granteeKind: "team", grantee: "readers", namespaces: [org], role: "read", ...extra }) as never;
+  const teamRole = async (repo: string) => {
+    const { body } = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${org}/${repo}/permissions/team/`);
+    return body.permissions.readers?.role;
+  };
+  const createRepo = (repository: string) => quay.admin.post("/api/v1/repository", { namespace: org, repository, visibility: "private", description: "" });
+
+  beforeAll(async () => {
+    quay = await startQuay();
+    org = uniqueName("teams");
+    await quay.admin.post("/api/v1/organization/", { name: org });
+    for (const r of ["a", "nested/b", "c"]) await createRepo(r);
+  });
+  afterAll(async () => quay.close());
+
+  it("check refuses a team grant over several namespaces and a bad team name", async () => {
+    expect((await provider.check({} as never, props({ namespaces: [org, "other"] }))).failures?.[0].property).toBe("namespaces");
+    expect((await provider.check({} as never, props({ grantee: "Bad Team" }))).failures?.[0].property).toBe("grantee");
+  });
+
+  it("a team that does not exist yet holds nothing (first preview); up grants every existing repository, a refresh after a new one shows it, up grants it, then no change", async () => {
+    forgetNamespaceListings();
+    const first = await provider.check({} as never, props());
+    expect(first.failures).toBeUndefined();
+    expect(first.inputs).toMatchObject({ missingGrants: [`${org}/a`, `${org}/c`, `${org}/nested/b`], wrongRoles: {} });
+
+    await quay.admin.put(`/api/v1/organization/${org}/team/readers`, { role: "member" });
+    // A repository the team already holds with another role is drift too.
+    await quay.admin.put(`/api/v1/repository/${org}/c/permissions/team/readers`, { role: "write" });
+    forgetNamespaceListings();
+    const planned = (await provider.check({} as never, props())).inputs!;
+    expect(planned).toMatchObject({ missingGrants: [`${org}/a`, `${org}/nested/b`], wrongRoles: { [`${org}/c`]: "write" } });
+    quay.emulator.counter.reset();
+    const created = await provider.create(planned);
+    expect(created.id).toBe(`team:readers:${org}`);
+    expect(quay.emulator.counter.snapshot()).toEqual({ "PUT /api/v1/repository/{repo:path}/permissions/team/{team}": 3 });
+    for (const r of ["a", "nested/b", "c"]) expect(await teamRole(r)).toBe("read");
+
+    // Converged: a refresh shows no change.
+    forgetNamespaceListings();
+    const quiet = await provider.read(created.id, created.outs!);
+    expect(quiet).toEqual({ id: created.id, props: created.outs });
+
+    // A repository added later (no default permission here) shows after a refresh; the next up grants it.
+    await createRepo("later");
+    forgetNamespaceListings();
+    const drift = await provider.read(created.id, created.outs!);
+    expect(drift.props).toMatchObject({ missingGrants: [`${org}/later`] });
+    forgetNamespaceListings();
+    const replanned = (await provider.check(drift.inputs as never, props())).inputs!;
+    expect((await provider.diff(created.id, drift.props as never, replanned)).changes).toBe(true);
+    quay.emulator.counter.reset();
+    const repaired = await provider.update(created.id, drift.props as never, replanned);
+    expect(quay.emulator.counter.writes()).toBe(1);
+    expect(await teamRole("later")).toBe("read");
+    forgetNamespaceListings();
+    expect(await provider.read(created.id, repaired.outs as never)).toEqual({ id: created.id, props: repaired.outs });
+
+    // A role change re-grants every repository with the new role; delete revokes them all.
+    forgetNamespaceListings();
+    const rewrite = (await provider.check(replanned, props({ role: "write" }))).inputs!;
+    await provider.update(created.id, repaired.outs as never, rewrite);
+    for (const r of ["a", "nested/b", "c", "later"]) expect(await teamRole(r)).toBe("write");
+    forgetNamespaceListings();
+    await provider.delete(created.id, rewrite);
+    for (const r of ["a", "nested/b", "c", "later"]) expect(await teamRole(r)).toBeUndefined();
+    // Deleting again (nothing left, or the team gone) is not an error.
+    await quay.admin.delete(`/api/v1/organization/${org}/team/readers`);
+    forgetNamespaceListings();
+    await expect(provider.delete(created.id, rewrite)).resolves.toBeUndefined();
   });
 });
