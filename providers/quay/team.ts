@@ -238,7 +238,10 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
       // Invited users are not members until they accept.
       members: memberMap(live.members),
     };
-    return { id, props: found, inputs: driftedInputs({ ...props, members: memberMap(props.members) }, found) };
+    const drift = driftedInputs({ ...props, members: memberMap(props.members) }, found);
+    // No drift: keep what was stored, in the form it was stored (older state holds members as a list), so a
+    // refresh of an unchanged team shows no change.
+    return { id, props: drift ? found : props, inputs: drift };
   }
 
   async update(id: string, olds: TeamProps, news: TeamProps): Promise<pulumi.dynamic.UpdateResult<TeamProps>> {
