@@ -42,7 +42,8 @@ function newRedis(opts: RedisOptions, extra: RedisOptions): RedisClient {
 /** data/buildlogs.py RedisBuildLogs.check_health: a fresh connection, 1 s timeouts, PING, SET and GET. */
 export async function checkRedis(opts: RedisOptions): Promise<Verdict> {
   const r = newRedis(opts, { lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  r.on("error", () => undefined); // reported through the promises below
+  let lastError: Error | undefined; // the server's own refusal (WRONGPASS, ...) names the cause better
+  r.on("error", (e: Error) => (lastError = e));
   try {
     await r.connect();
     if ((await r.ping()) !== "PONG") return [false, "Could not ping redis"];
@@ -50,7 +51,7 @@ export async function checkRedis(opts: RedisOptions): Promise<Verdict> {
     await r.get("_health");
     return [true, null];
   } catch (e) {
-    return [false, `Could not connect to redis: ${e instanceof Error ? e.message : String(e)}`];
+    return [false, `Could not connect to redis: ${lastError?.message ?? (e instanceof Error ? e.message : String(e))}`];
   } finally {
     r.disconnect();
   }
