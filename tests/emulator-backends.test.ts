@@ -4,6 +4,8 @@
 // storage when it is unreachable or its credentials are wrong.
 import { Client } from "pg";
 import { connectBackends } from "./emulator/backends";
+import { decode, encode, PgStore } from "./emulator/persist";
+import { QuayState } from "./emulator/state";
 import { QuayEmulator, startQuayEmulator } from "./emulator";
 import { Minio, startMinio } from "./support/minio";
 import { pgRedisPrerequisites, Postgres, RedisServer, startPostgres, startRedis } from "./support/pg-redis";
@@ -31,6 +33,21 @@ async function call(base: string, method: string, p: string, opts: { token?: str
   }
   return { status: r.status, body, headers: r.headers };
 }
+
+describe("persist.ts codec", () => {
+  test("Dates, Maps, Sets, bytes, non-finite numbers and $-keys survive a JSON round trip", () => {
+    const v = { d: new Date("2026-12-07T04:00:00.123Z"), m: new Map<unknown, unknown>([["a", 1], [2, new Set(["x"])]]), b: Buffer.from([0, 1, 255]), n: Infinity, o: { $date: "not a date", k: [null, "s", true] }, u: undefined };
+    const back = decode(JSON.parse(JSON.stringify(encode(v)))) as typeof v;
+    expect(back).toEqual({ d: v.d, m: v.m, b: v.b, n: Infinity, o: v.o });
+    expect(back.d).toBeInstanceOf(Date);
+  });
+  test("a class instance in the state is refused, naming where it is and what to do", () => {
+    class Cache {
+      x = 1;
+    }
+    expect(() => encode({ list: [{ c: new Cache() }] }, "QuayState.things")).toThrow(/QuayState\.things\.list\[0\]\.c is a Cache; keep QuayState to plain data .* NOT_IN_DATABASE/);
+  });
+});
 
 describeWithPrerequisites("emulator on PostgreSQL, Redis and S3 (the stand-in's mode)", { prerequisites: pgRedisPrerequisites(), skipVariable: "QM_SKIP_PG_REDIS" }, () => {
   let pg: Postgres;
@@ -148,6 +165,42 @@ describeWithPrerequisites("emulator on PostgreSQL, Redis and S3 (the stand-in's 
     expect(tables).not.toContain("sessions");
     // no robot token or password in clear outside its row's JSON is what Quay does too; the token is in the row
     expect((await rows("SELECT doc->>'robotToken' AS t FROM quay_standin.entities WHERE key = (SELECT key FROM quay_standin.entities WHERE doc->>'username' = 'acme+mirror')"))[0].t).toBe(robotToken);
+  });
+
+  test("a collection added to QuayState later is persisted with no new code: its own table, rows back after a reload", async () => {
+    class Later extends QuayState {
+      widgets: { id: number; name: string; at: Date }[] = [];
+      gadgetsByName = new Map<string, { size: number }>();
+      labels = new Set<string>();
+    }
+    const store = new PgStore({ connectionString: pg.uri, emptyState: () => new Later() });
+    const st = new Later();
+    try {
+      await store.transaction(st, async () => {
+        st.widgets.push({ id: st.id(), name: "w1", at: new Date(1_700_000_000_000) }, { id: st.id(), name: "w2", at: new Date(1_700_000_001_000) });
+        st.gadgetsByName.set("g", { size: 3 });
+        st.labels.add("blue");
+      });
+      await store.transaction(st, async () => {
+        st.widgets = st.widgets.filter((w) => w.name !== "w1");
+      });
+      const again = new Later();
+      await store.transaction(again, async () => undefined);
+      expect(again.widgets).toEqual([{ id: 2, name: "w2", at: new Date(1_700_000_001_000) }]);
+      expect(again.gadgetsByName).toEqual(new Map([["g", { size: 3 }]]));
+      expect(again.labels).toEqual(new Set(["blue"]));
+      expect(again.id()).toBe(3); // the id counter is state too
+      expect(store.tables()).toEqual(expect.arrayContaining(["quay_standin.widgets", "quay_standin.gadgets_by_name", "quay_standin.labels"]));
+      expect((await rows("SELECT doc->>'name' AS n FROM quay_standin.widgets")).map((r) => r.n)).toEqual(["w2"]);
+      // a failing request writes nothing
+      await expect(store.transaction(again, async () => {
+        again.widgets.push({ id: again.id(), name: "lost", at: new Date() });
+        throw new Error("handler failed");
+      })).rejects.toThrow("handler failed");
+      expect((await rows("SELECT count(*)::int AS c FROM quay_standin.widgets"))[0].c).toBe(1);
+    } finally {
+      await store.close();
+    }
   });
 
   test("two emulators on one database are one registry: each sees what the other wrote, concurrent writes are all kept", async () => {

@@ -47,7 +47,7 @@ export function encode(v: unknown, where = "value"): Json {
   if (o instanceof Set) return { $set: [...o].map((x) => encode(x, `${where} member`)) };
   if (o instanceof Uint8Array) return { $bytes: Buffer.from(o.buffer, o.byteOffset, o.byteLength).toString("base64") };
   if (!isPlainObject(o)) {
-    throw new Error(`persist: ${where} is a ${o.constructor?.name ?? "non-plain object"}; keep QuayState to plain data (objects, arrays, Map, Set, Date, Buffer) or list the field in TRANSIENT_FIELDS (state.ts)`);
+    throw new Error(`persist: ${where} is a ${o.constructor?.name ?? "non-plain object"}; keep QuayState to plain data (objects, arrays, Map, Set, Date, Buffer) or list the field in NOT_IN_DATABASE (state.ts)`);
   }
   const out: { [k: string]: Json } = {};
   let tagged = false;
@@ -110,7 +110,7 @@ function kindOf(v: unknown, field: string): Kind {
   if (v instanceof Map) return "map";
   if (v instanceof Set) return "set";
   if (v === null || ["number", "string", "boolean"].includes(typeof v)) return "scalar";
-  throw new Error(`persist: QuayState.${field} is neither an array, a Map, a Set nor a scalar; the stand-in's database cannot store it (list it in TRANSIENT_FIELDS in state.ts if it is not state)`);
+  throw new Error(`persist: QuayState.${field} is neither an array, a Map, a Set nor a scalar; the stand-in's database cannot store it (list it in NOT_IN_DATABASE in state.ts if it is not state)`);
 }
 
 /** Elements of a collection as (key, encoded text), in order. */
@@ -161,12 +161,15 @@ export interface PgStoreOptions {
   connectionString: string;
   /** Give up connecting after this long (Quay's health check uses 3 s). */
   connectTimeoutMs?: number;
+  /** Makes an empty state (its own fields name the tables). Default: new QuayState(). */
+  emptyState?: () => QuayState;
 }
 
 /** Keeps a QuayState in PostgreSQL; see the top of this file. */
 export class PgStore {
   readonly pool: Pool;
   private fields: Field[];
+  private readonly emptyState: () => QuayState;
   private schemaReady = false;
   /** In-process queue: one transaction at a time per emulator (they share one QuayState object). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -177,7 +180,8 @@ export class PgStore {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, connectionTimeoutMillis: opts.connectTimeoutMs ?? 3000, max: 4, idleTimeoutMillis: 10_000 });
     // An idle client losing its server (a PostgreSQL restart) must not crash the process.
     this.pool.on("error", (e) => console.error(`quay-emulator: database connection lost: ${e.message}`));
-    const fresh = new QuayState();
+    this.emptyState = opts.emptyState ?? (() => new QuayState());
+    const fresh = this.emptyState();
     this.fields = persistedFields(fresh).map((name) => {
       const kind = kindOf((fresh as unknown as Record<string, unknown>)[name], name);
       return { name, kind, table: kind === "scalar" ? SCALARS : tableOf(name) };
@@ -241,7 +245,7 @@ export class PgStore {
       byTable.set(r.t, list);
     }
     const target = state as unknown as Record<string, unknown>;
-    const fresh = new QuayState() as unknown as Record<string, unknown>;
+    const fresh = this.emptyState() as unknown as Record<string, unknown>;
     const loaded: Loaded = new Map();
     for (const f of this.fields) {
       let rows = byTable.get(f.table) ?? [];
