@@ -155,10 +155,11 @@ describeOnTestHost("full mode on a test host", () => {
         expect(entities.filter((e) => e.includes("+")).length).toBeGreaterThan(0); // robots
         const repoCount = Number((await host.sshOk(`sudo -u postgres psql -d quay -AtX -c "SELECT count(*) FROM quay_standin.repos"`)).trim());
         expect(repoCount).toBeGreaterThanOrEqual(8);
-        const dump = `sudo -u postgres psql -d quay -AtX -c "SELECT key, doc::text FROM quay_standin.entities ORDER BY key" | sha256sum`;
+        const dump = "set -o pipefail; sudo -u postgres pg_dump --data-only --schema=quay_standin -d quay | sha256sum"; // every table's rows
         const before = await host.sshOk(dump);
         await host.sshOk("sudo systemctl restart quay.service");
-        await host.sshOk(`for i in $(seq 1 60); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/instance)" = 200 ] && exit 0; sleep 1; done; exit 1`, { timeoutMs: 120_000 });
+        const waitHealthy = `for i in $(seq 1 60); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/instance)" = 200 ] && exit 0; sleep 1; done; exit 1`;
+        await host.sshOk(waitHealthy, { timeoutMs: 120_000 });
         expect(await host.sshOk(dump)).toBe(before);
         for (const org of orgs) {
           const r = await fetch(`${endpoint}/api/v1/organization/${org}`, { headers: { Authorization: `Bearer ${apiToken}` } });
@@ -166,6 +167,29 @@ describeOnTestHost("full mode on a test host", () => {
         }
         // The pull credential still pulls after the restart (robot tokens and users came back from the database).
         expect(await grantedActions(endpoint, HOSTNAME, pull, "openshift-release/openshift/release-images", ["pull"])).toEqual(["pull"]);
+
+        // /health/instance of the running stand-in checks what config.yaml names, as Quay's: it fails naming
+        // redis while Redis is stopped, and the database while PostgreSQL is, and recovers when they are back.
+        const health = async () => {
+          const r = await fetch(`${endpoint}/health/instance`);
+          return { status: r.status, services: ((await r.json()) as { data: { services: Record<string, boolean> } }).data.services };
+        };
+        expect(await health()).toEqual({ status: 200, services: expect.objectContaining({ database: true, redis: true, storage: true }) });
+        await host.sshOk("sudo systemctl stop redis-server");
+        try {
+          expect(await health()).toEqual({ status: 503, services: expect.objectContaining({ database: true, redis: false, storage: true }) });
+        } finally {
+          await host.sshOk("sudo systemctl start redis-server");
+        }
+        await host.sshOk(waitHealthy, { timeoutMs: 120_000 });
+        const pgUnit = `postgresql@$(ls /etc/postgresql)-main`;
+        await host.sshOk(`sudo systemctl stop "${pgUnit}"`);
+        try {
+          expect(await health()).toEqual({ status: 503, services: expect.objectContaining({ database: false, redis: true, storage: true }) });
+        } finally {
+          await host.sshOk(`sudo systemctl start "${pgUnit}"`);
+        }
+        await host.sshOk(waitHealthy, { timeoutMs: 120_000 });
 
         // A second up: no remote command runs, nothing changes.
         const again = await stack.up();
