@@ -8,6 +8,8 @@ import { Schema, validateSchema } from "./schema";
 import type { QuayState } from "./state";
 
 export interface Core {
+  /** PostgreSQL, Redis and storage of config.yaml (the stand-in); undefined: all in memory. */
+  backends?: Backends;
   state: QuayState;
   config: QuayConfig;
   orgNameLockMs: number;
@@ -15,8 +17,6 @@ export interface Core {
   unresolvableHosts: string[];
   now(): number;
   jwtSign(payload: Record<string, unknown>): string;
-  /** PostgreSQL, Redis and storage of config.yaml (the stand-in); undefined: all in memory. */
-  backends?: Backends;
 }
 
 export interface Reply {

@@ -5,6 +5,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe } from "./auth";
 import type { Backends } from "./backends";
+import { SESSION_COOKIE } from "./sessions";
 import { QuayConfig } from "./config";
 import { Core, Reply, Router, Rq } from "./context";
 import { ApiProblem, HttpReply, httpAbort, WERKZEUG_MESSAGES } from "./errors";
@@ -18,10 +19,15 @@ import * as robots from "./routes/robots";
 import * as superuser from "./routes/superuser";
 import * as teams from "./routes/teams";
 import * as web from "./routes/web";
-import { getSession, resolveApiAuth, SESSION_COOKIE } from "./sessions";
+import { getSession, resolveApiAuth } from "./sessions";
 import { QuayState } from "./state";
 
 export interface QuayEmulatorOptions {
+  /**
+   * The services of config.yaml (backends.ts connectBackends): state in PostgreSQL, one transaction per
+   * request; sessions in Redis; /health/* checks them. Default: none, everything in memory.
+   */
+  backends?: Backends;
   config?: Record<string, unknown>;
   host?: string;
   port?: number;
@@ -39,11 +45,6 @@ export interface QuayEmulatorOptions {
    */
   unresolvableHosts?: string[];
   seed?: number;
-  /**
-   * The services of config.yaml (backends.ts connectBackends): state in PostgreSQL, one transaction per
-   * request; sessions in Redis; /health/* checks them. Default: none, everything in memory.
-   */
-  backends?: Backends;
 }
 
 export interface QuayEmulator {
@@ -120,6 +121,7 @@ export class EmulatorServer {
     this.latencyMs = opts.latencyMs ?? 0;
     const self = this;
     this.core = {
+      backends: opts.backends,
       state: this.state,
       get config() {
         return self.config;
@@ -128,7 +130,6 @@ export class EmulatorServer {
       unresolvableHosts: (opts.unresolvableHosts ?? (process.env.QUAY_EMULATOR_UNRESOLVABLE_HOSTS ?? "").split(",")).map((h) => h.trim().toLowerCase()).filter((h) => h),
       now: () => Date.now() + self.clockOffsetMs,
       jwtSign: (p) => self.jwt.sign(p),
-      backends: opts.backends,
     };
   }
 
