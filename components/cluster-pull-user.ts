@@ -46,13 +46,14 @@ export class ClusterPullUser extends pulumi.ComponentResource {
         new DefaultPermission(
           `${name}-default-${i}`,
           { connection: args.connection, organization: ns, delegateKind: "user", delegateName: user.username, role: "read", adopt: args.adopt },
-          child,
+          // Deleting the user takes its default permissions and repository permissions with it.
+          { ...child, deletedWith: user },
         ),
     );
     new NamespaceReadGrant(
       `${name}-grant`,
       { connection: args.connection, granteeKind: "user", grantee: user.username, namespaces: args.namespaces, role: "read" },
-      { ...child, dependsOn: this.defaultPermissions },
+      { ...child, dependsOn: this.defaultPermissions, deletedWith: user },
     );
 
     this.username = user.username;

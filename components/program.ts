@@ -12,7 +12,7 @@ import { checkEngineConfig, stackSettingsFile } from "../config/stack-file";
 import { ApiToken } from "../providers/quay/api-token";
 import { MirrorRegistry } from "./mirror-registry";
 import { ObjectStorage, ObjectStorageArgs } from "./object-storage";
-import { QuayBackups, QuayBackupsArgs } from "./quay-backups";
+import { QuayBackups, QuayBackupsArgs, restoreGate } from "./quay-backups";
 import { QuayHost, QuayHostArgs } from "./quay-host";
 
 /** Stack config keys that hold secrets (read with requireSecret, never validated as plain values). */
@@ -155,8 +155,12 @@ function quayHostArgs(inputs: ProgramInputs, storageKeys?: KeyPair): QuayHostArg
       },
     ]);
   }
+  // host.restoreFrom / host.restoreOverwrite belong to the rebuild from backup (QuayBackups' restore step).
+  const { restoreFrom: _restoreFrom, restoreOverwrite: _restoreOverwrite, ...hostArgs } = host;
+  void _restoreFrom;
+  void _restoreOverwrite;
   const args = {
-    ...host,
+    ...hostArgs,
     serverHostname: (host.serverHostname as string | undefined) ?? inputs.config.registryHostname,
     proxyCache: inputs.config.proxyCaches !== undefined,
     connection: { ...((host.connection as object) ?? {}), ...(agent ? {} : { privateKey: cfg.requireSecret("sshPrivateKey") }) },
@@ -197,7 +201,9 @@ function quayBackupsArgs(inputs: ProgramInputs, wiring: BackupsWiring): QuayBack
     ]);
   }
   const passphrase = new pulumi.Config("quay-mirror").getSecret("backupPassphrase");
-  const args = { bucket, ...raw, ...wiring, ...(passphrase !== undefined ? { passphrase } : {}) } as unknown as QuayBackupsArgs;
+  const host = (inputs.config.host ?? {}) as { restoreFrom?: unknown; restoreOverwrite?: unknown };
+  const restore = { ...(host.restoreFrom !== undefined ? { restoreFrom: host.restoreFrom } : {}), ...(host.restoreOverwrite !== undefined ? { restoreOverwrite: host.restoreOverwrite } : {}) };
+  const args = { bucket, ...raw, ...wiring, ...restore, ...(passphrase !== undefined ? { passphrase } : {}) } as unknown as QuayBackupsArgs;
   parseQuayBackupsArgs(args, `${inputs.stackFile} (quay-mirror:backups; optional secret quay-mirror:backupPassphrase)`);
   return args;
 }
@@ -263,8 +269,13 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     apiUrl = config.apiUrl!.replace(/\/+$/, "");
     token = new pulumi.Config("quay").requireSecret("token");
   } else {
+    // Rebuild from backup (host.restoreFrom): Quay's first start waits for QuayBackups' restore step, declared
+    // after the host (it works over the host's connection). The gate opens once that step exists; if declaring
+    // it fails, the gate fails and Quay's unit step with it, so Quay never starts on an empty database.
+    const restoring = Boolean(config.backups && storage && (config.host as { restoreFrom?: unknown } | undefined)?.restoreFrom !== undefined);
+    const gate = restoring ? restoreGate() : undefined;
     // The preflight needs the buckets, users and policies in place.
-    const host = new QuayHost("quay", quayHostArgs(inputs, storage?.storageCredentials), storage ? { dependsOn: [storage] } : undefined);
+    const host = new QuayHost("quay", { ...quayHostArgs(inputs, storage?.storageCredentials), ...(gate ? { startAfter: gate.startAfter } : {}) }, storage ? { dependsOn: [storage] } : undefined);
     // Behind the TLS proxy by default; tests and operators on the proxy's network may give the host's :8080.
     apiUrl = (config.apiUrl ?? `https://${config.registryHostname}`).replace(/\/+$/, "");
     // The initialize token lasts 2.5 h: mint a long-lived one right away and use it for everything else.
@@ -276,17 +287,23 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     token = apiToken.token;
     dependsOn.push(host.ready);
     if (config.backups && storage) {
-      backups = new QuayBackups(
-        "backups",
-        quayBackupsArgs(inputs, {
-          connection: host.connection,
-          after: [host.steps.postgres, host.steps.config, host.steps.tools].filter((r): r is pulumi.Resource => r !== undefined),
-          mcPath: host.mcPath,
-          endpoint: storage.endpoint,
-          backupCredentials: storage.backupCredentials,
-          restoreCredentials: storage.restoreCredentials,
-        }),
-      );
+      try {
+        backups = new QuayBackups(
+          "backups",
+          quayBackupsArgs(inputs, {
+            connection: host.connection,
+            after: [host.steps.postgres, host.steps.config, host.steps.tools].filter((r): r is pulumi.Resource => r !== undefined),
+            mcPath: host.mcPath,
+            endpoint: storage.endpoint,
+            backupCredentials: storage.backupCredentials,
+            restoreCredentials: storage.restoreCredentials,
+          }),
+        );
+      } catch (e) {
+        gate?.fail("the restore step was not declared; Quay is not started on an empty database");
+        throw e;
+      }
+      gate?.open(backups);
     }
   }
 

@@ -48,7 +48,8 @@ export class ProxyCacheOrgs extends pulumi.ComponentResource {
           insecure: args.insecure ?? false,
           adopt: args.adopt,
         },
-        { parent: this },
+        // Deleted with its organization (and the organization's delete sees it is a cache: providers/quay/organization.ts).
+        { parent: this, deletedWith: org },
       );
       return { upstream, organization, mirror: `${args.registryHostname}/${organization}` };
     });

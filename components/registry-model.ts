@@ -81,17 +81,19 @@ export class RegistryModel extends pulumi.ComponentResource {
       const key = `${p.organization}-${g.kind}-${g.name}`;
       const delegate = g.kind === "robot" ? this.robots[g.name].fullName : pulumi.output(g.name);
       const dependsOn = g.kind === "team" ? [teams[`${p.organization}/${g.name}`]] : [];
+      // Quay deletes a robot's or a team's permissions and default permissions with it: no revoke of its own.
+      const holder = g.kind === "robot" ? this.robots[g.name] : g.kind === "team" ? teams[`${p.organization}/${g.name}`] : undefined;
       const prototype = new DefaultPermission(
         `${name}-default-${key}`,
         { connection, organization: orgName(p.organization), delegateKind: g.kind, delegateName: delegate, role: p.role, adopt },
-        { ...child, dependsOn },
+        { ...child, dependsOn, deletedWith: holder },
       );
       (this.defaultPermissions[p.organization] ??= []).push(prototype);
       if (g.kind !== "team") {
         new NamespaceReadGrant(
           `${name}-grant-${key}`,
           { connection, granteeKind: g.kind, grantee: delegate, namespaces: [orgName(p.organization)], role: p.role },
-          { ...child, dependsOn: [prototype] },
+          { ...child, dependsOn: [prototype], deletedWith: holder },
         );
       }
     });
@@ -125,7 +127,8 @@ export class RegistryModel extends pulumi.ComponentResource {
       new RepositoryPermission(
         `${name}-perm-${p.repository}-${g.kind}-${g.name}`,
         { connection, namespace: repo.namespace, repository: repo.name, kind: g.kind, name: grantee, role: p.role },
-        { ...child, dependsOn: g.kind === "team" ? [teams[`${p.repository.split("/")[0]}/${g.name}`]] : [] },
+        // Deleting the repository deletes its permissions: no revoke before it.
+        { ...child, dependsOn: g.kind === "team" ? [teams[`${p.repository.split("/")[0]}/${g.name}`]] : [], deletedWith: repo },
       );
     });
 

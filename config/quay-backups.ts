@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkLater, jsonPath, QuayHostConfigError, StringInput } from "./quay-host";
-import { CALENDAR_RE } from "../components/quay-backups/render";
+import { CALENDAR_RE, RESTORE_FROM_RE } from "../components/quay-backups/render";
 import { MC_REMOTE_PATH } from "../components/quay-host/render";
 
 const isOutput = (v: unknown): v is pulumi.Output<string> => pulumi.Output.isInstance(v);
@@ -25,6 +25,11 @@ export const passphraseRule = z
 export const endpointRule = z
   .string()
   .regex(ENDPOINT_RE, "endpoint must be http(s)://host:port of MinIO's S3 API, without path or credentials — fix: e.g. http://minio.lab:9000");
+
+/** A backup to restore: "latest" or the UTC timestamp of one (the folder under <bucket>/<prefix>/). */
+export const restoreFromRule = z
+  .string({ error: "restoreFrom must be a string" })
+  .regex(RESTORE_FROM_RE, 'restoreFrom must be "latest" or a backup\'s UTC timestamp such as 20261207T031500Z — fix: use latest, or the folder name of a backup under <backup bucket>/<prefix>/ (mc ls)');
 
 const credentials = (what: string) =>
   z
@@ -65,8 +70,17 @@ export const quayBackupsArgsSchema = z
       })
       .strict()
       .default({ backup: "daily", restoreValidate: "weekly", randomizedDelaySeconds: 3600 }),
+    /** Rebuild from backup: restore this backup ("latest" or its UTC timestamp) before Quay first starts. */
+    restoreFrom: restoreFromRule.optional(),
+    /** Let the restore replace a database that already holds tables (kept, renamed). Default false. */
+    restoreOverwrite: z.boolean({ error: "restoreOverwrite must be true or false" }).default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.restoreOverwrite && a.restoreFrom === undefined) {
+      ctx.addIssue({ code: "custom", path: ["restoreOverwrite"], message: "restoreOverwrite is set without restoreFrom — fix: name the backup to restore (restoreFrom), or remove restoreOverwrite" });
+    }
+  });
 
 export type QuayBackupsInput = z.input<typeof quayBackupsArgsSchema>;
 export type QuayBackupsSettings = z.output<typeof quayBackupsArgsSchema>;

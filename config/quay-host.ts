@@ -533,6 +533,16 @@ export const quayHostArgsSchema = z
     purgeOnDestroy: z.boolean().default(false),
     healthTimeoutSeconds: z.number().int().min(30, "healthTimeoutSeconds must be at least 30").max(86400, "healthTimeoutSeconds must be at most 86400").default(600),
     bootTimeoutSeconds: z.number().int().min(10).max(7200).default(900),
+    /**
+     * Resources Quay's first start waits for besides the host's own steps, as a list or a promise of one
+     * (QuayBackups' restore step: the database is restored before Quay ever starts). Default none.
+     */
+    startAfter: z
+      .custom<pulumi.Resource[] | Promise<pulumi.Resource[]>>(
+        (v) => (Array.isArray(v) && v.every((r) => pulumi.Resource.isInstance(r))) || v instanceof Promise,
+        { message: "startAfter must list Pulumi resources (or be a promise of such a list) — fix: pass e.g. [backups.restored]" },
+      )
+      .optional(),
     secretGenerator: z
       .enum(["random", "node-crypto"], { error: 'secretGenerator must be "random" or "node-crypto" — fix: choose one, once (switching regenerates every key)' })
       .default("random"),

@@ -1,6 +1,7 @@
 // Stack configuration (Pulumi.<stack>.yaml, namespace `quay-mirror`), validated before anything is declared.
 import { z } from "zod";
 import { ConfigError, issuesFromZod } from "./errors";
+import { RESTORE_FROM_RE } from "../components/quay-backups/render";
 
 const hostname = z
   .string()
@@ -76,6 +77,33 @@ export const stackConfigSchema = z
         path: ["backups"],
         message: "backups run on the provisioned host and upload with the users objectStorage creates — fix: use them in full mode together with quay-mirror:objectStorage, or remove quay-mirror:backups",
       });
+    }
+    // Rebuild from backup (docs/backups.md "Rebuild from backup"): host.restoreFrom restores a backup QuayBackups made.
+    const restore = c.host ?? {};
+    if (restore.restoreFrom !== undefined) {
+      const r = RESTORE_FROM_RE.test(String(restore.restoreFrom)) && typeof restore.restoreFrom === "string";
+      if (!r) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["host", "restoreFrom"],
+          message: 'must be "latest" or a backup\'s UTC timestamp such as 20261207T031500Z — fix: use latest, or the folder name of a backup under <backup bucket>/<prefix>/ (mc ls)',
+        });
+      }
+      if (!c.backups || !c.objectStorage || c.mode !== "full") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["host", "restoreFrom"],
+          message:
+            "restores a backup QuayBackups made, but this stack has no backups (quay-mirror:backups with quay-mirror:objectStorage, full mode) to read it with — fix: configure quay-mirror:backups and quay-mirror:objectStorage as in the stack that made the backup (same passphrase), or remove host.restoreFrom",
+        });
+      }
+    }
+    if (restore.restoreOverwrite !== undefined) {
+      if (typeof restore.restoreOverwrite !== "boolean") {
+        ctx.addIssue({ code: "custom", path: ["host", "restoreOverwrite"], message: "must be true or false — fix: true lets the restore replace a database that holds tables (kept, renamed); leave it out otherwise" });
+      } else if (restore.restoreOverwrite && restore.restoreFrom === undefined) {
+        ctx.addIssue({ code: "custom", path: ["host", "restoreOverwrite"], message: "is set without host.restoreFrom — fix: name the backup to restore (host.restoreFrom), or remove host.restoreOverwrite" });
+      }
     }
     // Each upstream is one cache organization: listed twice, the engine would fail with "Duplicate resource URN".
     const caches = new Map<string, number>();

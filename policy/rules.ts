@@ -137,13 +137,17 @@ export class View {
     return ids && ids.length === 1 ? { known: true, value: ids[0], derived: true } : unknown;
   }
 
-  /** A string-array property; unknown elements are replaced by the names of all its dependencies. */
+  /**
+   * A string-array property; unknown elements are replaced by the names of all its dependencies. A set stored
+   * as a map (a team's members after its `check`: name → kind) gives its keys.
+   */
   strs(key: string): Known<string[]> {
     const p = peek(this.props, key);
     if (p.unknown) {
       const ids = this.fromDeps(key);
       return ids ? { known: true, value: ids, derived: true } : unknown;
     }
+    if (p.value && typeof p.value === "object" && !Array.isArray(p.value)) return { known: true, value: Object.keys(p.value).sort(), derived: false };
     if (!Array.isArray(p.value)) return { known: true, value: [], derived: false };
     const arr = p.value;
     const known: string[] = [];

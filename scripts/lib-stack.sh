@@ -81,3 +81,49 @@ qm_has_language_host() {
   esac
   [ -x "$(dirname "$(command -v pulumi)")/pulumi-language-nodejs" ]
 }
+
+# After a killed run (issue 15; bin/scripts/recover.js does the work): before preview/up/refresh/destroy,
+#   - a lock left by a `pulumi` that is dead on this host is removed (a live one is never touched; a lock
+#     from another host stops here with the one command to run);
+#   - pending operations: each pending create is recorded as this stack's own (its id follows from its
+#     inputs) or dropped when its kind just runs again (host commands, random values); then those objects
+#     are refreshed, so their provider's read says whether they exist and fills their outputs (or drops
+#     them, and `up` creates them). A preview changes nothing: it says what `up` will do first.
+# The URNs still to refresh stay in .pulumi-state/recover/<stack>.refresh until that refresh succeeded, so a
+# recovery that is itself interrupted is finished by the next run.
+qm_recover_killed_run() {
+  local cmd="$1" dir="$QM_STATE_DIR/recover"
+  local targets="$dir/$QM_STACK.refresh" exported="$dir/$QM_STACK.export.json" planned="$dir/$QM_STACK.import.json"
+  mkdir -p "$dir"
+  if [ "$cmd" != preview ]; then
+    node bin/scripts/recover.js locks "$QM_STATE_DIR" "$QM_STACK" || return 1
+  fi
+  if [ ! -s "$targets" ]; then
+    pulumi stack export --stack "$QM_STACK" --file "$exported" >/dev/null 2>&1 || { rm -f "$exported"; return 0; }
+    node bin/scripts/recover.js plan "$exported" "$planned" "$targets.new" || return 1
+    rm -f "$exported"
+    [ -s "$planned" ] || { rm -f "$targets.new"; return 0; }
+    if [ "$cmd" = preview ]; then
+      rm -f "$planned" "$targets.new"
+      qm_note "this preview does not show that yet: bash scripts/pulumi.sh up (or refresh) settles it first."
+      return 0
+    fi
+    pulumi stack import --stack "$QM_STACK" --file "$planned" >&2 || return 1
+    rm -f "$planned"
+    mv "$targets.new" "$targets"
+  fi
+  [ "$cmd" != preview ] || return 0
+  [ -s "$targets" ] || { rm -f "$targets"; return 0; }
+  local urns=() args=()
+  mapfile -t urns <"$targets"
+  for u in "${urns[@]}"; do args+=(--target "$u"); done
+  qm_note "refreshing the ${#urns[@]} object(s) the killed run left unsettled"
+  local refresh=(pulumi refresh --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" --yes --skip-preview --non-interactive "${args[@]}")
+  # Without the language host the CLI cannot load the project: a whole refresh through the Automation API.
+  qm_has_language_host || refresh=(node bin/scripts/lab-stack.js run refresh --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE" --yes)
+  if ! "${refresh[@]}" >&2; then
+    qm_note "the refresh of the killed run's objects failed (above): fix its cause, then run the same command again (it retries that refresh first)."
+    return 1
+  fi
+  rm -f "$targets"
+}

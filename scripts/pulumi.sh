@@ -69,6 +69,7 @@ qm_stack_setup "${QM_STACK:-lab}" "$purpose"
 
 case "$cmd" in
   preview | up | refresh | destroy)
+    qm_recover_killed_run "$cmd" || exit 1
     if qm_has_language_host; then
       exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
     fi
@@ -84,7 +85,15 @@ case "$cmd" in
   config | import)
     exec pulumi "$@" --stack "$QM_STACK" --config-file "$QM_CONFIG_FILE"
     ;;
-  stack | cancel | state | about | logs | watch | console)
+  state)
+    # `state move` names its stacks with --source/--dest, `state upgrade` works on the whole backend.
+    case "${2:-}" in
+      move) [[ " $* " == *" --source"* ]] && exec pulumi "$@"; exec pulumi "$@" --source "$QM_STACK" ;;
+      upgrade) exec pulumi "$@" ;;
+      *) exec pulumi "$@" --stack "$QM_STACK" ;;
+    esac
+    ;;
+  stack | cancel | about | logs | watch | console)
     # every command that works on a stack gets this one (`cancel` alone would answer "no stack selected")
     exec pulumi "$@" --stack "$QM_STACK"
     ;;

@@ -8,6 +8,9 @@
 //                             keys, checksum, MAC (refused before decrypting if it does not match), decrypt,
 //                             restore as the unprivileged role quay_restore_proof into a temporary database,
 //                             every table's row count against the manifest, drop; never the production database.
+//   quay-restore-database     the rebuild from backup (restoreFrom, or by hand): the latest or a named backup,
+//                             the same checks (lib/backup-fetch.sh), the same stack's secrets (by hash),
+//                             restored as the database's owner, counts checked, swapped in; recorded in a marker.
 // Secrets (passphrase, both users' keys) travel on stdin to root-only files; the passphrase is generated once
 // (RandomSecret) unless given, and is a secret output so it can be kept in custody beside the host's secrets.
 import * as pulumi from "@pulumi/pulumi";
@@ -15,7 +18,7 @@ import * as command from "@pulumi/command";
 import { checkLater, lateBackupRules, parseQuayBackupsArgs, QuayBackupsInput, StringInput } from "../../config/quay-backups";
 import { ALPHANUMERIC, RandomSecret } from "../../providers/local/random-secret";
 import { sshCommand } from "../quay-host/render";
-import { BACKUP_CONFIG_DIR, destroyValues, installValues, renderBackupTemplate } from "./render";
+import { BACKUP_CONFIG_DIR, destroyValues, installValues, renderBackupTemplate, restoreValues } from "./render";
 
 export * from "./render";
 
@@ -48,6 +51,15 @@ export interface QuayBackupsArgs {
   passphrase?: StringInput;
   /** systemd calendar expressions. Defaults: backup daily, restoreValidate weekly, randomizedDelaySeconds 3600. */
   schedules?: { backup?: string; restoreValidate?: string; randomizedDelaySeconds?: number };
+  /**
+   * Rebuild from backup: restore this backup — "latest" or its UTC timestamp (yyyymmddTHHMMSSZ) — into Quay's
+   * database before Quay first starts (pass `restored` to QuayHost's startAfter). Its config.yaml must hold
+   * this host's DATABASE_SECRET_KEY and SECRET_KEY. Recorded on the host: a rerun never restores again over
+   * newer data. Default: no restore.
+   */
+  restoreFrom?: string;
+  /** Let the restore replace a database that already holds tables (the replaced one is kept, renamed). Default false. */
+  restoreOverwrite?: boolean;
 }
 
 // The interface above is the documented face of the schema in config/quay-backups.ts; keep them in step.
@@ -62,8 +74,10 @@ export class QuayBackups extends pulumi.ComponentResource {
   public readonly location: pulumi.Output<string>;
   /** The units to start by hand: quay-backup.service, quay-restore-validate.service. */
   public readonly units: pulumi.Output<{ backup: string; restoreValidate: string }>;
-  /** The steps (secrets, install), for dependsOn and tests. */
+  /** The steps (secrets, install, and restore with restoreFrom), for dependsOn and tests. */
   public readonly steps: Readonly<Record<string, pulumi.Resource>>;
+  /** With restoreFrom: the restore step, which Quay's first start must wait for (QuayHost's startAfter). */
+  public readonly restored?: pulumi.Resource;
 
   constructor(name: string, args: QuayBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("quay-mirror:host:QuayBackups", name, {}, opts);
@@ -114,10 +128,47 @@ export class QuayBackups extends pulumi.ComponentResource {
       { ...child, dependsOn: [...s.after, secrets] },
     );
 
+    // 3. rebuild from backup: restore before Quay first starts (QuayHost waits for it through startAfter).
+    let restore: command.remote.Command | undefined;
+    if (s.restoreFrom !== undefined) {
+      const rv = restoreValues(s.restoreFrom, s.restoreOverwrite);
+      restore = new command.remote.Command(
+        `${name}-restore`,
+        {
+          connection,
+          create: sudo.apply((su) => sshCommand(renderBackupTemplate("restore", rv), { sudo: su, label: "backup-restore" })),
+          logging: "stdoutAndStderr",
+          addPreviousOutputInEnv: false,
+        },
+        { ...child, dependsOn: [...s.after, secrets, install] },
+      );
+    }
+
     this.backupPassphrase = passphrase;
     this.location = pulumi.output(`${s.bucket}/${s.prefix}/`);
     this.units = pulumi.output({ backup: "quay-backup.service", restoreValidate: "quay-restore-validate.service" });
-    this.steps = { secrets, install };
+    this.steps = restore ? { secrets, install, restore } : { secrets, install };
+    this.restored = restore;
     this.registerOutputs({ backupPassphrase: this.backupPassphrase, location: this.location, units: this.units });
   }
+}
+
+/**
+ * The rebuild from backup's ordering: QuayBackups works over QuayHost's connection, so it is declared after the
+ * host, yet Quay's first start must wait for its restore step. Pass `startAfter` to QuayHost, then `open` with
+ * the QuayBackups once declared (or `fail` when declaring it failed): a failed gate fails Quay's unit step, so
+ * Quay never starts on the empty database of a host being rebuilt.
+ */
+export function restoreGate(): { startAfter: Promise<pulumi.Resource[]>; open(backups: QuayBackups): void; fail(reason: string): void } {
+  let resolve: (r: pulumi.Resource[]) => void = () => undefined;
+  let reject: (e: Error) => void = () => undefined;
+  const startAfter = new Promise<pulumi.Resource[]>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return {
+    startAfter,
+    open: (backups) => (backups.restored ? resolve([backups.restored]) : reject(new Error("the rebuild was asked for, but QuayBackups declared no restore step (restoreFrom unset)"))),
+    fail: (reason) => reject(new Error(reason)),
+  };
 }

@@ -35,6 +35,14 @@ export const MANIFEST_FORMAT = "quay-mirror-backup/2";
 export const MAC_KEY_SALT = Buffer.from("quayhmac", "latin1").toString("hex");
 /** The operating-system user and PostgreSQL role the restore proof restores as (no superuser; peer auth). */
 export const RESTORE_ROLE = "quay_restore_proof";
+/** The role that owns Quay's database (QuayHost's postgres step makes it): the rebuild restores as it. */
+export const DATABASE_OWNER = "quay";
+/** Where quay-restore-database records the backup it restored (JSON): a rerun restores nothing over newer data. */
+export const RESTORED_MARKER = "/var/lib/quay/.quay-mirror-restored";
+/** The rebuild command (installed by the install step): quay-restore-database [--overwrite] latest|<timestamp>. */
+export const REBUILD_COMMAND = "/usr/local/sbin/quay-restore-database";
+/** A backup's name in stack settings: "latest" or its UTC timestamp (the folder under <bucket>/<prefix>/). */
+export const RESTORE_FROM_RE = /^(latest|[0-9]{8}T[0-9]{6}Z)$/;
 
 /**
  * One SQL statement that returns, as one JSON object on one line, the exact row count of every table of the
@@ -50,7 +58,7 @@ export const COUNT_ROWS_SQL =
 
 // ---- templates ----------------------------------------------------------------------------------------
 
-export const BACKUP_TEMPLATES = ["secrets", "install", "destroy", "quay-backup-to-minio", "quay-restore-validate"] as const;
+export const BACKUP_TEMPLATES = ["secrets", "install", "destroy", "restore", "quay-backup-to-minio", "quay-restore-validate", "quay-restore-database"] as const;
 export type BackupTemplate = (typeof BACKUP_TEMPLATES)[number];
 
 function templateDir(): string {
@@ -120,6 +128,32 @@ export function renderRestoreScript(s: BackupSettings): string {
     MAC_SALT: MAC_KEY_SALT,
     RESTORE_ROLE,
   });
+}
+
+/** quay-restore-database: the rebuild from backup (the restore step runs it; an operator may too). */
+export function renderRebuildScript(s: BackupSettings): string {
+  return renderBackupTemplate("quay-restore-database", {
+    DATABASE: s.database,
+    DB_OWNER: DATABASE_OWNER,
+    MC: s.mcPath,
+    MC_CONFIG: RESTORE_MC_CONFIG,
+    BUCKET: s.bucket,
+    PREFIX: s.prefix,
+    PASSPHRASE_FILE,
+    WORK_ROOT: BACKUP_WORK_ROOT,
+    ITERATIONS: PBKDF2_ITERATIONS,
+    COUNT_SQL: COUNT_ROWS_SQL,
+    FORMAT: MANIFEST_FORMAT,
+    MAC_SALT: MAC_KEY_SALT,
+    QUAY_CONFIG: `${QUAY_CONFIG_DIR}/config.yaml`,
+    MARKER: RESTORED_MARKER,
+  });
+}
+
+/** The values of the restore step: which backup, and whether it may replace a database that holds tables. */
+export function restoreValues(from: string, overwrite: boolean): Record<string, StepValue> {
+  if (!RESTORE_FROM_RE.test(from)) throw new Error(`restore: ${JSON.stringify(from)} is neither latest nor a backup timestamp`);
+  return { SCRIPT: REBUILD_COMMAND, FROM: from, OVERWRITE: overwrite };
 }
 
 // ---- systemd units --------------------------------------------------------------------------------------
@@ -199,6 +233,7 @@ export function installValues(s: BackupSettings, schedules: Schedules): Record<s
     UNIT_DIR,
     BACKUP_SCRIPT: renderBackupScript(s),
     RESTORE_SCRIPT: renderRestoreScript(s),
+    REBUILD_SCRIPT: renderRebuildScript(s),
     BACKUP_SERVICE: u.backupService,
     BACKUP_TIMER: u.backupTimer,
     RESTORE_SERVICE: u.restoreService,

@@ -244,6 +244,12 @@ export interface QuayHostArgs {
    * switching creates new secrets, and the config step then refuses to replace the DATABASE_SECRET_KEY.
    */
   secretGenerator?: "random" | "node-crypto";
+  /**
+   * Resources Quay's first start (the unit step) waits for besides the host's own steps: a list, or a promise
+   * of one resolved once they are declared. The rebuild from backup passes QuayBackups' restore step, so
+   * the database is restored before Quay ever starts. Default none.
+   */
+  startAfter?: pulumi.Resource[] | Promise<pulumi.Resource[]>;
 }
 
 // The interface above is the documented face of the schema in config/quay-host.ts; keep them in step.
@@ -340,7 +346,7 @@ export class QuayHost extends pulumi.ComponentResource {
       stepName: string,
       template: StepTemplate,
       values: pulumi.Input<Record<string, StepValue>>,
-      o: { dependsOn: pulumi.Resource[]; stdin?: pulumi.Input<string>; secretOutput?: boolean; asRoot?: boolean; triggers?: unknown[]; conn?: typeof connection },
+      o: { dependsOn: pulumi.Input<pulumi.Resource[]>; stdin?: pulumi.Input<string>; secretOutput?: boolean; asRoot?: boolean; triggers?: unknown[]; conn?: typeof connection },
     ) => {
       const create = pulumi.output(values).apply((v) => sshCommand(renderStep(template, v as Record<string, StepValue>), { sudo: sudo && o.asRoot !== false, label: stepName }));
       const cmd = new command.remote.Command(
@@ -469,7 +475,12 @@ export class QuayHost extends pulumi.ComponentResource {
       "unit",
       "unit",
       deployment.apply((fp) => ({ UNIT_PATH: QUAY_UNIT_PATH, UNIT_CONTENT: unitText, FINGERPRINT: fp, STATE_FILE: "/var/lib/quay/.quay-mirror-deployment" })),
-      { dependsOn: [...unitDeps, image, firewall] },
+      {
+        dependsOn:
+          s.startAfter === undefined
+            ? [...unitDeps, image, firewall]
+            : Promise.resolve(s.startAfter).then((extra) => [...unitDeps, image, firewall, ...extra]),
+      },
     );
 
     // Destroy hook: its `create` does nothing; its `delete` stops Quay (and purges when asked). It depends on

@@ -139,6 +139,20 @@ export function diffProps(oldProps: object, newProps: object, spec: DiffSpec): p
   };
 }
 
+/**
+ * What `read` returns as the resource's inputs: the live values when they differ from the stored ones
+ * (drift), else undefined (the stored inputs stay, and a refresh of an unchanged object shows no change).
+ * Why: the Node.js dynamic provider host sends the engine no detailed diff (it forwards only changes,
+ * replaces and deleteBeforeReplace), so the engine shows a planned update as a diff of the old and new
+ * inputs. With the stored (desired) inputs kept after a refresh found drift, `preview --refresh --diff`
+ * showed an update that marked no property; with the live values as the old inputs it shows
+ * `~ role: "creator" => "member"`. Only for providers whose outputs are their inputs (no computed or
+ * secret-only outputs): `live` becomes the stored inputs.
+ */
+export function driftedInputs<T extends object>(stored: T, live: T): T | undefined {
+  return sameValue(stored, live) ? undefined : live;
+}
+
 /** Which of the listed keys differ between old outputs and new inputs. */
 export function changedKeys(oldProps: object, newProps: object, keys: string[], defaults: Record<string, unknown> = {}): string[] {
   const olds = oldProps as Record<string, unknown>;

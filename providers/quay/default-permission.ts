@@ -8,6 +8,7 @@
 // - PUT `…/prototypes/{uuid}` changes the role; PUT and DELETE of a missing prototype are 404.
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
+import { LOOKUP_ID_PREFIX } from "../pending-create";
 import { QuayProvider } from "./base";
 import { z } from "zod";
 import { apiPath } from "./client";
@@ -19,6 +20,7 @@ import {
   clientFor,
   commonShape,
   diffProps,
+  driftedInputs,
   isGone,
   isUnknown,
   organizationGone,
@@ -169,9 +171,13 @@ export class DefaultPermissionProvider extends QuayProvider implements pulumi.dy
       if (isGone(e) || (await organizationGone(client, props.organization, e))) return {};
       throw e;
     }
-    const proto = protos.find((p) => p.id === id);
+    // A create that a killed `up` left pending is recorded under a lookup id (providers/pending-create.ts):
+    // Quay chose the uuid, so find the prototype by what it delegates to, and answer with its real id.
+    const proto = id.startsWith(LOOKUP_ID_PREFIX) ? protos.find((p) => matchesPrototype(p, props)) : protos.find((p) => p.id === id);
     if (!proto) return {};
-    return { id, props: { ...props, role: proto.role } };
+    const found = { ...props, role: proto.role };
+    // Drift becomes the old inputs, so the plan after a refresh marks `role`.
+    return { id: proto.id, props: found, inputs: driftedInputs(props, found) };
   }
 
   async update(id: string, olds: DefaultPermissionProps, news: DefaultPermissionProps): Promise<pulumi.dynamic.UpdateResult<DefaultPermissionProps>> {

@@ -13,12 +13,14 @@ import {
   commonShape,
   compact,
   diffProps,
+  driftedInputs,
   forgetOrganizationLookups,
   isGone,
   organizationGone,
   retryWhileNameLocked,
   writeOnce,
 } from "./common";
+import { listNamespaceRepositories } from "./listing";
 import { namespaceName, tagExpirationSeconds } from "./names";
 
 export interface OrganizationArgs {
@@ -111,16 +113,15 @@ export class OrganizationProvider extends QuayProvider implements pulumi.dynamic
           throw new Error(`quay:Organization ${id}: the token cannot administer this organization (Quay answered with its public view); use a token of an organization admin with the org:admin scope`);
         }
       }
-      return {
-        id,
-        props: compact({
-          ...props,
-          name: id,
-          // Only track what the program manages: an unset email stays unset.
-          email: props.email === undefined ? undefined : body.email || undefined,
-          tagExpirationSeconds: props.tagExpirationSeconds === undefined ? undefined : body.tag_expiration_s,
-        }),
-      };
+      const found = compact({
+        ...props,
+        name: id,
+        // Only track what the program manages: an unset email stays unset.
+        email: props.email === undefined ? undefined : body.email || undefined,
+        tagExpirationSeconds: props.tagExpirationSeconds === undefined ? undefined : body.tag_expiration_s,
+      });
+      // Drift becomes the old inputs, so the plan after a refresh marks the property that drifted.
+      return { id, props: found, inputs: driftedInputs(compact({ ...props }), found) };
     } catch (e) {
       if (isGone(e)) return {};
       throw e;
@@ -139,12 +140,75 @@ export class OrganizationProvider extends QuayProvider implements pulumi.dynamic
 
   async delete(id: string, props: OrganizationProps): Promise<void> {
     const client = clientFor(props.connection, this.overrideToken);
+    await this.guardRepositories(client, id);
     try {
       await client.delete(apiPath`/organization/${id}`, { idempotent: true });
     } catch (e) {
       if (isGone(e) || (await organizationGone(client, id, e))) return;
       throw e;
     }
+  }
+
+  /**
+   * Deleting an organization deletes every repository in it, with its images. By the time the engine
+   * deletes an organization, the repositories the stack declares one by one are deleted already; what is
+   * left was pushed by oc-mirror or anyone else, or pre-seeded by a RepositorySet that keeps its
+   * repositories (deleteOnDestroy false). Refuse unless DELETE_REPOSITORIES_ENV names the organization
+   * (or is `*`), or the organization is a proxy cache (its repositories are copies Quay fetches again).
+   */
+  private async guardRepositories(client: ReturnType<typeof clientFor>, org: string): Promise<void> {
+    let held: string[];
+    try {
+      // A fresh listing: repositories deleted earlier in this run must not count.
+      held = await listNamespaceRepositories(client, org, 0);
+    } catch (e) {
+      if (isGone(e) || (await organizationGone(client, org, e))) return;
+      throw e;
+    }
+    if (held.length === 0) return;
+    const what = `${held.length} ${held.length === 1 ? "repository" : "repositories"} (${sampleNames(held)})`;
+    if (allowsRepositoryDeletion(org, process.env[DELETE_REPOSITORIES_ENV])) {
+      void pulumi.log.warn(`quay:Organization ${org}: deleting it deletes the ${what} it holds, with their images (${DELETE_REPOSITORIES_ENV} names it)`);
+      return;
+    }
+    if (await isProxyCacheOrganization(client, org)) {
+      void pulumi.log.info(`quay:Organization ${org}: a proxy cache; the ${what} it holds are cached copies, deleted with it`);
+      return;
+    }
+    throw new Error(
+      `quay:Organization ${org}: not deleted, because deleting an organization deletes every repository in it and ${org} still holds ${what} ` +
+        `that this stack does not delete one by one (pushed by oc-mirror or by hand, or pre-seeded with deleteOnDestroy false). ` +
+        `The organization and those repositories are untouched. To delete them with it, run the same command again with ${DELETE_REPOSITORIES_ENV} naming it, ` +
+        `e.g. ${DELETE_REPOSITORIES_ENV}=${org} bash scripts/pulumi.sh destroy ` +
+        `(a comma-separated list of organizations, or *). To keep the organization and its repositories, drop it from the stack instead: ` +
+        `bash scripts/pulumi.sh state delete --target-dependents '<its URN>' (pulumi stack --show-urns lists it).`,
+    );
+  }
+}
+
+/** The environment variable that lets `destroy` delete organizations that still hold repositories. */
+export const DELETE_REPOSITORIES_ENV = "QUAY_MIRROR_DELETE_REPOSITORIES";
+
+/** Whether the value of DELETE_REPOSITORIES_ENV (comma-separated organization names, or `*`) names `org`. Pure. */
+export function allowsRepositoryDeletion(org: string, value: string | undefined): boolean {
+  const names = (value ?? "").split(",").map((n) => n.trim()).filter((n) => n !== "");
+  return names.includes("*") || names.includes(org);
+}
+
+/** Up to five names, then how many more. Pure. */
+export function sampleNames(names: string[]): string {
+  const shown = names.slice(0, 5).join(", ");
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+}
+
+/** Whether the organization is a proxy cache (Quay answers its proxycache config with an upstream). */
+async function isProxyCacheOrganization(client: ReturnType<typeof clientFor>, org: string): Promise<boolean> {
+  try {
+    const { body } = await client.get<{ upstream_registry?: string | null }>(apiPath`/organization/${org}/proxycache`);
+    return typeof body?.upstream_registry === "string" && body.upstream_registry !== "";
+  } catch (e) {
+    if (isGone(e)) return false;
+    throw e;
   }
 }
 

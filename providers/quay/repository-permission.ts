@@ -20,6 +20,7 @@ import {
   clientFor,
   commonShape,
   diffProps,
+  driftedInputs,
   isGone,
   isUnknown,
   namespaceGone,
@@ -127,7 +128,9 @@ export class RepositoryPermissionProvider extends QuayProvider implements pulumi
     if (!props) throw new Error("quay:RepositoryPermission cannot be imported; use `adopt: true` instead");
     const role = await this.currentRole(clientFor(props.connection, this.overrideToken), props);
     if (role === undefined) return {};
-    return { id, props: { ...props, role } };
+    const found = { ...props, role };
+    // Drift becomes the old inputs, so the plan after a refresh marks `role`.
+    return { id, props: found, inputs: driftedInputs(props, found) };
   }
 
   async update(_id: string, olds: RepositoryPermissionProps, news: RepositoryPermissionProps): Promise<pulumi.dynamic.UpdateResult<RepositoryPermissionProps>> {

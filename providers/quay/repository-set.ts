@@ -22,6 +22,7 @@ import { z } from "zod";
 import { QuayClient, repoPath } from "./client";
 import { CommonProps, QuayConnectionArgs, checkWith, clientFor, compact, commonShape, isGone, isUnknown, sameValue, statusOf, writeOnce } from "./common";
 import { listNamespaceRepositories, noteNamespaceRepositories } from "./listing";
+import { DELETE_REPOSITORIES_ENV } from "./organization";
 import { namespaceName, repositoryName, visibility } from "./names";
 
 export type Visibility = "private" | "public";
@@ -225,7 +226,13 @@ export class RepositorySetProvider extends QuayProvider implements pulumi.dynami
     const names = Object.keys(props.repositories ?? {});
     if (!props.deleteOnDestroy) {
       if (names.length) {
-        void pulumi.log.warn(`quay:RepositorySet ${props.namespace}: the set is gone from the stack; its ${names.length} repositories stay in Quay (deleteOnDestroy is false): ${sample(names)}`);
+        // What happens to them next depends on their organization: deleting it would delete them, so the
+        // organization's own delete refuses while they are there (providers/quay/organization.ts).
+        void pulumi.log.warn(
+          `quay:RepositorySet ${props.namespace}: the set is gone from the stack; its ${names.length} repositories are not deleted with it (deleteOnDestroy is false): ${sample(names)}. ` +
+            `They stay in Quay as long as organization ${props.namespace} does: if this run also deletes the organization, that delete refuses while it holds repositories, ` +
+            `unless ${DELETE_REPOSITORIES_ENV} names it (then they are deleted with it).`,
+        );
       }
       return;
     }

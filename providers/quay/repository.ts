@@ -13,6 +13,7 @@ import {
   clientFor,
   commonShape,
   diffProps,
+  driftedInputs,
   isGone,
   namespaceGone,
   writeOnce,
@@ -106,10 +107,9 @@ export class RepositoryProvider extends QuayProvider implements pulumi.dynamic.R
     const client = clientFor(props.connection, this.overrideToken);
     try {
       const { body } = await client.get<RepositoryView>(`/api/v1/repository/${repoPath(props.namespace, props.name)}`);
-      return {
-        id,
-        props: compact({ ...props, description: body.description ?? "", visibility: body.is_public ? "public" : "private" }),
-      };
+      const found = compact({ ...props, description: body.description ?? "", visibility: body.is_public ? ("public" as const) : ("private" as const) });
+      // Drift becomes the old inputs, so the plan after a refresh marks the property that drifted.
+      return { id, props: found, inputs: driftedInputs(compact({ ...props }), found) };
     } catch (e) {
       // A deleted namespace's repositories answer 403: the repository is gone with it.
       if (isGone(e) || (await namespaceGone(client, props.namespace, e))) return {};

@@ -117,7 +117,8 @@ export class RobotAccountProvider extends QuayProvider implements pulumi.dynamic
     try {
       const { body } = await client.get<RobotView>(apiPath`/organization/${props.namespace}/robots/${props.name}`);
       // A token regenerated in the UI shows up here, so consumers of the output get the working one.
-      return { id, props: compact({ ...props, description: body.description ?? props.description, token: body.token ?? props.token }) };
+      // fullName too: a create left pending by a killed `up` is recorded with the inputs only (providers/pending-create.ts).
+      return { id, props: compact({ ...props, fullName: id, description: body.description ?? props.description, token: body.token ?? props.token }) };
     } catch (e) {
       // A deleted organization's robots answer 403: the robot is gone with it.
       if (isGone(e, robotGone()) || (await organizationGone(client, props.namespace, e))) return {};

@@ -21,10 +21,12 @@ import {
   clientFor,
   commonShape,
   diffProps,
+  driftedInputs,
   isGone,
   isUnknown,
   organizationGone,
   partialCreate,
+  UNKNOWN,
   writeOnce,
 } from "./common";
 import { QUAY_NAME_PATTERN, namespaceName, splitRobotName, teamName, teamRole } from "./names";
@@ -50,12 +52,22 @@ export interface TeamArgs {
   adopt?: pulumi.Input<boolean>;
 }
 
+/** How a member is stored: its name → `robot` or `user`. */
+export type TeamMemberMap = Record<string, "robot" | "user">;
+
 export interface TeamProps extends CommonProps {
   organization: string;
   name: string;
   role: TeamRole;
   description: string;
-  members: string[];
+  /**
+   * The member set, stored as a map name → kind (`{"acme+ci": "robot", "alice": "user"}`), not as a list: the
+   * engine shows a dynamic resource's change as a diff of its old and new inputs and diffs a list by position,
+   * so one member entering a sorted list showed as every later member changing. A map's diff names each
+   * member that enters (`+ acme+ci: "robot"`) or leaves (`- alice: "user"`). State written before this holds
+   * a list: every method takes both.
+   */
+  members: TeamMemberMap | string[];
 }
 
 interface MemberView {
@@ -85,10 +97,25 @@ export function planTeamMembers(current: readonly string[], desired: readonly st
   };
 }
 
-/** Sorted and without duplicates, so member lists compare as sets (unknown values are left alone). */
-function memberSet(members: unknown): unknown {
-  if (!Array.isArray(members) || isUnknown(members)) return members;
+/**
+ * Sorted and without duplicates, so member lists compare as sets; a stored map gives its names (unknown
+ * values are left alone). Pure.
+ */
+export function memberSet(members: unknown): unknown {
+  if (isUnknown(members)) return members;
+  if (members && typeof members === "object" && !Array.isArray(members)) return Object.keys(members).sort();
+  if (!Array.isArray(members)) return members;
   return [...new Set(members as string[])].sort();
+}
+
+/** The member names of a stored list or map, sorted. Pure. */
+export function memberList(members: TeamProps["members"] | undefined): string[] {
+  return (memberSet(members ?? []) as string[]) ?? [];
+}
+
+/** The stored form of a member list: name → `robot` (`<org>+<short>`) or `user`, keys sorted. Pure. */
+export function memberMap(members: TeamProps["members"] | undefined): TeamMemberMap {
+  return Object.fromEntries(memberList(members).map((m) => [m, splitRobotName(m) ? ("robot" as const) : ("user" as const)]));
 }
 
 // Quay's "it is not there" answers for teams and members.
@@ -138,8 +165,11 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
           }
         });
       })
-      .transform((value) => ({ ...value, members: memberSet(value.members) as string[] }));
-    return checkWith(schema, news, "quay:Team");
+      // A member not known yet (a robot created in the same up) makes the whole set unknown in the plan.
+      .transform((value) => ({ ...value, members: isUnknown(value.members) ? (UNKNOWN as unknown as TeamMemberMap) : memberMap(value.members) }));
+    // A stored map (state of this version) is checked as its names.
+    const given = news.members && typeof news.members === "object" && !Array.isArray(news.members) ? { ...news, members: memberList(news.members) } : news;
+    return checkWith(schema, given, "quay:Team");
   }
 
   async diff(_id: string, olds: TeamProps, news: TeamProps): Promise<pulumi.dynamic.DiffResult> {
@@ -153,7 +183,7 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
   async create(inputs: TeamProps): Promise<pulumi.dynamic.CreateResult<TeamProps>> {
     const client = clientFor(inputs.connection, this.overrideToken);
     const id = `${inputs.organization}/${inputs.name}`;
-    const desired = inputs.members ?? [];
+    const desired = memberList(inputs.members);
 
     // Team PUT would silently take over (and change) a team someone else made: look first.
     const existing = await this.listMembers(client, inputs.organization, inputs.name);
@@ -167,9 +197,9 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
       // these properties as a protobuf Struct. `__provider` comes along with the inputs.)
       const { role: _unsure, ...withoutRole } = inputs;
       if (!existing && (await this.listMembers(client, inputs.organization, inputs.name))) {
-        throw partialCreate(id, { ...withoutRole, members: [] }, e);
+        throw partialCreate(id, { ...withoutRole, members: {} }, e);
       }
-      if (existing) throw partialCreate(id, { ...withoutRole, members: [...existing.members, ...existing.pending].sort() }, e);
+      if (existing) throw partialCreate(id, { ...withoutRole, members: memberMap([...existing.members, ...existing.pending]) }, e);
       throw e;
     }
 
@@ -179,9 +209,9 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
       await this.applyMembers(client, inputs.organization, inputs.name, planTeamMembers(current, desired), confirmed);
     } catch (e) {
       // The team exists in Quay: the engine records it and the next `up` converges its members.
-      throw partialCreate(id, { ...inputs, members: [...confirmed].sort() }, e);
+      throw partialCreate(id, { ...inputs, members: memberMap([...confirmed]) }, e);
     }
-    return { id, outs: { ...inputs, description: inputs.description ?? "", members: memberSet(desired) as string[] } };
+    return { id, outs: { ...inputs, description: inputs.description ?? "", members: memberMap(desired) } };
   }
 
   async read(id: string, props?: TeamProps): Promise<pulumi.dynamic.ReadResult<TeamProps>> {
@@ -200,17 +230,15 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
     }
     const live = await this.listMembers(client, props.organization, props.name);
     if (!live) return {};
-    return {
-      id,
-      props: {
-        ...props,
-        // Without org admin Quay does not list teams: keep what was stored.
-        role: teamView?.role ?? props.role,
-        description: teamView ? (teamView.description ?? "") : (props.description ?? ""),
-        // Invited users are not members until they accept.
-        members: memberSet(live.members) as string[],
-      },
+    const found: TeamProps = {
+      ...props,
+      // Without org admin Quay does not list teams: keep what was stored.
+      role: teamView?.role ?? props.role,
+      description: teamView ? (teamView.description ?? "") : (props.description ?? ""),
+      // Invited users are not members until they accept.
+      members: memberMap(live.members),
     };
+    return { id, props: found, inputs: driftedInputs({ ...props, members: memberMap(props.members) }, found) };
   }
 
   async update(id: string, olds: TeamProps, news: TeamProps): Promise<pulumi.dynamic.UpdateResult<TeamProps>> {
@@ -235,7 +263,7 @@ export class TeamProvider extends QuayProvider implements pulumi.dynamic.Resourc
       if (!live) throw new Error(`quay:Team ${id}: the team no longer exists in Quay; run \`pulumi refresh\` so the next \`up\` re-creates it`);
       // Pending invites count as present: inviting again would only make another invite.
       const current = [...live.members, ...live.pending];
-      await this.applyMembers(client, news.organization, news.name, planTeamMembers(current, news.members ?? []), new Set(current));
+      await this.applyMembers(client, news.organization, news.name, planTeamMembers(current, memberList(news.members)), new Set(current));
     }
     return { outs: { ...news } };
   }
@@ -326,7 +354,8 @@ export class Team extends pulumi.dynamic.Resource {
   declare readonly name: pulumi.Output<string>;
   declare readonly role: pulumi.Output<TeamRole>;
   declare readonly description: pulumi.Output<string>;
-  declare readonly members: pulumi.Output<string[]>;
+  /** Name → `robot` or `user`. */
+  declare readonly members: pulumi.Output<TeamMemberMap>;
 
   constructor(name: string, args: TeamArgs, opts?: pulumi.CustomResourceOptions) {
     super(

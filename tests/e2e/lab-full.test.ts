@@ -12,22 +12,26 @@ import * as path from "path";
 import { argvHits, runArgvCanary, startGuestArgvSampler, startLocalArgvSampler } from "../support/argv-sampler";
 import { credentialFromDockerConfig, grantedActions } from "../support/registry";
 import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
-import { copyModuleClosure } from "../support/module-closure";
 import { Minio, startMinio } from "../support/minio";
 import { describeOnTestHost, startTestHost, TestHost } from "../support/testhost";
+import { buildOciLayout, skopeo, startTlsFront, writeAuthFile } from "../support/skopeo";
+import { copyModuleClosure, STAND_IN_S3_MODULES } from "../support/stand-in-modules";
 
 const HOSTNAME = "quay.test.example";
 jest.setTimeout(40 * 60_000);
 
-/** The node modules the stand-in requires (their whole dependency closure is shipped): add one here. */
-const STAND_IN_MODULES = ["yaml", "pg", "ioredis"];
+/**
+ * The node modules the stand-in requires (their whole dependency closure is shipped): yaml for config.yaml,
+ * pg and ioredis for DB_URI and Redis (emulator/backends.js), the S3 client of the blob store. Add one here.
+ */
+const STAND_IN_MODULES = ["yaml", "pg", "ioredis", ...STAND_IN_S3_MODULES];
 
 /** The stand-in image: the compiled emulator, the modules it requires, and server.js. */
 function buildStandInArchive(dir: string): string {
   const app = path.join(dir, "app");
   fs.mkdirSync(path.join(app, "node_modules"), { recursive: true });
   fs.cpSync(path.join(repoRoot, "bin/tests/emulator"), path.join(app, "emulator"), { recursive: true });
-  copyModuleClosure(STAND_IN_MODULES, repoRoot, app);
+  copyModuleClosure(repoRoot, STAND_IN_MODULES, app);
   fs.copyFileSync(path.join(__dirname, "stand-in/server.js"), path.join(app, "server.js"));
   const out = path.join(dir, "quay-standin.tar");
   execFileSync(path.join(repoRoot, "scripts/testhost/build-image-archive.sh"), ["--out", out, "--tag", "localhost/quay-standin:lab", "--app", app], { stdio: "inherit" });
@@ -112,6 +116,30 @@ describeOnTestHost("full mode on a test host", () => {
         const pull = credentialFromDockerConfig(up.outputs.pullSecret.value as string, HOSTNAME);
         expect(await grantedActions(endpoint, HOSTNAME, pull, "openshift-release/openshift/release-images", ["pull"])).toEqual(["pull"]);
         expect(await grantedActions(endpoint, HOSTNAME, pull, "platform/smoke", ["pull"])).toEqual([]);
+
+        // Images flow (the seed's exercise) with Debian's skopeo through a TLS front for registryHostname: the
+        // mirror robot pushes to a nested path of its namespace (the repository is created on push), the same
+        // robot is refused another namespace, the pull secret pulls the image back, its blobs are in quay-storage.
+        const front = await startTlsFront(dir, HOSTNAME, endpoint);
+        try {
+          const mirrorAuth = writeAuthFile(path.join(dir, "mirror-auth.json"), (up.outputs.mirrorCredentials.value as Record<string, string>)["openshift-release"]!);
+          const pullAuth = writeAuthFile(path.join(dir, "pull-auth.json"), up.outputs.pullSecret.value as string);
+          const img = buildOciLayout(dir, "e2e");
+          const run = (args: string[]) => skopeo(dir, HOSTNAME, front.address, args);
+          const pushed = await run(["copy", "--dest-authfile", mirrorAuth, "--dest-tls-verify=false", img.ref, `docker://${HOSTNAME}/openshift-release/e2e/lab/tiny:e2e`]);
+          expect({ code: pushed.code, stderr: pushed.stderr }).toEqual({ code: 0, stderr: "" });
+          const denied = await run(["copy", "--dest-authfile", mirrorAuth, "--dest-tls-verify=false", img.ref, `docker://${HOSTNAME}/platform/smoke:e2e`]);
+          expect(denied.code).not.toBe(0);
+          expect(denied.stderr).toMatch(/platform\/smoke: unauthorized: authentication required/);
+          const out = path.join(dir, "pulled");
+          const pulled = await run(["copy", "--src-authfile", pullAuth, "--src-tls-verify=false", `docker://${HOSTNAME}/openshift-release/e2e/lab/tiny:e2e`, `oci:${out}:e2e`]);
+          expect({ code: pulled.code, stderr: pulled.stderr }).toEqual({ code: 0, stderr: "" });
+          expect((JSON.parse(fs.readFileSync(path.join(out, "index.json"), "utf8")) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest)).toEqual([img.manifestDigest]);
+          const stored = (await minio.mc(["ls", "--recursive", "root/quay-storage"])).json.map((o) => String(o.key));
+          for (const digest of img.blobs) expect(stored.filter((k) => k.endsWith(`sha256/${digest.slice(7, 9)}/${digest.slice(7)}`))).toHaveLength(1);
+        } finally {
+          await front.stop();
+        }
 
         // No secret in the state, in the engine's output, or in any process's arguments on the host.
         const [localSamples, guestSamples] = [await local.stop(), await guest.stop()];

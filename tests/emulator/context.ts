@@ -6,6 +6,7 @@ import type { QuayConfig } from "./config";
 import { BodyStyle, HttpReply, invalidRequest, werkzeugAbort } from "./errors";
 import { Schema, validateSchema } from "./schema";
 import type { QuayState } from "./state";
+import type { BlobStore } from "./storage";
 
 export interface Core {
   /** PostgreSQL, Redis and storage of config.yaml (the stand-in); undefined: all in memory. */
@@ -17,6 +18,10 @@ export interface Core {
   unresolvableHosts: string[];
   now(): number;
   jwtSign(payload: Record<string, unknown>): string;
+  /** The payload of a token jwtSign issued (signature, nbf and exp checked), or the reason it is invalid. */
+  jwtVerify(token: string): { payload: Record<string, unknown> } | { error: string };
+  /** Where blob bytes live (storage.ts): from DISTRIBUTED_STORAGE_CONFIG, or the store the emulator was given. */
+  blobStore(): BlobStore;
 }
 
 export interface Reply {

@@ -1,6 +1,6 @@
 // Error body shapes of Quay (quay-api.md §0.4). Handlers throw these; server.ts serialises them.
 
-export type BodyStyle = "restful" | "jsonify" | "abort" | "text" | "html";
+export type BodyStyle = "restful" | "jsonify" | "abort" | "text" | "html" | "raw";
 
 /** Base class: any response short-circuiting a handler. */
 export class HttpReply extends Error {

@@ -14,6 +14,7 @@ import { pyDumps } from "./pyjson";
 import * as organizations from "./routes/organizations";
 import * as prototypes from "./routes/prototypes";
 import * as registry from "./routes/registry";
+import * as search from "./routes/search";
 import * as repositories from "./routes/repositories";
 import * as robots from "./routes/robots";
 import * as superuser from "./routes/superuser";
@@ -21,6 +22,7 @@ import * as teams from "./routes/teams";
 import * as web from "./routes/web";
 import { getSession, resolveApiAuth } from "./sessions";
 import { QuayState } from "./state";
+import { BlobStore, blobStoreFromConfig } from "./storage";
 
 export interface QuayEmulatorOptions {
   /**
@@ -45,6 +47,8 @@ export interface QuayEmulatorOptions {
    */
   unresolvableHosts?: string[];
   seed?: number;
+  /** Where blob bytes go. Default: from DISTRIBUTED_STORAGE_CONFIG (RadosGWStorage -> S3), else in memory. */
+  blobStore?: BlobStore;
 }
 
 export interface QuayEmulator {
@@ -66,6 +70,7 @@ export function buildRouter(cfg: QuayConfig): Router {
   prototypes.register(r);
   superuser.register(r, cfg.feature("SUPER_USERS"));
   registry.register(r);
+  search.register(r);
   return r;
 }
 
@@ -83,6 +88,27 @@ class JwtSigner {
     const body = enc(payload);
     const sig = crypto.sign("sha256", Buffer.from(`${head}.${body}`), this.key).toString("base64url");
     return `${head}.${body}.${sig}`;
+  }
+  /** decode_bearer_header: RS256 with this instance's key, nbf/exp with Quay's leeway, the audience. */
+  verify(token: string, audience: string, nowMs: number): { payload: Record<string, unknown> } | { error: string } {
+    const parts = token.split(".");
+    if (parts.length !== 3 || !this.key) return { error: "Invalid bearer token: token could not be decoded" };
+    const pub = crypto.createPublicKey(this.key);
+    if (!crypto.verify("sha256", Buffer.from(`${parts[0]}.${parts[1]}`), pub, Buffer.from(parts[2], "base64url"))) {
+      return { error: "Invalid bearer token: Signature verification failed" };
+    }
+    let payload: Record<string, unknown>;
+    try {
+      payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8")) as Record<string, unknown>;
+    } catch {
+      return { error: "Invalid bearer token: token could not be decoded" };
+    }
+    const now = Math.floor(nowMs / 1000);
+    const leeway = 60;
+    if (typeof payload.exp !== "number" || payload.exp + leeway < now) return { error: "Invalid bearer token: Signature has expired" };
+    if (typeof payload.nbf === "number" && payload.nbf - leeway > now) return { error: "Invalid bearer token: The token is not yet valid (nbf)" };
+    if (payload.aud !== audience) return { error: "Invalid bearer token: Invalid audience" };
+    return { payload };
   }
 }
 
@@ -111,6 +137,7 @@ export class EmulatorServer {
   private jwt = new JwtSigner();
   readonly core: Core;
   private server: http.Server | null = null;
+  private store: { key: string; store: BlobStore } | null = null;
   private sockets = new Set<import("node:net").Socket>();
 
   constructor(readonly opts: QuayEmulatorOptions = {}) {
@@ -130,7 +157,17 @@ export class EmulatorServer {
       unresolvableHosts: (opts.unresolvableHosts ?? (process.env.QUAY_EMULATOR_UNRESOLVABLE_HOSTS ?? "").split(",")).map((h) => h.trim().toLowerCase()).filter((h) => h),
       now: () => Date.now() + self.clockOffsetMs,
       jwtSign: (p) => self.jwt.sign(p),
+      jwtVerify: (t) => self.jwt.verify(t, String(self.config.get("SERVER_HOSTNAME")), self.core.now()),
+      blobStore: () => self.blobStore,
     };
+  }
+
+  /** The blob store: the one given in the options, else the one DISTRIBUTED_STORAGE_CONFIG names (rebuilt when it changes). */
+  get blobStore(): BlobStore {
+    if (this.opts.blobStore) return this.opts.blobStore;
+    const key = JSON.stringify([this.config.get("DISTRIBUTED_STORAGE_CONFIG") ?? null, this.config.get("DISTRIBUTED_STORAGE_PREFERENCE") ?? null]);
+    if (!this.store || this.store.key !== key) this.store = { key, store: blobStoreFromConfig(this.config) };
+    return this.store.store;
   }
 
   setConfig(patch: Record<string, unknown>): void {
@@ -291,9 +328,14 @@ export class EmulatorServer {
   }
 
   private send(res: http.ServerResponse, method: string, rq: Rq, reply: Reply): void {
-    let text: string;
-    let contentType = "application/json";
+    let text: string | Buffer;
+    // Flask's Response() is text/html unless the handler says otherwise (raw registry replies set their own).
+    let contentType = reply.style === "raw" ? "text/html; charset=utf-8" : "application/json";
     switch (reply.style ?? "restful") {
+      case "raw":
+        // Registry bytes (blobs, manifests): the handler sets Content-Type; a HEAD may carry only Content-Length.
+        text = Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(String(reply.body ?? ""), "utf8");
+        break;
       case "restful":
         text = reply.status === 204 ? "" : pyDumps(reply.body) + "\n";
         break;
@@ -310,7 +352,7 @@ export class EmulatorServer {
     const headers: Record<string, string | string[]> = { "Content-Type": contentType, ...rq.responseHeaders, ...(reply.headers ?? {}) };
     if (rq.path.startsWith("/v2/")) headers["Docker-Distribution-API-Version"] = "registry/2.0";
     if (reply.status === 204) text = "";
-    headers["Content-Length"] = String(Buffer.byteLength(text));
+    if (!(reply.style === "raw" && method === "HEAD" && reply.headers?.["Content-Length"] !== undefined)) headers["Content-Length"] = String(Buffer.byteLength(text));
     res.writeHead(reply.status, headers);
     res.end(method === "HEAD" ? undefined : text);
   }

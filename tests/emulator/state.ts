@@ -111,6 +111,40 @@ export interface ProxyCacheConfig {
   insecure: boolean;
 }
 
+/** An ImageStorage row: a blob the registry holds (its bytes are in the BlobStore). Times in ms. */
+export interface BlobRecord {
+  digest: string;
+  size: number;
+  created: number;
+}
+
+/** A blob linked to a repository (UploadedBlob / ManifestBlob): what /v2/<repo>/blobs/<digest> may serve. */
+export interface RepoBlob {
+  repoId: number;
+  digest: string;
+}
+
+/** A Manifest row: the exact bytes a client pushed, as UTF-8 text (manifests are JSON). */
+export interface ManifestRecord {
+  id: number;
+  repoId: number;
+  digest: string;
+  mediaType: string;
+  content: string;
+  /** Digests of the config and layer blobs, or of the child manifests of an index. */
+  references: string[];
+  created: number;
+}
+
+/** A Tag row (only live tags are kept). */
+export interface TagRecord {
+  id: number;
+  repoId: number;
+  name: string;
+  manifestDigest: string;
+  lastModified: number;
+}
+
 export interface Session {
   id: string;
   csrf: string;
@@ -191,6 +225,10 @@ export class QuayState {
   apps: OAuthApp[] = [];
   tokens: AccessToken[] = [];
   proxyCaches: ProxyCacheConfig[] = [];
+  blobs: BlobRecord[] = [];
+  repoBlobs: RepoBlob[] = [];
+  manifests: ManifestRecord[] = [];
+  tags: TagRecord[] = [];
   /** DeletedNamespace rows: original username -> time (ms) the GC worker purges it. */
   deletedNamespaces = new Map<string, number>();
   sessions = new Map<string, Session>();
@@ -309,6 +347,9 @@ export class QuayState {
   purgeRepo(r: Repo): void {
     this.repos = this.repos.filter((x) => x.id !== r.id);
     this.perms = this.perms.filter((p) => p.repoId !== r.id);
+    this.repoBlobs = this.repoBlobs.filter((b) => b.repoId !== r.id);
+    this.manifests = this.manifests.filter((m) => m.repoId !== r.id);
+    this.tags = this.tags.filter((t) => t.repoId !== r.id);
   }
 
   /** The namespace/repository GC workers: purge what was marked for deletion long enough ago. */
@@ -334,6 +375,10 @@ export class QuayState {
       tokens: this.tokens.map((t) => ({ ...t, token: "<set>" })),
       proxyCaches: this.proxyCaches.map((p) => ({ ...p, password: p.password ? "<set>" : null })),
       deletedNamespaces: Object.fromEntries(this.deletedNamespaces),
+      blobs: this.blobs,
+      repoBlobs: this.repoBlobs,
+      manifests: this.manifests.map((m) => ({ ...m, content: `<${m.content.length} chars>` })),
+      tags: this.tags,
     };
   }
 }

@@ -55,6 +55,15 @@ describe("a value unknown in a preview", () => {
     expect(f).toEqual({ derived: true, message: expect.stringContaining('team "platform/ops" has role admin and holds mirror robot "openshift-release+ocp_mirror"') });
   });
 
+  test("team members stored as a map (name → kind, what the Team's check returns) are read as its names", () => {
+    const team = resource(TYPES.team, "t", { organization: "openshift-release", name: "ops", role: "admin", members: { "openshift-release+ocp_mirror": "robot", alice: "user" } });
+    expect(mirrorRobotAdmin(perResource(team), DEFAULTS)).toEqual([
+      { derived: false, message: expect.stringContaining('team "openshift-release/ops" has role admin and holds mirror robot "openshift-release+ocp_mirror"') },
+    ]);
+    const unknownMembers = resource(TYPES.team, "u", { organization: "platform", name: "ops", role: "admin", members: UNKNOWN }, { members: [releaseRobot] });
+    expect(mirrorRobotAdmin(inStack(unknownMembers), DEFAULTS)).toEqual([{ derived: true, message: expect.stringContaining('holds mirror robot "openshift-release+ocp_mirror"') }]);
+  });
+
   test("the cluster-pull user's name from its User resource", () => {
     const grant = resource(TYPES.namespaceGrant, "g", { granteeKind: "user", grantee: UNKNOWN, namespaces: ["openshift-release"], role: "write" }, { grantee: [pullUser] });
     expect(clusterPullUserBeyondRead(perResource(grant), DEFAULTS)).toEqual([]);

@@ -131,6 +131,43 @@ describe("quay:Organization provider against the emulator", () => {
     expect(await fresh.read(name, revoked)).toEqual({});
   });
 
+  it("refuses to delete an organization that still holds repositories, unless QUAY_MIRROR_DELETE_REPOSITORIES names it or it is a proxy cache", async () => {
+    const name = uniqueName("held");
+    await provider.create(props(name) as never);
+    for (const repository of ["openshift/release", "ubi9"]) {
+      await quay.admin.post("/api/v1/repository", { namespace: name, repository, visibility: "private", description: "", repo_kind: "image" });
+    }
+    quay.emulator.counter.reset();
+    const refused = await provider.delete(name, props(name) as never).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(refused?.message).toMatch(new RegExp(`quay:Organization ${name}: not deleted, because deleting an organization deletes every repository in it and ${name} still holds 2 repositories \\(${name}/openshift/release, ${name}/ubi9\\)`));
+    expect(refused?.message).toMatch(new RegExp(`QUAY_MIRROR_DELETE_REPOSITORIES=${name} bash scripts/pulumi.sh destroy`));
+    expect(quay.emulator.counter.writes()).toBe(0);
+    await quay.admin.get(`/api/v1/organization/${name}`);
+
+    // Naming another organization is not consent for this one; naming it (or *) is.
+    for (const value of ["other-org", `other-org, ${name}`]) {
+      process.env.QUAY_MIRROR_DELETE_REPOSITORIES = value;
+      try {
+        if (value === "other-org") await expect(provider.delete(name, props(name) as never)).rejects.toThrow(/not deleted/);
+        else await provider.delete(name, props(name) as never);
+      } finally {
+        delete process.env.QUAY_MIRROR_DELETE_REPOSITORIES;
+      }
+    }
+    await expect(quay.admin.get(`/api/v1/organization/${name}`)).rejects.toMatchObject({ status: 404 });
+
+    // A proxy cache's repositories are cached copies: it goes with them, without being told.
+    const cache = uniqueName("cache");
+    await provider.create(props(cache) as never);
+    await quay.admin.post(`/api/v1/organization/${cache}/proxycache`, { org_name: cache, upstream_registry: "192.0.2.10", expiration_s: 86400, insecure: false });
+    await quay.admin.post("/api/v1/repository", { namespace: cache, repository: "library/alpine", visibility: "private", description: "", repo_kind: "image" });
+    await provider.delete(cache, props(cache) as never);
+    await expect(quay.admin.get(`/api/v1/organization/${cache}`)).rejects.toMatchObject({ status: 404 });
+  });
+
   it("survives serialization without capturing a secret and still works", async () => {
     const { provider: loaded, containsSecrets, text } = await roundTripProvider(provider);
     expect(containsSecrets).toBe(false);

@@ -113,7 +113,16 @@ describe("quay:RepositorySet provider against the emulator", () => {
     const org = await newOrg("del");
     const kept = await provider.create(props(org, ["keep/me"]));
     quay.emulator.counter.reset();
-    await provider.delete(org, kept.outs!);
+    const warn = jest.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      await provider.delete(org, kept.outs!);
+      // It says what happens next: they stay as long as the organization does, whose delete refuses while they are there.
+      expect(warn.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(
+        new RegExp(`its 1 repositories are not deleted with it \\(deleteOnDestroy is false\\): keep/me\\. They stay in Quay as long as organization ${org} does: .*refuses while it holds repositories, unless QUAY_MIRROR_DELETE_REPOSITORIES names it`),
+      );
+    } finally {
+      warn.mockRestore();
+    }
     expect(quay.emulator.counter.total()).toBe(0);
     expect(await listed(org)).toEqual(["keep/me"]);
 

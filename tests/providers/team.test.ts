@@ -48,7 +48,9 @@ describe("quay:Team provider against the emulator", () => {
 
     const checked = await provider.check(props("x"), { connection: quay.connection, organization: org, name: "t1", role: "member", members: [robot("ro"), "alice", robot("ro")] } as never);
     expect(checked.failures).toBeUndefined();
-    expect(checked.inputs).toMatchObject({ description: "", members: ["alice", robot("ro")] });
+    // Stored as a map name → kind, so `preview --diff` names each member entering or leaving.
+    expect(checked.inputs).toMatchObject({ description: "", members: { alice: "user", [robot("ro")]: "robot" } });
+    expect(Object.keys((checked.inputs as { members: object }).members)).toEqual(["alice", robot("ro")]);
 
     for (const extra of [{ name: UNKNOWN }, { organization: UNKNOWN, members: [robot("ci")] }, { members: [UNKNOWN, "alice"] }, { members: UNKNOWN }, { role: UNKNOWN }]) {
       expect((await provider.check(props("x"), props("tt", extra))).failures).toBeUndefined();
@@ -65,7 +67,9 @@ describe("quay:Team provider against the emulator", () => {
     expect((await members("mirror-creators")).map((m) => m.name).sort()).toEqual([robot("ci"), robot("mirror")]);
 
     const read = await provider.read(created.id, created.outs!);
-    expect(read.props).toMatchObject({ role: "creator", description: "oc-mirror robots", members: [robot("ci"), robot("mirror")] });
+    expect(read.props).toMatchObject({ role: "creator", description: "oc-mirror robots", members: { [robot("ci")]: "robot", [robot("mirror")]: "robot" } });
+    // Nothing drifted: the stored inputs stay.
+    expect(read.inputs).toBeUndefined();
     expect((await provider.diff(created.id, read.props!, inputs)).changes).toBe(false);
     // Member order does not matter.
     expect((await provider.diff(created.id, read.props!, props("mirror-creators", { description: "oc-mirror robots", members: [robot("mirror"), robot("ci")] }))).changes).toBe(false);
@@ -97,7 +101,7 @@ describe("quay:Team provider against the emulator", () => {
       "DELETE /api/v1/organization/{org}/team/{team}/members/{member}": 1,
     });
     expect((await members("mirror-creators")).map((m) => m.name).sort()).toEqual(["alice", robot("mirror"), robot("ro")]);
-    expect((await provider.read(created.id, olds)).props?.members).toEqual(["alice", robot("mirror"), robot("ro")]);
+    expect((await provider.read(created.id, olds)).props?.members).toEqual({ alice: "user", [robot("mirror")]: "robot", [robot("ro")]: "robot" });
 
     // identity
     expect((await provider.diff(created.id, olds, props("other-name"))).replaces).toEqual(["name"]);
@@ -115,7 +119,9 @@ describe("quay:Team provider against the emulator", () => {
     await quay.admin.put(`/api/v1/organization/${org}/team/drift/members/${robot("ro")}`);
     await quay.admin.delete(`/api/v1/organization/${org}/team/drift/members/${robot("ci")}`);
     const read = await provider.read(created.id, created.outs!);
-    expect(read.props).toMatchObject({ role: "member", description: "edited in the UI", members: [robot("ro")] });
+    expect(read.props).toMatchObject({ role: "member", description: "edited in the UI", members: { [robot("ro")]: "robot" } });
+    // The drift becomes the old inputs, so the plan after the refresh marks what drifted.
+    expect(read.inputs).toEqual(read.props);
     expect((await provider.diff(created.id, read.props!, props("drift", { members: [robot("ci")] }))).changes).toBe(true);
 
     // The next `up` converges it exactly.
@@ -161,7 +167,7 @@ describe("quay:Team provider against the emulator", () => {
     quay.emulator.faults.add({ method: "PUT", path: /\/team\/partial\/members\//, status: 400, count: 1 });
     const inputs = props("partial", { members: [robot("ci")] });
     const err = await provider.create(inputs).catch((e) => e);
-    expect(err).toMatchObject({ id: `${org}/partial`, properties: expect.objectContaining({ members: [] }) });
+    expect(err).toMatchObject({ id: `${org}/partial`, properties: expect.objectContaining({ members: {} }) });
     expect(err.message).toMatch(/created .*partial, but a follow-up step failed/);
     // The provider host sends these properties to the engine as a protobuf Struct: no undefined anywhere.
     expect(() => Struct.fromJavaScript(err.properties)).not.toThrow();
@@ -178,7 +184,7 @@ describe("quay:Team provider against the emulator", () => {
       process.env.QUAY_RETRIES = "1";
       const inputs = { ...(props("unsure", { role: "admin", members: [robot("ci")] }) as object), connection: { ...quay.connection, endpoint: proxy.url }, __provider: "serialized code" } as never;
       const err = await provider.create(inputs).catch((e) => e);
-      expect(err).toMatchObject({ id: `${org}/unsure`, properties: expect.objectContaining({ members: [], __provider: "serialized code" }) });
+      expect(err).toMatchObject({ id: `${org}/unsure`, properties: expect.objectContaining({ members: {}, __provider: "serialized code" }) });
       expect(err.properties).not.toHaveProperty("role");
       expect(() => Struct.fromJavaScript(err.properties)).not.toThrow();
       const diff = await provider.diff(err.id, err.properties, props("unsure", { role: "admin", members: [robot("ci")] }));
@@ -206,6 +212,22 @@ describe("quay:Team provider against the emulator", () => {
     }
   });
 
+  it("takes state written by the earlier version (members as a list): no change, no drift, and members still converge", async () => {
+    const created = await provider.create(props("legacy", { members: [robot("ci"), robot("mirror")] }));
+    const legacy = { ...created.outs!, members: [robot("mirror"), robot("ci")] } as never;
+    const checked = (await provider.check(legacy, props("legacy", { members: [robot("ci"), robot("mirror")] }))).inputs!;
+    expect((await provider.diff(created.id, legacy, checked)).changes).toBe(false);
+    quay.emulator.counter.reset();
+    const read = await provider.read(created.id, legacy);
+    expect(read.props?.members).toEqual({ [robot("ci")]: "robot", [robot("mirror")]: "robot" });
+    expect(read.inputs).toBeUndefined();
+    expect(quay.emulator.counter.writes()).toBe(0);
+    const fewer = (await provider.check(legacy, props("legacy", { members: [robot("ci")] }))).inputs!;
+    expect((await provider.diff(created.id, legacy, fewer)).changes).toBe(true);
+    await provider.update(created.id, legacy, fewer);
+    expect((await members("legacy")).map((m) => m.name)).toEqual([robot("ci")]);
+  });
+
   it("a token change is an in-place update that calls nothing", async () => {
     const created = await provider.create(props("tok", { members: [robot("ci")] }));
     const rotated = { ...(props("tok", { members: [robot("ci")] }) as object), connection: { ...quay.connection, token: "a-new-token" } } as never;
@@ -221,7 +243,7 @@ describe("quay:Team provider against the emulator", () => {
     expect(containsSecrets).toBe(false);
     expect(text).not.toContain(quay.connection.token);
     const created = await loaded.create(props("serialized", { members: [robot("ro")] }));
-    expect((await loaded.read(created.id, created.outs!)).props?.members).toEqual([robot("ro")]);
+    expect((await loaded.read(created.id, created.outs!)).props?.members).toEqual({ [robot("ro")]: "robot" });
     await loaded.delete(created.id, created.outs!);
     expect(await loaded.read(created.id, created.outs!)).toEqual({});
   });
@@ -282,7 +304,7 @@ describe("quay:Team provider with team invites (FEATURE_MAILING)", () => {
     expect((await pending()).map((m) => m.name)).toEqual(["bob"]);
 
     const read = await provider.read(created.id, created.outs!);
-    expect(read.props?.members).toEqual([]);
+    expect(read.props?.members).toEqual({});
     expect((await provider.diff(created.id, read.props!, inputs)).changes).toBe(true);
 
     quay.emulator.counter.reset();

@@ -110,3 +110,34 @@ test("bad arguments fail at construction with the JSON path and the fix, never e
     expect(String(e)).not.toContain("tiny-secret");
   }
 });
+
+test("restoreFrom: a third step runs quay-restore-database (after secrets and install) and is what QuayHost's start waits for", async () => {
+  class Dep extends pulumi.CustomResource {}
+  const dep = new Dep("test:index:Dep", "dep2", {});
+  const plain = await build("nr", args({ after: [dep] }));
+  expect(plain.b.restored).toBeUndefined();
+  expect(plain.commands.map((c) => c.name)).toEqual(["nr-secrets", "nr-install"]);
+
+  const { b, commands } = await build("rb", args({ after: [dep], restoreFrom: "20261207T031500Z" }));
+  expect(commands.map((c) => c.name)).toEqual(["rb-secrets", "rb-install", "rb-restore"]);
+  const restore = commands[2]!;
+  expect(b.restored).toBe(b.steps.restore);
+  expect(restore.opts.dependsOn).toEqual([dep, b.steps.secrets, b.steps.install]);
+  const line = await unwrap<string>(restore.props.create);
+  expect(line.startsWith("sudo -n -- bash -c ")).toBe(true);
+  expect(line).toContain("readonly script='\\''/usr/local/sbin/quay-restore-database'\\''");
+  expect(line).toContain("readonly from='\\''20261207T031500Z'\\''");
+  expect(line).toContain("readonly overwrite='\\''false'\\''");
+  expect(restore.props.delete).toBeUndefined();
+  // the install step carries the rebuild command
+  expect(await unwrap<string>(commands[1]!.props.create)).toContain("quay-restore-database");
+
+  const over = await build("ro", args({ restoreFrom: "latest", restoreOverwrite: true }));
+  expect(await unwrap<string>(over.commands[2]!.props.create)).toContain("readonly overwrite='\\''true'\\''");
+});
+
+test("restoreFrom and restoreOverwrite are checked: a backup's name or latest; overwrite only with a backup to restore", () => {
+  expect(() => new QuayBackups("r1", args({ restoreFrom: "yesterday" }) as any)).toThrow(/\$\.restoreFrom: restoreFrom must be "latest" or a backup's UTC timestamp .* — fix: /);
+  expect(() => new QuayBackups("r2", args({ restoreFrom: "20261207T031500Z; reboot" }) as any)).toThrow(/\$\.restoreFrom/);
+  expect(() => new QuayBackups("r3", args({ restoreOverwrite: true }) as any)).toThrow(/\$\.restoreOverwrite: restoreOverwrite is set without restoreFrom — fix: /);
+});

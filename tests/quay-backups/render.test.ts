@@ -15,7 +15,9 @@ import {
   renderBackupScript,
   renderBackupTemplate,
   renderBackupUnits,
+  renderRebuildScript,
   renderRestoreScript,
+  restoreValues,
 } from "../../components/quay-backups/render";
 import { StepValue, templatePlaceholders, valuesBlock } from "../../components/quay-host/render";
 import { bash, HOSTILE } from "../quay-host/samples";
@@ -39,6 +41,12 @@ function sampleValues(): Record<BackupTemplate, Record<string, StepValue>> {
       PASSPHRASE_FILE: "/etc/quay-backup/passphrase", WORK_ROOT: "/var/lib/quay-backup", ITERATIONS: 200000, COUNT_SQL: COUNT_ROWS_SQL, TEMP_PREFIX: "quay_restore_proof",
       FORMAT: "quay-mirror-backup/2", MAC_SALT: "7175617968", RESTORE_ROLE: "quay_restore_proof",
     },
+    "quay-restore-database": {
+      DATABASE: "quay", DB_OWNER: "quay", MC: SETTINGS.mcPath, MC_CONFIG: "/etc/quay-backup/mc-restore/config.json", BUCKET: "quay-backups", PREFIX: "quay",
+      PASSPHRASE_FILE: "/etc/quay-backup/passphrase", WORK_ROOT: "/var/lib/quay-backup", ITERATIONS: 200000, COUNT_SQL: COUNT_ROWS_SQL,
+      FORMAT: "quay-mirror-backup/2", MAC_SALT: "7175617968", QUAY_CONFIG: "/etc/quay/config/config.yaml", MARKER: "/var/lib/quay/.quay-mirror-restored",
+    },
+    restore: restoreValues("latest", false),
   };
 }
 
@@ -75,6 +83,7 @@ describe("templates", () => {
     for (const [n, text] of [
       ["backup", renderBackupScript(SETTINGS)],
       ["restore", renderRestoreScript(SETTINGS)],
+      ["rebuild", renderRebuildScript(SETTINGS)],
     ]) {
       const f = path.join(dir, `installed-${n}.sh`);
       fs.writeFileSync(f, text!);
@@ -153,6 +162,57 @@ describe("the scripts' contracts", () => {
     expect(restore.indexOf("-- pg_restore")).toBeGreaterThan(mac);
     expect(restore).not.toMatch(/-d "\$production_database"/);
     expect(restore).toMatch(/\[\(\$want \| keys\[\]\), \(\$got \| keys\[\]\)\] \| unique\[\]/);
+  });
+
+  test("rebuild: the marker and the tables guard come first; secrets, authentication and counts before the swap; never as a superuser", () => {
+    const rebuild = renderRebuildScript(SETTINGS);
+    const at = (s: string) => {
+      const i = rebuild.indexOf(s);
+      expect({ s, found: i >= 0 }).toEqual({ s, found: true });
+      return i;
+    };
+    const marker = at('if [ -f "$marker" ]; then');
+    const tables = at('if [ "$tables" != 0 ] && [ "$overwrite" = 0 ]; then');
+    const fetch = at('fetch_backup "$selector" quay.dump config.yaml');
+    const mac = at('if [ "$got_mac" != "$want_mac" ]; then');
+    const secrets = at("for k in DATABASE_SECRET_KEY SECRET_KEY; do");
+    const create = at('CREATE DATABASE \\"$new_db\\" OWNER \\"$db_owner\\"');
+    const restore = at('runuser -u "$db_owner" -- pg_restore --exit-on-error --single-transaction --no-owner --no-privileges -d "$new_db"');
+    const counts = at("row counts of the restored backup $stamp differ from its manifest");
+    const swap = at('ALTER DATABASE \\"$new_db\\" RENAME TO \\"$database\\"');
+    const record = at('mv -f "$marker.tmp" "$marker"');
+    // the guards before anything is fetched; the MAC (in the shared fetch code) before the secrets check
+    expect(marker).toBeLessThan(tables);
+    expect(tables).toBeLessThan(fetch);
+    expect(rebuild.indexOf("fetch_backup() {")).toBeLessThan(fetch);
+    expect(mac).toBeLessThan(fetch); // the function's body precedes its call
+    // nothing is created before the secrets match; the swap only after the counts; the record after the swap
+    expect(secrets).toBeLessThan(create);
+    expect(create).toBeLessThan(restore);
+    expect(restore).toBeLessThan(counts);
+    expect(counts).toBeLessThan(swap);
+    expect(swap).toBeLessThan(record);
+    expect(rebuild).not.toMatch(/runuser -u postgres -- pg_restore/);
+    expect(rebuild).toContain("readonly marker='/var/lib/quay/.quay-mirror-restored'");
+    expect(rebuild).toContain("readonly db_owner='quay'");
+    // the restore proof and the rebuild carry the same fetch code
+    const block = (t: string) => t.slice(t.indexOf("# --- fetch, check, authenticate"), t.indexOf("# --- end of fetch ---"));
+    expect(block(rebuild).length).toBeGreaterThan(1000);
+    expect(block(rebuild)).toBe(block(renderRestoreScript(SETTINGS)));
+  });
+
+  test("rebuild: only latest, a backup's timestamp and --overwrite are accepted, before anything else runs", () => {
+    const f = path.join(dir, "rebuild-args.sh");
+    fs.writeFileSync(f, renderRebuildScript(SETTINGS));
+    const run = (...args: string[]) => spawnSync("bash", [f, ...args], { encoding: "utf8", cwd: dir });
+    for (const bad of ["20261207T031500Z; id", "../x", "2026-12-07", "--force"]) {
+      const r = run(bad);
+      expect({ bad, status: r.status }).toEqual({ bad, status: 1 });
+      expect(r.stderr).toContain("quay-restore-database FAILED: unknown argument");
+      expect(r.stdout).toBe("");
+    }
+    expect(run().stderr).toContain("quay-restore-database FAILED: which backup? — usage: quay-restore-database [--overwrite] latest|");
+    expect(run("--help")).toMatchObject({ status: 0, stdout: expect.stringContaining("usage: quay-restore-database") });
   });
 });
 

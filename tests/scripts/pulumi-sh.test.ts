@@ -143,11 +143,29 @@ test("no hint, doc or script of the project shows a secret's value on the comman
 });
 
 describe("scripts/pulumi.sh passes the stack to every command that works on one", () => {
-  test.each([[["cancel", "--yes"]], [["stack", "export"]], [["state", "delete", "urn:x"]], [["about"]]])("%j gets --stack lab", (args) => {
+  test.each([[["cancel", "--yes"]], [["stack", "export"]], [["stack", "import", "--file", "state.json"]], [["stack", "history"]], [["stack", "output"]], [["state", "delete", "urn:x"]], [["about"]]])("%j gets --stack lab", (args) => {
     const r = pulumiSh(args);
     expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
     // the last pulumi call is the command itself (the earlier ones select the stack)
     const last = r.log.trim().split("\n").filter((l) => l.startsWith("argv:")).pop();
     expect(last).toBe(`argv: ${[...args, "--stack", "lab"].map((a) => `[${a}]`).join(" ")}`);
+  });
+
+  const lastCall = (log: string) => log.trim().split("\n").filter((l) => l.startsWith("argv:")).pop();
+  const argv = (args: string[]) => `argv: ${args.map((a) => `[${a}]`).join(" ")}`;
+
+  test("import gets the stack and the config copy (it runs the providers' checks with the stack's config)", () => {
+    const r = pulumiSh(["import", "pulumi-nodejs:dynamic/quay:Repository", "r", "platform/smoke"]);
+    expect(r.status).toBe(0);
+    expect(lastCall(r.log)).toMatch(/^argv: \[import\] .*\[platform\/smoke\] \[--stack\] \[lab\] \[--config-file\] \[[^\]]*\.pulumi-state\/config\/Pulumi\.lab\.yaml\]$/);
+  });
+
+  test("state move takes the stack as its source; state upgrade (the whole backend) takes none", () => {
+    let r = pulumiSh(["state", "move", "urn:x", "--dest", "other"]);
+    expect(lastCall(r.log)).toBe(argv(["state", "move", "urn:x", "--dest", "other", "--source", "lab"]));
+    r = pulumiSh(["state", "move", "--source", "lab", "--dest", "other", "urn:x"]);
+    expect(lastCall(r.log)).toBe(argv(["state", "move", "--source", "lab", "--dest", "other", "urn:x"]));
+    r = pulumiSh(["state", "upgrade", "--yes"]);
+    expect(lastCall(r.log)).toBe(argv(["state", "upgrade", "--yes"]));
   });
 });

@@ -350,6 +350,10 @@ export class EngineStack {
         this.cleaned = true;
         const errors: unknown[] = [];
         try {
+            // A throw-away stack: its organizations go with whatever repositories tests pushed or pre-seeded
+            // into them (a real destroy refuses that unless told: providers/quay/organization.ts).
+            const ws = this.stack.workspace as unknown as { envVars?: Record<string, string> };
+            if (ws.envVars) ws.envVars.QUAY_MIRROR_DELETE_REPOSITORIES = "*";
             await this.stack.destroy({ color: "never" });
         } catch (e) {
             errors.push(e);

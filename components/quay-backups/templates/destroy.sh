@@ -17,7 +17,7 @@ for u in quay-backup.timer quay-restore-validate.timer quay-backup.service quay-
   rm -f -- "$unit_dir/$u"
 done
 systemctl daemon-reload || true
-rm -f -- "$sbin_dir/quay-backup-to-minio" "$sbin_dir/quay-restore-validate"
+rm -f -- "$sbin_dir/quay-backup-to-minio" "$sbin_dir/quay-restore-validate" "$sbin_dir/quay-restore-database"
 rm -rf -- "$config_dir" "$work_root"
 # the restore proof's role (each run drops it; a killed run may leave it) and its system user
 if command -v psql >/dev/null 2>&1; then

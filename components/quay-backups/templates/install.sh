@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# quay-mirror QuayBackups step: install quay-backup-to-minio and quay-restore-validate, their services and
+# quay-mirror QuayBackups step: install quay-backup-to-minio, quay-restore-validate and quay-restore-database
+# (the rebuild from backup, run by hand or by the restore step), the first two's services and
 # timers (backup daily, restore proof weekly; persistent, randomized delay), and enable the timers.
 # Checks every schedule with systemd-analyze before installing. Safe to re-run: files are replaced only
 # when they change; systemd reloads and timers restart only then.
@@ -9,6 +10,7 @@ readonly sbin_dir=@@SBIN_DIR@@
 readonly unit_dir=@@UNIT_DIR@@
 readonly backup_script=@@BACKUP_SCRIPT@@
 readonly restore_script=@@RESTORE_SCRIPT@@
+readonly rebuild_script=@@REBUILD_SCRIPT@@
 readonly backup_service=@@BACKUP_SERVICE@@
 readonly backup_timer=@@BACKUP_TIMER@@
 readonly restore_service=@@RESTORE_SERVICE@@
@@ -43,6 +45,7 @@ install -d -m 0755 "$sbin_dir" "$unit_dir"
 install -d -m 0700 -o root -g root "$work_root"
 put "$sbin_dir/quay-backup-to-minio" 0755 "$backup_script" || true
 put "$sbin_dir/quay-restore-validate" 0755 "$restore_script" || true
+put "$sbin_dir/quay-restore-database" 0755 "$rebuild_script" || true
 put "$unit_dir/quay-backup.service" 0644 "$backup_service" && changed_units=1
 put "$unit_dir/quay-backup.timer" 0644 "$backup_timer" && changed_units=1
 put "$unit_dir/quay-restore-validate.service" 0644 "$restore_service" && changed_units=1

@@ -5,6 +5,7 @@ import { Reply, Router, Rq } from "../context";
 import { httpAbort, v2Error } from "../errors";
 import { createRepository, createOrganization, ModelException } from "../model";
 import type { Entity } from "../state";
+import * as distribution from "./distribution";
 
 function authHeaders(rq: Rq): Record<string, string> {
   const host = rq.cfg.get<string>("SERVER_HOSTNAME");
@@ -181,4 +182,5 @@ function v2root(rq: Rq): Reply {
 export function register(r: Router): void {
   r.add("GET", "/v2/auth", v2auth, { api: false });
   r.add("GET", "/v2/", v2root, { api: false });
+  distribution.register(r);
 }

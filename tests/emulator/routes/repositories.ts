@@ -4,7 +4,8 @@ import { parseRepoPath, requireRepo, teamAvatar, unauthorized, userAvatar, valid
 import { noContent, ok, Reply, Router, Rq } from "../context";
 import { internalError, invalidRequest, modelError, notFound, werkzeugAbort } from "../errors";
 import { createRepository, markRepositoryForDeletion } from "../model";
-import { Entity, RepoPerm, RepoRole } from "../state";
+import { Entity, formatDate, RepoPerm, RepoRole } from "../state";
+import { repositoryTagsView } from "./distribution";
 
 const NEW_REPO = {
   type: "object",
@@ -170,7 +171,7 @@ function getRepo(rq: Rq): Reply {
     is_free_account: true,
     state: repo.state,
   };
-  if (includeTags) v.tags = {};
+  if (includeTags) v.tags = repositoryTagsView(rq, repo.id, 500, formatDate);
   let canWrite = p.modifyRepo(ns, name) && repo.state === "NORMAL";
   let canAdmin = p.adminRepo(ns, name);
   if (p.isGlobalReadonlySuperuser()) canAdmin = true;

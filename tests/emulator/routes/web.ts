@@ -48,7 +48,7 @@ function health(kind: "instance" | "endtoend") {
       const services = { auth: true, database: true, disk_space: true, registry_gunicorn: true, service_key: true, web_gunicorn: true };
       return jsonify({ data: { services }, status_code: 200 });
     }
-    const r = await b.health(kind, rq.cfg);
+    const r = await b.health(kind, rq.cfg, rq.core.blobStore());
     return jsonify({ data: { services: r.services }, status_code: r.status }, r.status);
   };
 }
