@@ -10,6 +10,7 @@ import { QuayEmulator, startQuayEmulator } from "./emulator";
 import { Minio, startMinio } from "./support/minio";
 import { pgRedisPrerequisites, Postgres, RedisServer, startPostgres, startRedis } from "./support/pg-redis";
 import { describeWithPrerequisites } from "./support/prerequisites";
+import { makeImage, OciClient, sha256 } from "./support/oci-client";
 
 jest.setTimeout(120_000);
 
@@ -201,6 +202,36 @@ describeWithPrerequisites("emulator on PostgreSQL, Redis and S3 (the stand-in's 
     } finally {
       await store.close();
     }
+  });
+
+  test("an image pushed through one emulator pulls through another on the database after the first stopped (manifests and tags are rows, blobs in the bucket)", async () => {
+    const a = await start();
+    const host = new URL(a.url).host; // the token audience and Location host: one name for both emulators
+    await stop(a);
+    const cfg = { ...config(), SERVER_HOSTNAME: host, PREFERRED_URL_SCHEME: "http" };
+    const port = Number(new URL(a.url).port);
+    const first = await startQuayEmulator({ port, config: cfg, backends: connectBackends(cfg) });
+    running.push(first);
+    const { token } = await first.initialize("quayadmin", "password-123");
+    expect((await call(first.url, "POST", "/api/v1/organization/", { token, body: { name: "alpha", email: "alpha@example.com" } })).status).toBe(201);
+    const robot = (await call(first.url, "PUT", "/api/v1/organization/alpha/robots/mirror", { token, body: {} })).body;
+    expect((await call(first.url, "PUT", "/api/v1/organization/alpha/team/pushers", { token, body: { role: "creator" } })).status).toBe(200);
+    expect((await call(first.url, "PUT", "/api/v1/organization/alpha/team/pushers/members/alpha+mirror", { token })).status).toBe(200);
+    const img = makeImage([3000, 5000]);
+    const repo = "alpha/ocp/release";
+    const oci = new OciClient(first.url, host);
+    expect((await oci.push(await oci.token({ username: "alpha+mirror", password: robot.token }, repo, "push,pull"), repo, img, "v1", 2048)).status).toBe(201);
+    await stop(first);
+    expect((await rows("SELECT doc->>'name' AS n FROM quay_standin.tags")).map((r) => r.n)).toEqual(["v1"]);
+    expect((await rows("SELECT count(*)::int AS c FROM quay_standin.manifests"))[0].c).toBe(1);
+
+    const second = await startQuayEmulator({ port, config: cfg, backends: connectBackends(cfg) });
+    running.push(second);
+    await fetch(`${second.url}/health/instance`).catch(() => undefined); // drops the client's keep-alive socket to the first
+    const oci2 = new OciClient(second.url, host);
+    const got = await oci2.pull(await oci2.token({ username: "alpha+mirror", password: robot.token }, repo, "pull"), repo, "v1");
+    expect(got.failure).toBeUndefined();
+    for (const layer of img.layers) expect(got.blobs.get(sha256(layer))).toEqual(layer);
   });
 
   test("two emulators on one database are one registry: each sees what the other wrote, concurrent writes are all kept", async () => {
