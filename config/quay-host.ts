@@ -46,6 +46,7 @@ export const COMPONENT_OWNED_KEYS: Readonly<Record<string, string>> = {
   AUTHENTICATION_TYPE: "it must stay Database: the first superuser is created through /api/v1/user/initialize",
   TESTING: "the component always sets it to false (Quay's own default is true: TESTING mode turns e-mail off and skips production code paths)",
   FEATURE_PROXY_STORAGE: "set `storage.directDownloads` instead (false, the default, sends blob downloads through Quay)",
+  HEALTH_CHECKER: "the component makes /health/instance check Redis and storage as well as the database (LocalHealthCheck without instance_skips), so the health step fails when one of them is unreachable",
 };
 
 /** The widest proxyAddress network accepted without allowWideProxyNetwork: IPv4 /16, IPv6 /48. */

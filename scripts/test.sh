@@ -18,6 +18,8 @@ source scripts/lib-npm.sh
 source scripts/lib-debian.sh
 qm_ensure_debian_tools shellcheck:shellcheck sshd:openssh-server curl:curl skopeo:skopeo
 qm_npm_install
+# The throwaway PostgreSQL and Redis of tests/emulator-backends.test.ts (tests/support/pg-redis.ts).
+qm_ensure_debian_tools redis-server:redis-server pg_ctlcluster:postgresql
 # shellcheck source=scripts/lib-parallel.sh
 source scripts/lib-parallel.sh
 qm_job toolchain bash scripts/install-toolchain.sh test

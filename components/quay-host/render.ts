@@ -280,6 +280,10 @@ export function renderQuayConfig(input: QuayConfigInput): Record<string, unknown
     USER_EVENTS_REDIS: { ...redis },
     DISTRIBUTED_STORAGE_CONFIG: { [STORAGE_LOCATION]: ["RadosGWStorage", radosgw] },
     DISTRIBUTED_STORAGE_PREFERENCE: [STORAGE_LOCATION],
+    // Quay's default checker (LocalHealthCheck) leaves Redis and storage out of /health/instance; with no
+    // instance_skips it checks them too, so the health step fails when either is unreachable or refuses
+    // the rendered credentials (health/healthcheck.py, health/services.py).
+    HEALTH_CHECKER: ["LocalHealthCheck", { instance_skips: [] }],
   };
   return { ...pinned, ...overlay, ...owned };
 }

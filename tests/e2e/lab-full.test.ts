@@ -21,13 +21,18 @@ import { copyModuleClosure, STAND_IN_S3_MODULES } from "../support/stand-in-modu
 const HOSTNAME = "quay.test.example";
 jest.setTimeout(40 * 60_000);
 
-/** The stand-in image: the compiled emulator, the yaml module it reads config.yaml with, and server.js. */
+/**
+ * The node modules the stand-in requires (their whole dependency closure is shipped): yaml for config.yaml,
+ * pg and ioredis for DB_URI and Redis (emulator/backends.js), the S3 client of the blob store. Add one here.
+ */
+const STAND_IN_MODULES = ["yaml", "pg", "ioredis", ...STAND_IN_S3_MODULES];
+
+/** The stand-in image: the compiled emulator, the modules it requires, and server.js. */
 function buildStandInArchive(dir: string): string {
   const app = path.join(dir, "app");
   fs.mkdirSync(path.join(app, "node_modules"), { recursive: true });
   fs.cpSync(path.join(repoRoot, "bin/tests/emulator"), path.join(app, "emulator"), { recursive: true });
-  fs.cpSync(path.join(repoRoot, "node_modules/yaml"), path.join(app, "node_modules/yaml"), { recursive: true });
-  copyModuleClosure(repoRoot, STAND_IN_S3_MODULES, app); // the S3 client of the emulator's blob store
+  copyModuleClosure(repoRoot, STAND_IN_MODULES, app);
   fs.copyFileSync(path.join(__dirname, "stand-in/server.js"), path.join(app, "server.js"));
   const out = path.join(dir, "quay-standin.tar");
   execFileSync(path.join(repoRoot, "scripts/testhost/build-image-archive.sh"), ["--out", out, "--tag", "localhost/quay-standin:lab", "--app", app], { stdio: "inherit" });
@@ -167,6 +172,54 @@ describeOnTestHost("full mode on a test host", () => {
         const remote = await host.ssh(`PGCONNECT_TIMEOUT=5 psql "host=${host.host} user=quay dbname=quay" -c 'select 1' </dev/null`);
         expect(remote.code).not.toBe(0);
         expect(remote.stderr).toMatch(/refused|no pg_hba|rejected|timeout/i);
+
+        // The registry's objects are rows of the host's PostgreSQL `quay` database (the stand-in keeps its
+        // state there, as Quay does), and a restart of the Quay unit loses none of them.
+        const rowsSql = `sudo -u postgres psql -d quay -AtX -c "SELECT doc->>'username' FROM quay_standin.entities ORDER BY 1"`;
+        const entities = (await host.sshOk(rowsSql)).trim().split("\n");
+        const model = JSON.parse(fs.readFileSync(path.join(repoRoot, "data/quay/bootstrap-model.json"), "utf8")) as { organizations?: Array<{ name: string }> };
+        const orgs = (model.organizations ?? []).map((o) => o.name);
+        expect(orgs.length).toBeGreaterThan(0);
+        expect(entities).toEqual(expect.arrayContaining(orgs));
+        expect(entities.filter((e) => e.includes("+")).length).toBeGreaterThan(0); // robots
+        const repoCount = Number((await host.sshOk(`sudo -u postgres psql -d quay -AtX -c "SELECT count(*) FROM quay_standin.repos"`)).trim());
+        expect(repoCount).toBeGreaterThanOrEqual(8);
+        // every table's rows (pg_dump's \restrict lines carry a fresh random key each run: left out)
+        const dump = "set -o pipefail; sudo -u postgres pg_dump --data-only --schema=quay_standin -d quay | grep -v -E '^.(un)?restrict ' | sha256sum";
+        const before = await host.sshOk(dump);
+        await host.sshOk("sudo systemctl restart quay.service");
+        const waitHealthy = `for i in $(seq 1 60); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/instance)" = 200 ] && exit 0; sleep 1; done; exit 1`;
+        await host.sshOk(waitHealthy, { timeoutMs: 120_000 });
+        expect(await host.sshOk(dump)).toBe(before);
+        for (const org of orgs) {
+          const r = await fetch(`${endpoint}/api/v1/organization/${org}`, { headers: { Authorization: `Bearer ${apiToken}` } });
+          expect({ org, status: r.status }).toEqual({ org, status: 200 });
+        }
+        // The pull credential still pulls after the restart (robot tokens and users came back from the database).
+        expect(await grantedActions(endpoint, HOSTNAME, pull, "openshift-release/openshift/release-images", ["pull"])).toEqual(["pull"]);
+
+        // /health/instance of the running stand-in checks what config.yaml names, as Quay's: it fails naming
+        // redis while Redis is stopped, and the database while PostgreSQL is, and recovers when they are back.
+        const health = async () => {
+          const r = await fetch(`${endpoint}/health/instance`);
+          return { status: r.status, services: ((await r.json()) as { data: { services: Record<string, boolean> } }).data.services };
+        };
+        expect(await health()).toEqual({ status: 200, services: expect.objectContaining({ database: true, redis: true, storage: true }) });
+        await host.sshOk("sudo systemctl stop redis-server");
+        try {
+          expect(await health()).toEqual({ status: 503, services: expect.objectContaining({ database: true, redis: false, storage: true }) });
+        } finally {
+          await host.sshOk("sudo systemctl start redis-server");
+        }
+        await host.sshOk(waitHealthy, { timeoutMs: 120_000 });
+        const pgUnit = `postgresql@$(ls /etc/postgresql)-main`;
+        await host.sshOk(`sudo systemctl stop "${pgUnit}"`);
+        try {
+          expect(await health()).toEqual({ status: 503, services: expect.objectContaining({ database: false, redis: true, storage: true }) });
+        } finally {
+          await host.sshOk(`sudo systemctl start "${pgUnit}"`);
+        }
+        await host.sshOk(waitHealthy, { timeoutMs: 120_000 });
 
         // A second up: no remote command runs, nothing changes.
         const again = await stack.up();

@@ -1,6 +1,7 @@
 // Per-request context shared by the route handlers, and the router.
 import type * as http from "node:http";
 import { ANONYMOUS, AuthContext, Permissions } from "./auth";
+import type { Backends } from "./backends";
 import type { QuayConfig } from "./config";
 import { BodyStyle, HttpReply, invalidRequest, werkzeugAbort } from "./errors";
 import { Schema, validateSchema } from "./schema";
@@ -8,6 +9,8 @@ import type { QuayState } from "./state";
 import type { BlobStore } from "./storage";
 
 export interface Core {
+  /** PostgreSQL, Redis and storage of config.yaml (the stand-in); undefined: all in memory. */
+  backends?: Backends;
   state: QuayState;
   config: QuayConfig;
   orgNameLockMs: number;

@@ -4,6 +4,8 @@ import * as crypto from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe } from "./auth";
+import type { Backends } from "./backends";
+import { SESSION_COOKIE } from "./sessions";
 import { QuayConfig } from "./config";
 import { Core, Reply, Router, Rq } from "./context";
 import { ApiProblem, HttpReply, httpAbort, WERKZEUG_MESSAGES } from "./errors";
@@ -23,6 +25,11 @@ import { QuayState } from "./state";
 import { BlobStore, blobStoreFromConfig } from "./storage";
 
 export interface QuayEmulatorOptions {
+  /**
+   * The services of config.yaml (backends.ts connectBackends): state in PostgreSQL, one transaction per
+   * request; sessions in Redis; /health/* checks them. Default: none, everything in memory.
+   */
+  backends?: Backends;
   config?: Record<string, unknown>;
   host?: string;
   port?: number;
@@ -116,6 +123,8 @@ function flaskErrorPage(status: number, title: string, description: string): str
   return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${description}</p>\n`;
 }
 
+const INTERNAL_ERROR: Reply = { status: 500, body: "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n", style: "html" };
+
 export class EmulatorServer {
   readonly state = new QuayState();
   config: QuayConfig;
@@ -139,6 +148,7 @@ export class EmulatorServer {
     this.latencyMs = opts.latencyMs ?? 0;
     const self = this;
     this.core = {
+      backends: opts.backends,
       state: this.state,
       get config() {
         return self.config;
@@ -196,6 +206,7 @@ export class EmulatorServer {
       s.close(() => resolve());
       for (const sock of this.sockets) sock.destroy();
     });
+    await this.core.backends?.close();
   }
 
   private readBody(req: http.IncomingMessage): Promise<Buffer> {
@@ -238,18 +249,34 @@ export class EmulatorServer {
         res.end(method === "HEAD" ? undefined : fb.body);
         return;
       }
-      this.core.state.collectGarbage(this.core.now());
-      let reply: Reply;
-      try {
-        reply = await this.dispatch(rq, match, url);
-      } catch (e) {
-        if (e instanceof ApiProblem) reply = { status: e.status, body: e.toBody(rq.baseUrl), style: "restful", headers: e.headers };
-        else if (e instanceof HttpReply) reply = { status: e.status, body: e.body, style: e.style, headers: e.headers };
-        else {
+      const handleRequest = async (): Promise<Reply> => {
+        this.core.state.collectGarbage(this.core.now());
+        try {
+          return await this.dispatch(rq, match, url);
+        } catch (e) {
+          if (e instanceof ApiProblem) return { status: e.status, body: e.toBody(rq.baseUrl), style: "restful", headers: e.headers };
+          if (e instanceof HttpReply) return { status: e.status, body: e.body, style: e.style, headers: e.headers };
           console.error("quay-emulator: handler error", e);
-          reply = { status: 500, body: "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n", style: "html" };
+          return INTERNAL_ERROR;
         }
-      }
+      };
+      // With backends, the request is one database transaction (its session read from and written to Redis);
+      // the health checks stay outside, so they answer when the database does not.
+      const b = this.core.backends;
+      let reply: Reply;
+      if (b && !path.startsWith("/health")) {
+        try {
+          reply = await b.store.transaction(this.state, async () => {
+            const baseline = await b.sessions.load(this.state, rq.cookie(SESSION_COOKIE));
+            const r = await handleRequest();
+            await b.sessions.save(this.state, baseline);
+            return r;
+          });
+        } catch (e) {
+          console.error(`quay-emulator: ${method} ${path}: database or redis failed: ${e instanceof Error ? e.message : String(e)}`);
+          reply = INTERNAL_ERROR;
+        }
+      } else reply = await handleRequest();
       this.send(res, method, rq, reply);
     } finally {
       this.limiter.release();
@@ -367,8 +394,13 @@ export class EmulatorServer {
       case "DELETE /__emulator/faults":
         this.faults.clear();
         return send(200, { cleared: true });
-      case "GET /__emulator/state":
-        return send(200, { config: this.config.values, clockOffsetMs: this.clockOffsetMs, state: this.state.snapshot() });
+      case "GET /__emulator/state": {
+        const dump = () => send(200, { config: this.config.values, clockOffsetMs: this.clockOffsetMs, state: this.state.snapshot() });
+        const store = this.core.backends?.store;
+        if (!store) return dump();
+        void store.transaction(this.state, async () => dump()).catch((e) => send(500, { error: String(e) }));
+        return;
+      }
       case "POST /__emulator/config":
         this.setConfig(json());
         return send(200, { config: this.config.values });

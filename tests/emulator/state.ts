@@ -202,6 +202,18 @@ export function isoZ(d: Date | null): string | null {
   return (ms ? `${base}.${String(ms * 1000).padStart(6, "0")}` : base) + "Z";
 }
 
+/**
+ * Fields of QuayState that are not kept in the stand-in's database (persist.ts persists every other own
+ * field, one table each, so a collection added to QuayState is persisted without new code). Sessions live in
+ * Redis in the stand-in (backends.ts), as short-lived web state.
+ */
+export const NOT_IN_DATABASE: readonly string[] = ["sessions"];
+
+/** The QuayState fields persist.ts keeps in PostgreSQL: every own field but NOT_IN_DATABASE. */
+export function persistedFields(st: QuayState): string[] {
+  return Object.keys(st).filter((k) => !NOT_IN_DATABASE.includes(k));
+}
+
 export class QuayState {
   private nextId = 1;
   entities: Entity[] = [];

@@ -133,6 +133,11 @@ describe("renderQuayConfig", () => {
     expect(renderQuayConfig(labInput({ extraConfig: { FEATURE_ANONYMOUS_ACCESS: true } })).FEATURE_ANONYMOUS_ACCESS).toBe(true);
   });
 
+  test("/health/instance checks Redis and storage as well (HEALTH_CHECKER without instance_skips); the overlay cannot change it", () => {
+    expect(config.HEALTH_CHECKER).toEqual(["LocalHealthCheck", { instance_skips: [] }]);
+    expect(renderQuayConfig(labInput({ extraConfig: { HEALTH_CHECKER: ["LocalHealthCheck", {}] } })).HEALTH_CHECKER).toEqual(["LocalHealthCheck", { instance_skips: [] }]);
+  });
+
   test("blob downloads go through Quay by default (FEATURE_PROXY_STORAGE); storage.directDownloads turns the 302 to MinIO on", () => {
     expect(config.FEATURE_PROXY_STORAGE).toBe(true);
     const direct = renderQuayConfig(labInput({ storage: { ...labInput().storage, directDownloads: true } }));

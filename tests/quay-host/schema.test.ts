@@ -108,6 +108,7 @@ describe("parseQuayHostArgs", () => {
       ["SERVER_HOSTNAME", "x"],
       ["AUTHENTICATION_TYPE", "LDAP"],
       ["BUILDLOGS_REDIS", {}],
+      ["HEALTH_CHECKER", ["LocalHealthCheck", {}]],
     ])("refuses the component-owned key %s, naming the input to use", (key, value) => {
       const p = problems({ ...labArgs(), extraConfig: { [key]: value } });
       expect(p).toEqual([{ path: `$.extraConfig.${key}`, message: expect.stringMatching(new RegExp(`${key} cannot be set in extraConfig: .* — fix: remove it`)) }]);

@@ -39,10 +39,18 @@ function initialize(rq: Rq): Reply {
   }
 }
 
-function health(rq: Rq): Reply {
-  const services = { auth: true, database: true, disk_space: true, registry_gunicorn: true, service_key: true, web_gunicorn: true };
-  void rq;
-  return jsonify({ data: { services }, status_code: 200 });
+/** endpoints/web.py instance_health / endtoend_health: {"data": {"services": {...}}, "status_code"}. */
+function health(kind: "instance" | "endtoend") {
+  return async (rq: Rq): Promise<Reply> => {
+    const b = rq.core.backends;
+    if (!b) {
+      // In memory: LocalHealthCheck's instance services, all up.
+      const services = { auth: true, database: true, disk_space: true, registry_gunicorn: true, service_key: true, web_gunicorn: true };
+      return jsonify({ data: { services }, status_code: 200 });
+    }
+    const r = await b.health(kind, rq.cfg, rq.core.blobStore());
+    return jsonify({ data: { services: r.services }, status_code: r.status }, r.status);
+  };
 }
 
 function discovery(rq: Rq): Reply {
@@ -92,9 +100,9 @@ function currentUser(rq: Rq): Reply {
 export function register(r: Router): void {
   r.add("POST", "/api/v1/user/initialize", initialize, { api: false });
   r.add("GET", "/csrf_token", (rq) => jsonify({ csrf_token: generateCsrfToken(ensureSession(rq)) }), { api: false });
-  r.add("GET", "/health", health, { api: false });
-  r.add("GET", "/health/instance", health, { api: false });
-  r.add("GET", "/health/endtoend", health, { api: false });
+  r.add("GET", "/health", health("instance"), { api: false });
+  r.add("GET", "/health/instance", health("instance"), { api: false });
+  r.add("GET", "/health/endtoend", health("endtoend"), { api: false });
   r.add("GET", "/api/v1/discovery", discovery, { anonAllowed: true });
   r.add("GET", "/api/v1/error/{error_type}", (rq) => {
     const t = rq.params.error_type;
