@@ -253,6 +253,19 @@ describeWithPrerequisites("emulator on PostgreSQL, Redis and S3 (the stand-in's 
     const ids = sa.entities.map((e: { id: number }) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(sa.entities.filter((e: { username: string }) => e.username.startsWith("par"))).toHaveLength(12);
+
+    // A registry token either instance issued is accepted by the other: each signs with its own key and
+    // registers the public half as a row (Quay's servicekey table), as Quay nodes behind a load balancer do.
+    const puller = (await call(a.url, "PUT", "/api/v1/organization/fromb/robots/puller", { token, body: {} })).body;
+    expect((await call(a.url, "POST", "/api/v1/repository", { token, body: { namespace: "fromb", repository: "app", visibility: "private", description: "" } })).status).toBe(201);
+    expect((await call(a.url, "PUT", "/api/v1/repository/fromb/app/permissions/user/fromb+puller", { token, body: { role: "read" } })).status).toBe(200);
+    const service = "localhost:5000"; // the emulator's SERVER_HOSTNAME: the tokens' audience on both
+    for (const [issuer, verifier] of [[a, b], [b, a]]) {
+      const jwt = await new OciClient(issuer.url, service).token({ username: "fromb+puller", password: puller.token }, "fromb/app", "pull");
+      const tags = await call(verifier.url, "GET", "/v2/fromb/app/tags/list", { headers: { Authorization: `Bearer ${jwt}` } });
+      expect({ status: tags.status, body: tags.body }).toEqual({ status: 200, body: { name: "fromb/app", tags: [] } });
+    }
+    expect((await rows("SELECT count(*)::int AS c FROM quay_standin.service_keys"))[0].c).toBe(2);
   });
 
   test("/health/instance: 200 with database, redis and storage when HEALTH_CHECKER checks them; Quay's LocalHealthCheck skips redis and storage by default", async () => {

@@ -77,12 +77,16 @@ export function buildRouter(cfg: QuayConfig): Router {
 class JwtSigner {
   private key: crypto.KeyObject | null = null;
   private kid = "";
-  sign(payload: Record<string, unknown>): string {
+  private publicPem = "";
+  /** This instance's key; its public half is registered in the state (the servicekey table) before use. */
+  sign(payload: Record<string, unknown>, st: QuayState): string {
     if (!this.key) {
       const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
       this.key = privateKey;
       this.kid = crypto.createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("base64url").slice(0, 43);
+      this.publicPem = publicKey.export({ type: "spki", format: "pem" }).toString();
     }
+    if (!st.serviceKeys.some((k) => k.kid === this.kid)) st.serviceKeys.push({ kid: this.kid, publicPem: this.publicPem, created: Date.now() });
     const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const head = enc({ alg: "RS256", kid: this.kid, typ: "JWT" });
     const body = enc(payload);
@@ -90,10 +94,20 @@ class JwtSigner {
     return `${head}.${body}.${sig}`;
   }
   /** decode_bearer_header: RS256 with this instance's key, nbf/exp with Quay's leeway, the audience. */
-  verify(token: string, audience: string, nowMs: number): { payload: Record<string, unknown> } | { error: string } {
+  verify(token: string, audience: string, nowMs: number, st: QuayState): { payload: Record<string, unknown> } | { error: string } {
     const parts = token.split(".");
-    if (parts.length !== 3 || !this.key) return { error: "Invalid bearer token: token could not be decoded" };
-    const pub = crypto.createPublicKey(this.key);
+    if (parts.length !== 3) return { error: "Invalid bearer token: token could not be decoded" };
+    let kid: unknown;
+    try {
+      kid = (JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8")) as { kid?: unknown }).kid;
+    } catch {
+      return { error: "Invalid bearer token: token could not be decoded" };
+    }
+    // instance_keys.get_service_key_public_key: the key the token names, from any instance of the registry.
+    if (typeof kid !== "string") return { error: "Invalid bearer token: Missing kid header" };
+    const known = st.serviceKeys.find((k) => k.kid === kid);
+    if (!known) return { error: "Invalid bearer token: Unknown service key" };
+    const pub = crypto.createPublicKey(known.publicPem);
     if (!crypto.verify("sha256", Buffer.from(`${parts[0]}.${parts[1]}`), pub, Buffer.from(parts[2], "base64url"))) {
       return { error: "Invalid bearer token: Signature verification failed" };
     }
@@ -156,8 +170,8 @@ export class EmulatorServer {
       orgNameLockMs: opts.orgNameLockMs ?? envNumber("QUAY_EMULATOR_ORG_NAME_LOCK_MS") ?? 60_000,
       unresolvableHosts: (opts.unresolvableHosts ?? (process.env.QUAY_EMULATOR_UNRESOLVABLE_HOSTS ?? "").split(",")).map((h) => h.trim().toLowerCase()).filter((h) => h),
       now: () => Date.now() + self.clockOffsetMs,
-      jwtSign: (p) => self.jwt.sign(p),
-      jwtVerify: (t) => self.jwt.verify(t, String(self.config.get("SERVER_HOSTNAME")), self.core.now()),
+      jwtSign: (p) => self.jwt.sign(p, self.state),
+      jwtVerify: (t) => self.jwt.verify(t, String(self.config.get("SERVER_HOSTNAME")), self.core.now(), self.state),
       blobStore: () => self.blobStore,
     };
   }

@@ -66,6 +66,13 @@ export interface RepoPerm {
   role: RepoRole;
 }
 
+export interface ServiceKeyRecord {
+  kid: string;
+  /** SPKI PEM of the public key. */
+  publicPem: string;
+  created: number;
+}
+
 export interface Prototype {
   id: number;
   uuid: string;
@@ -229,6 +236,12 @@ export class QuayState {
   repoBlobs: RepoBlob[] = [];
   manifests: ManifestRecord[] = [];
   tags: TagRecord[] = [];
+  /**
+   * Public halves of the instances' registry token keys (Quay's `servicekey` table): every instance signs
+   * /v2/auth tokens with its own private key and verifies a token by the key id it names, so a token one
+   * instance issued is accepted by the others on the same database.
+   */
+  serviceKeys: ServiceKeyRecord[] = [];
   /** DeletedNamespace rows: original username -> time (ms) the GC worker purges it. */
   deletedNamespaces = new Map<string, number>();
   sessions = new Map<string, Session>();
