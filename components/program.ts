@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../config/errors";
+import { renderInstallConfig } from "../config/install-config";
 import { parseObjectStorageArgs } from "../config/object-storage";
 import { ProgramInputs, loadProgramInputs, rawStackConfig } from "../config/program";
 import { parseQuayBackupsArgs } from "../config/quay-backups";
@@ -233,6 +234,10 @@ export interface QuayMirrorOutputs {
   proxyCacheMirrors: { upstream: string; organization: string; mirror: string }[];
   /** MinIO's side when `quay-mirror:objectStorage` manages it: endpoint, buckets and the users' access keys. */
   objectStorage?: pulumi.Output<{ endpoint: string; storageBucket: string; backupBucket: string; accessKeys: Record<"storage" | "backup" | "restore", string> }>;
+  /** The fragment to merge into install-config.yaml (secret: it holds the pull secret): pullSecret, additionalTrustBundle, imageDigestSources. */
+  installConfig: pulumi.Output<string>;
+  /** The CA that signed the registry's certificate (PEM), when quay-mirror:additionalTrustBundleFile is set. */
+  additionalTrustBundle?: string;
   /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody (seed 000). */
   backupPassphrase?: pulumi.Output<string>;
   /** Where backups land (`<bucket>/<prefix>/`) and the units that make and prove them. */
@@ -315,6 +320,10 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     mirrorCredentials: registry.mirrorCredentials,
     robotCredentials: registry.robotCredentials,
     proxyCacheMirrors: registry.proxyCacheMirrors,
+    installConfig: pulumi.secret(
+      registry.pullSecret.apply((pullSecret) => renderInstallConfig({ pullSecret, additionalTrustBundle: inputs.additionalTrustBundle, imageDigestSources: inputs.imageDigestSources })),
+    ),
+    additionalTrustBundle: inputs.additionalTrustBundle,
     objectStorage: storage
       ? pulumi.all([storage.endpoint, storage.storageBucketName, storage.backupBucketName, storage.storageCredentials.accessKey, storage.backupCredentials.accessKey, storage.restoreCredentials.accessKey])
           .apply(([endpoint, storageBucket, backupBucket, storageKey, backupKey, restoreKey]) => ({ endpoint, storageBucket, backupBucket, accessKeys: { storage: storageKey, backup: backupKey, restore: restoreKey } }))

@@ -47,6 +47,10 @@ export const stackConfigSchema = z
       .optional(),
     /** An existing pull secret file (e.g. Red Hat's) merged into the `pullSecret` output. */
     pullSecretMergeFile: z.string().min(1).optional(),
+    /** oc-mirror's `idms-oc-mirror.yaml` (an ImageDigestMirrorSet): its mirrors become `imageDigestSources` of the `installConfig` output. */
+    idmsFile: z.string().min(1).optional(),
+    /** PEM of the CA that signed the registry's certificate: the `additionalTrustBundle` output, and the `installConfig` output's. */
+    additionalTrustBundleFile: z.string().min(1).optional(),
     /** Full mode: the host to provision (validated by the QuayHost schema). */
     host: z.record(z.string(), z.unknown()).optional(),
     /** Adopt objects that already exist (a registry seeded by the old scripts). */
