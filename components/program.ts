@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../config/errors";
 import { renderInstallConfig } from "../config/install-config";
-import { parseLoadBalancerArgs } from "../config/load-balancer";
+import { parseCertificateChain, parseLoadBalancerArgs } from "../config/load-balancer";
 import { parseObjectStorageArgs } from "../config/object-storage";
 import { ProgramInputs, loadProgramInputs, rawStackConfig } from "../config/program";
 import { parseQuayBackupsArgs } from "../config/quay-backups";
@@ -206,6 +206,7 @@ function loadBalancerArgs(inputs: ProgramInputs): LoadBalancerArgs {
   }
   const file = path.isAbsolute(certificateFile) ? certificateFile : path.join(path.dirname(inputs.stackFile), certificateFile);
   const certificate = readTextFile(file, "certificate (quay-mirror:loadBalancer.certificateFile)", "correct quay-mirror:loadBalancer.certificateFile (a relative path is relative to the stack file's directory)");
+  checkTrustBundleSigns(inputs, certificate, file);
   const agent = usesSshAgent(raw);
   const args = {
     backends: [{ address: quayHost, port: 8080 }],
@@ -217,6 +218,29 @@ function loadBalancerArgs(inputs: ProgramInputs): LoadBalancerArgs {
   } as unknown as LoadBalancerArgs;
   parseLoadBalancerArgs(args, `${inputs.stackFile} (quay-mirror:loadBalancer, the certificate read from ${file}; secrets quay-mirror:tlsPrivateKey${agent ? "" : ", quay-mirror:sshPrivateKey"})`);
   return args;
+}
+
+/**
+ * With both quay-mirror:additionalTrustBundleFile and the load balancer's certificate: the bundle must hold the
+ * CA that signed the certificate (or its last intermediate), or clusters installed with the installConfig
+ * output could not pull.
+ */
+function checkTrustBundleSigns(inputs: ProgramInputs, certificate: string, file: string): void {
+  if (inputs.additionalTrustBundle === undefined) return;
+  const chain = parseCertificateChain(certificate);
+  if (typeof chain === "string") return; // parseLoadBalancerArgs reports it
+  const cas = parseCertificateChain(inputs.additionalTrustBundle);
+  if (typeof cas === "string") return;
+  const signed = chain.some((c) => cas.some((ca) => c.fingerprint256 === ca.fingerprint256 || (c.checkIssued(ca) && c.verify(ca.publicKey))));
+  if (!signed) {
+    throw new ConfigError(inputs.stackFile, [
+      {
+        path: ["quay-mirror:additionalTrustBundleFile"],
+        message: `holds no CA that signed the load balancer's certificate (${file}, issuer ${chain[chain.length - 1]!.issuer.replace(/\n/g, ", ")})`,
+        fix: "give the PEM of the CA that issued the certificate (clusters must trust it to pull)",
+      },
+    ]);
+  }
 }
 
 /** What QuayBackups takes from the host and from ObjectStorage. */

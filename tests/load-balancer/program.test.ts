@@ -102,6 +102,22 @@ describe("quay-mirror:loadBalancer", () => {
     expect(connection.host ?? connection.value?.host).toBe("lb.v7.comptech-lab.com");
   }, 60_000);
 
+  test("additionalTrustBundleFile must hold the CA that signed the certificate", async () => {
+    const key = fs.readFileSync(path.join(dir, "server.key"), "utf8");
+    const loadBalancer = { connection: { host: "lb.v7.comptech-lab.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT }, certificateFile: path.join(dir, "server.pem") };
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=another CA"], { stdio: "ignore", cwd: dir });
+    const secrets = { ...baseSecrets(), "quay-mirror:tlsPrivateKey": key };
+    const ok = await declare({ "quay-mirror:loadBalancer": JSON.stringify(loadBalancer), "quay-mirror:additionalTrustBundleFile": path.join(dir, "ca.pem") }, secrets);
+    expect(ok.some((d) => d.type === "quay-mirror:host:LoadBalancer")).toBe(true);
+    let message = "";
+    try {
+      await declare({ "quay-mirror:loadBalancer": JSON.stringify(loadBalancer), "quay-mirror:additionalTrustBundleFile": path.join(dir, "other-ca.pem") }, secrets);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/Pulumi\.lab\.yaml \$\["quay-mirror:additionalTrustBundleFile"\]: holds no CA that signed the load balancer's certificate \(.*server\.pem, issuer CN=test mirror CA\)/);
+  }, 60_000);
+
   test.each([
     ["no certificateFile", { connection: { host: "lb.example.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT } }, /Pulumi\.lab\.yaml \$\["quay-mirror:loadBalancer"\]\.certificateFile: is required/],
     ["the Quay host itself", { connection: { host: "gf-ocp-quay-01.v7.comptech-lab.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT }, certificateFile: "x.pem" }, /\.connection\.host: is the Quay host .*the two firewalls would fight/],
