@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { quayMirror } from "../../components/program";
+import { quayMirror, requiredSecretKeys } from "../../components/program";
 import { fillHostKeyPlaceholders } from "../../config/known-hosts";
 
 const repoRoot = path.resolve(__dirname, "../..");
@@ -101,6 +101,15 @@ describe("quay-mirror:loadBalancer", () => {
     const connection = steps.find((s) => s.name === "lb-config")!.inputs.connection as { host?: string; value?: { host: string } };
     expect(connection.host ?? connection.value?.host).toBe("lb.v7.comptech-lab.com");
   }, 60_000);
+
+  test("the secrets a preview must fill: tlsPrivateKey with a load balancer, sshPrivateKey when either host uses no agent", () => {
+    const agent = { connection: { agentSocketPath: AGENT } };
+    const os_ = { objectStorage: {} };
+    expect(requiredSecretKeys({ mode: "full", host: agent, ...os_ })).toEqual(["minioAdminSecretKey"]);
+    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: agent, ...os_ })).toEqual(["tlsPrivateKey", "minioAdminSecretKey"]);
+    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: { connection: {} }, ...os_ })).toEqual(["sshPrivateKey", "tlsPrivateKey", "minioAdminSecretKey"]);
+    expect(requiredSecretKeys({ mode: "existing", loadBalancer: agent })).toEqual([]);
+  });
 
   test("additionalTrustBundleFile must hold the CA that signed the certificate", async () => {
     const key = fs.readFileSync(path.join(dir, "server.key"), "utf8");
