@@ -18,6 +18,10 @@ export const mirrorCredentials = outputs.mirrorCredentials;
 export const robotCredentials = outputs.robotCredentials;
 /** Pull-through caches: upstream → mirror path. */
 export const proxyCacheMirrors = outputs.proxyCacheMirrors;
+/** The fragment to merge into install-config.yaml: pullSecret, additionalTrustBundle, imageDigestSources (secret). */
+export const installConfig = outputs.installConfig;
+/** The CA that signed the registry's certificate (PEM), when quay-mirror:additionalTrustBundleFile is set. */
+export const additionalTrustBundle = outputs.additionalTrustBundle;
 /** MinIO's endpoint, buckets and users' access keys, when the stack manages object storage (no secrets). */
 export const objectStorage = outputs.objectStorage;
 /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody. */

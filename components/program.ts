@@ -4,6 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../config/errors";
+import { renderInstallConfig } from "../config/install-config";
+import { parseCertificateChain, parseLoadBalancerArgs } from "../config/load-balancer";
 import { parseObjectStorageArgs } from "../config/object-storage";
 import { ProgramInputs, loadProgramInputs, rawStackConfig } from "../config/program";
 import { parseQuayBackupsArgs } from "../config/quay-backups";
@@ -14,9 +16,11 @@ import { MirrorRegistry } from "./mirror-registry";
 import { ObjectStorage, ObjectStorageArgs } from "./object-storage";
 import { QuayBackups, QuayBackupsArgs, restoreGate } from "./quay-backups";
 import { QuayHost, QuayHostArgs } from "./quay-host";
+import { LoadBalancer, LoadBalancerArgs } from "./load-balancer";
+import { readTextFile } from "../config/text-file";
 
 /** Stack config keys that hold secrets (read with requireSecret, never validated as plain values). */
-export const SECRET_KEYS = ["sshPrivateKey", "storageSecretKey", "minioAdminSecretKey", "backupPassphrase"];
+export const SECRET_KEYS = ["sshPrivateKey", "storageSecretKey", "minioAdminSecretKey", "backupPassphrase", "tlsPrivateKey"];
 
 /**
  * The secret keys a stack with these (raw, unvalidated) settings must set: what `scripts/preview-lab.sh`
@@ -25,7 +29,9 @@ export const SECRET_KEYS = ["sshPrivateKey", "storageSecretKey", "minioAdminSecr
 export function requiredSecretKeys(raw: Record<string, unknown>): string[] {
   const mode = raw.mode ?? "full";
   const keys: string[] = [];
-  if (mode === "full" && !usesSshAgent(raw.host)) keys.push("sshPrivateKey");
+  const lb = mode === "full" && raw.loadBalancer !== undefined;
+  if (mode === "full" && (!usesSshAgent(raw.host) || (lb && !usesSshAgent(raw.loadBalancer)))) keys.push("sshPrivateKey");
+  if (lb) keys.push("tlsPrivateKey");
   if (mode === "full" && raw.objectStorage === undefined) keys.push("storageSecretKey");
   if (raw.objectStorage !== undefined) keys.push("minioAdminSecretKey");
   return keys;
@@ -177,6 +183,66 @@ function quayHostArgs(inputs: ProgramInputs, storageKeys?: KeyPair): QuayHostArg
   return args;
 }
 
+/**
+ * `quay-mirror:loadBalancer`: LoadBalancer's arguments. The certificate from `certificateFile` (relative to
+ * the project directory), its key the secret tlsPrivateKey, the SSH key the agent's or sshPrivateKey; the
+ * backends default to the Quay host's :8080. Validated; the load balancer must be another host than Quay's
+ * (each host's firewall step keeps exactly its own rules).
+ */
+function loadBalancerArgs(inputs: ProgramInputs): LoadBalancerArgs {
+  const cfg = new pulumi.Config("quay-mirror");
+  const raw = inputs.config.loadBalancer as Record<string, unknown>;
+  const { certificateFile, connection, ...rest } = raw;
+  const at = (...p: (string | number)[]) => ["quay-mirror:loadBalancer", ...p];
+  if (typeof certificateFile !== "string" || certificateFile === "") {
+    throw new ConfigError(inputs.stackFile, [{ path: at("certificateFile"), message: "is required", fix: "give the PEM file of the registry's certificate (then its intermediates); its key is the secret quay-mirror:tlsPrivateKey" }]);
+  }
+  const quayHost = ((inputs.config.host as { connection?: { host?: unknown } } | undefined)?.connection?.host ?? "") as string;
+  const lbHost = (connection as { host?: unknown } | undefined)?.host;
+  if (typeof lbHost === "string" && lbHost === quayHost) {
+    throw new ConfigError(inputs.stackFile, [
+      { path: at("connection", "host"), message: `is the Quay host (${quayHost}): the two firewalls would fight`, fix: "put HAProxy on its own host, or leave quay-mirror:loadBalancer out and run the proxy yourself" },
+    ]);
+  }
+  const file = path.isAbsolute(certificateFile) ? certificateFile : path.join(path.dirname(inputs.stackFile), certificateFile);
+  const certificate = readTextFile(file, "certificate (quay-mirror:loadBalancer.certificateFile)", "correct quay-mirror:loadBalancer.certificateFile (a relative path is relative to the stack file's directory)");
+  checkTrustBundleSigns(inputs, certificate, file);
+  const agent = usesSshAgent(raw);
+  const args = {
+    backends: [{ address: quayHost, port: 8080 }],
+    ...rest,
+    connection: { ...((connection as object) ?? {}), ...(agent ? {} : { privateKey: cfg.requireSecret("sshPrivateKey") }) },
+    registryHostname: inputs.config.registryHostname,
+    certificate,
+    privateKey: cfg.requireSecret("tlsPrivateKey"),
+  } as unknown as LoadBalancerArgs;
+  parseLoadBalancerArgs(args, `${inputs.stackFile} (quay-mirror:loadBalancer, the certificate read from ${file}; secrets quay-mirror:tlsPrivateKey${agent ? "" : ", quay-mirror:sshPrivateKey"})`);
+  return args;
+}
+
+/**
+ * With both quay-mirror:additionalTrustBundleFile and the load balancer's certificate: the bundle must hold the
+ * CA that signed the certificate (or its last intermediate), or clusters installed with the installConfig
+ * output could not pull.
+ */
+function checkTrustBundleSigns(inputs: ProgramInputs, certificate: string, file: string): void {
+  if (inputs.additionalTrustBundle === undefined) return;
+  const chain = parseCertificateChain(certificate);
+  if (typeof chain === "string") return; // parseLoadBalancerArgs reports it
+  const cas = parseCertificateChain(inputs.additionalTrustBundle);
+  if (typeof cas === "string") return;
+  const signed = chain.some((c) => cas.some((ca) => c.fingerprint256 === ca.fingerprint256 || (c.checkIssued(ca) && c.verify(ca.publicKey))));
+  if (!signed) {
+    throw new ConfigError(inputs.stackFile, [
+      {
+        path: ["quay-mirror:additionalTrustBundleFile"],
+        message: `holds no CA that signed the load balancer's certificate (${file}, issuer ${chain[chain.length - 1]!.issuer.replace(/\n/g, ", ")})`,
+        fix: "give the PEM of the CA that issued the certificate (clusters must trust it to pull)",
+      },
+    ]);
+  }
+}
+
 /** What QuayBackups takes from the host and from ObjectStorage. */
 interface BackupsWiring {
   connection: QuayBackupsArgs["connection"];
@@ -218,6 +284,7 @@ function validateComponentArgs(inputs: ProgramInputs): void {
   if (config.mode !== "full") return;
   const managed = config.objectStorage ? pendingKeys() : undefined;
   quayHostArgs(inputs, managed);
+  if (config.loadBalancer) loadBalancerArgs(inputs);
   if (config.backups) {
     const connection = { host: "pending.invalid", hostKey: "pending" } as QuayBackupsArgs["connection"];
     quayBackupsArgs(inputs, { connection, after: [], endpoint: String((config.objectStorage as { endpoint?: unknown }).endpoint), backupCredentials: pendingKeys(), restoreCredentials: pendingKeys() });
@@ -233,6 +300,10 @@ export interface QuayMirrorOutputs {
   proxyCacheMirrors: { upstream: string; organization: string; mirror: string }[];
   /** MinIO's side when `quay-mirror:objectStorage` manages it: endpoint, buckets and the users' access keys. */
   objectStorage?: pulumi.Output<{ endpoint: string; storageBucket: string; backupBucket: string; accessKeys: Record<"storage" | "backup" | "restore", string> }>;
+  /** The fragment to merge into install-config.yaml (secret: it holds the pull secret): pullSecret, additionalTrustBundle, imageDigestSources. */
+  installConfig: pulumi.Output<string>;
+  /** The CA that signed the registry's certificate (PEM), when quay-mirror:additionalTrustBundleFile is set. */
+  additionalTrustBundle?: string;
   /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody (seed 000). */
   backupPassphrase?: pulumi.Output<string>;
   /** Where backups land (`<bucket>/<prefix>/`) and the units that make and prove them. */
@@ -276,16 +347,18 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     const gate = restoring ? restoreGate() : undefined;
     // The preflight needs the buckets, users and policies in place.
     const host = new QuayHost("quay", { ...quayHostArgs(inputs, storage?.storageCredentials), ...(gate ? { startAfter: gate.startAfter } : {}) }, storage ? { dependsOn: [storage] } : undefined);
+    // The managed HAProxy (quay-mirror:loadBalancer), when set: the API and the registry are reached through it.
+    const lb = config.loadBalancer ? new LoadBalancer("lb", loadBalancerArgs(inputs)) : undefined;
     // Behind the TLS proxy by default; tests and operators on the proxy's network may give the host's :8080.
     apiUrl = (config.apiUrl ?? `https://${config.registryHostname}`).replace(/\/+$/, "");
     // The initialize token lasts 2.5 h: mint a long-lived one right away and use it for everything else.
     const apiToken = new ApiToken(
       "api-token",
       { connection: { endpoint: apiUrl, token: host.bootstrapToken }, organization: AUTOMATION_ORGANIZATION, createOrganization: true, name: "quay-mirror" },
-      { dependsOn: [host.ready] },
+      { dependsOn: lb ? [host.ready, lb.ready] : [host.ready] },
     );
     token = apiToken.token;
-    dependsOn.push(host.ready);
+    dependsOn.push(host.ready, ...(lb ? [lb.ready] : []));
     if (config.backups && storage) {
       try {
         backups = new QuayBackups(
@@ -315,6 +388,10 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     mirrorCredentials: registry.mirrorCredentials,
     robotCredentials: registry.robotCredentials,
     proxyCacheMirrors: registry.proxyCacheMirrors,
+    installConfig: pulumi.secret(
+      registry.pullSecret.apply((pullSecret) => renderInstallConfig({ pullSecret, additionalTrustBundle: inputs.additionalTrustBundle, imageDigestSources: inputs.imageDigestSources })),
+    ),
+    additionalTrustBundle: inputs.additionalTrustBundle,
     objectStorage: storage
       ? pulumi.all([storage.endpoint, storage.storageBucketName, storage.backupBucketName, storage.storageCredentials.accessKey, storage.backupCredentials.accessKey, storage.restoreCredentials.accessKey])
           .apply(([endpoint, storageBucket, backupBucket, storageKey, backupKey, restoreKey]) => ({ endpoint, storageBucket, backupBucket, accessKeys: { storage: storageKey, backup: backupKey, restore: restoreKey } }))

@@ -6,6 +6,7 @@ import * as path from "path";
 import { DestinationRepository, destinationRepositories, loadMapping } from "./mapping";
 import { ConfigError, ConfigIssue } from "./errors";
 import { RegistryModel, loadRegistryModel, repositoryFullName } from "./model";
+import { ImageDigestSource, loadImageDigestSources, loadTrustBundle } from "./install-config";
 import { DockerConfig, parseDockerConfig } from "./pull-secret";
 import { StackConfig, cacheOrganizationName, parseStackConfig } from "./stack";
 import { readTextFile } from "./text-file";
@@ -20,6 +21,10 @@ export interface ProgramInputs {
   proxyPullSecret?: DockerConfig;
   /** An existing pull secret merged into the `pullSecret` output (treat as secret). */
   pullSecretBase?: DockerConfig;
+  /** `quay-mirror:idmsFile` converted to install-config's `imageDigestSources`. */
+  imageDigestSources?: ImageDigestSource[];
+  /** The PEM certificates of `quay-mirror:additionalTrustBundleFile`. */
+  additionalTrustBundle?: string;
 }
 
 /**
@@ -101,6 +106,8 @@ export function loadProgramInputs(raw: Record<string, unknown>, projectDir: stri
   config.mirrorMappings.forEach((m, i) => requireFile(stackFile, ["quay-mirror:mirrorMappings", i, "file"], m.file, resolve(m.file), "mapping file"));
   if (config.proxyCaches?.pullSecretFile) requireFile(stackFile, ["quay-mirror:proxyCaches", "pullSecretFile"], config.proxyCaches.pullSecretFile, resolve(config.proxyCaches.pullSecretFile), "pull secret");
   if (config.pullSecretMergeFile) requireFile(stackFile, ["quay-mirror:pullSecretMergeFile"], config.pullSecretMergeFile, resolve(config.pullSecretMergeFile), "pull secret");
+  if (config.idmsFile) requireFile(stackFile, ["quay-mirror:idmsFile"], config.idmsFile, resolve(config.idmsFile), "ImageDigestMirrorSet file (oc-mirror's idms-oc-mirror.yaml)");
+  if (config.additionalTrustBundleFile) requireFile(stackFile, ["quay-mirror:additionalTrustBundleFile"], config.additionalTrustBundleFile, resolve(config.additionalTrustBundleFile), "trust bundle");
   const model = loadRegistryModel(resolve(config.modelFile));
   const cross = crossCheckStackAndModel(config, model, stackFile, config.modelFile);
   if (cross.length) throw new ConfigError(stackFile, cross);
@@ -126,5 +133,7 @@ export function loadProgramInputs(raw: Record<string, unknown>, projectDir: stri
     mirrorRepositories,
     proxyPullSecret: config.proxyCaches?.pullSecretFile ? readJsonFile(resolve(config.proxyCaches.pullSecretFile), "proxy-cache pull secret") : undefined,
     pullSecretBase: config.pullSecretMergeFile ? readJsonFile(resolve(config.pullSecretMergeFile), "pull secret to merge") : undefined,
+    imageDigestSources: config.idmsFile ? loadImageDigestSources(resolve(config.idmsFile)) : undefined,
+    additionalTrustBundle: config.additionalTrustBundleFile ? loadTrustBundle(resolve(config.additionalTrustBundleFile)) : undefined,
   };
 }

@@ -12,6 +12,7 @@ export const SECRET_CONFIG_KEYS = [
   "quay-mirror:storageSecretKey",
   "quay-mirror:minioAdminSecretKey",
   "quay-mirror:backupPassphrase",
+  "quay-mirror:tlsPrivateKey",
   "quay:token",
 ];
 

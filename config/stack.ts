@@ -47,6 +47,10 @@ export const stackConfigSchema = z
       .optional(),
     /** An existing pull secret file (e.g. Red Hat's) merged into the `pullSecret` output. */
     pullSecretMergeFile: z.string().min(1).optional(),
+    /** oc-mirror's `idms-oc-mirror.yaml` (an ImageDigestMirrorSet): its mirrors become `imageDigestSources` of the `installConfig` output. */
+    idmsFile: z.string().min(1).optional(),
+    /** PEM of the CA that signed the registry's certificate: the `additionalTrustBundle` output, and the `installConfig` output's. */
+    additionalTrustBundleFile: z.string().min(1).optional(),
     /** Full mode: the host to provision (validated by the QuayHost schema). */
     host: z.record(z.string(), z.unknown()).optional(),
     /** Adopt objects that already exist (a registry seeded by the old scripts). */
@@ -62,6 +66,11 @@ export const stackConfigSchema = z
      * docs/backups.md). Full mode with objectStorage only. Validated by the QuayBackups schema.
      */
     backups: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * Full mode: HAProxy on its own host in front of Quay, TLS for registryHostname (components/load-balancer).
+     * Off when unset. Validated by the LoadBalancer schema; its TLS key is the secret `quay-mirror:tlsPrivateKey`.
+     */
+    loadBalancer: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -104,6 +113,9 @@ export const stackConfigSchema = z
       } else if (restore.restoreOverwrite && restore.restoreFrom === undefined) {
         ctx.addIssue({ code: "custom", path: ["host", "restoreOverwrite"], message: "is set without host.restoreFrom — fix: name the backup to restore (host.restoreFrom), or remove host.restoreOverwrite" });
       }
+    }
+    if (c.loadBalancer && c.mode !== "full") {
+      ctx.addIssue({ code: "custom", path: ["loadBalancer"], message: "the load balancer fronts the Quay host the stack provisions — fix: use it in full mode, or remove quay-mirror:loadBalancer" });
     }
     // Each upstream is one cache organization: listed twice, the engine would fail with "Duplicate resource URN".
     const caches = new Map<string, number>();

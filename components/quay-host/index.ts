@@ -580,8 +580,8 @@ type Connection = {
   };
 };
 
-/** pulumi-command's ConnectionArgs: only defined fields (unknown or malformed ones make the engine print secrets). */
-function buildConnection(s: QuayHostSettings): Connection {
+/** pulumi-command's ConnectionArgs: only defined fields (unknown or malformed ones make the engine print secrets). LoadBalancer uses it too. */
+export function buildConnection(s: Pick<QuayHostSettings, "connection">): Connection {
   const c = s.connection;
   const host = pulumi.Output.isInstance(c.host) ? checkLater(c.host, lateRules.host, ["connection", "host"]) : c.host;
   // Exactly one of the key and the agent (the schema refused both and neither). With the agent, only its

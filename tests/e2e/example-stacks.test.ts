@@ -248,7 +248,7 @@ describe.each(STACK_FILES)("%s", (file) => {
     // Backups: the timer, the restore proof and the passphrase as a secret output.
     const backups = inputs.config.backups !== undefined;
     expect(countOf(declared, "quay-mirror:host:QuayBackups")).toBe(backups ? 1 : 0);
-    expect(secretOutputs).toEqual(backups ? ["backupPassphrase", "mirrorCredentials", "pullSecret", "robotCredentials"] : ["mirrorCredentials", "pullSecret", "robotCredentials"]);
+    expect(secretOutputs).toEqual(backups ? ["backupPassphrase", "installConfig", "mirrorCredentials", "pullSecret", "robotCredentials"] : ["installConfig", "mirrorCredentials", "pullSecret", "robotCredentials"]);
   }, 120_000);
 });
 
