@@ -2,6 +2,7 @@
 // with Node's own X509Certificate (signature, issuer, host name, key match), is re-issued with the same CA when
 // the renewal window is reached (an injected clock) or the hostname changes, and is left alone otherwise.
 import * as crypto from "crypto";
+import * as tls from "tls";
 import { CA_VALIDITY_DAYS, RegistryCertificateInputs, RegistryCertificateOuts, RegistryCertificateProvider } from "../../providers/local/registry-certificate";
 import { roundTripProvider } from "../support/quay";
 
@@ -103,6 +104,33 @@ describe("local:RegistryCertificate", () => {
     const { outs: late } = await p.update(id, { ...outs!, notAfter: new Date(now).toISOString() }, inputs());
     expect(late!.notAfter).toBe(outs!.caNotAfter);
     verifies(late!, HOST, now);
+  });
+
+  it("a TLS client verifying against the CA accepts the server with the certificate (OpenSSL's chain check)", async () => {
+    now = Date.now();
+    const { outs } = await p.create(inputs());
+    const server = tls.createServer({ cert: outs!.certificate, key: outs!.privateKey }, (s) => s.end("ok"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const attempt = (ca: string, servername: string) =>
+      new Promise<string>((resolve) => {
+        const c = tls.connect({ host: "127.0.0.1", port, ca, servername }, () => {
+          resolve(c.authorized ? "authorized" : String(c.authorizationError));
+          c.destroy();
+        });
+        c.on("error", (e) => {
+          resolve(e.message);
+          c.destroy();
+        });
+      });
+    try {
+      expect(await attempt(outs!.caCertificate, HOST)).toBe("authorized");
+      expect(await attempt(outs!.caCertificate, "other.example.com")).toMatch(/Hostname\/IP does not match/);
+      const stranger = (await p.create(inputs())).outs!.caCertificate;
+      expect(await attempt(stranger, HOST)).toMatch(/unable to (verify|get local issuer)/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("rejects a bad hostname, validity or window", async () => {
