@@ -16,7 +16,7 @@ export const DEFAULT_QUAY_VERSION = "v3.18.0";
 export const QUAY_IMAGE_REPOSITORY = "quay.io/projectquay/quay";
 export const MIN_QUAY_VERSION: readonly [number, number] = [3, 18];
 
-/** Keys `util/config/schema.py` requires (quay-api.md §14.1). The overlay can never unset them. */
+/** Keys github.com/quay/quay `util/config/schema.py` lists as required: Quay's config validation fails without them. The overlay can never unset them. */
 export const QUAY_REQUIRED_KEYS = [
   "PREFERRED_URL_SCHEME",
   "SERVER_HOSTNAME",

@@ -1,5 +1,5 @@
-// Quay's own naming rules (util/validation.py, util/names.py, data/model/team.py), as zod schemas built on
-// demand so that no schema object lives at module level (dynamic providers are serialized by value).
+// Quay's own naming rules (github.com/quay/quay util/validation.py, util/names.py, data/model/team.py), as
+// zod schemas, so that a bad name is refused by `check` (naming the field) before any API call.
 import { z } from "zod";
 
 /** VALID_USERNAME_REGEX: users, organizations, robot short names and teams share it. */
