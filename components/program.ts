@@ -304,7 +304,7 @@ export interface QuayMirrorOutputs {
   installConfig: pulumi.Output<string>;
   /** The CA that signed the registry's certificate (PEM), when quay-mirror:additionalTrustBundleFile is set. */
   additionalTrustBundle?: string;
-  /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody (seed 000). */
+  /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody: without it no backup can be decrypted (docs/backups.md). */
   backupPassphrase?: pulumi.Output<string>;
   /** Where backups land (`<bucket>/<prefix>/`) and the units that make and prove them. */
   backups?: pulumi.Output<{ location: string; units: { backup: string; restoreValidate: string } }>;
