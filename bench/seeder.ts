@@ -4,14 +4,14 @@
 // organizations, robots, teams and their members, default permissions, the cluster-pull user, every
 // repository, and each namespace grantee's permission on every repository of its namespace.
 import { QuayClient, apiPath, repoPath, encodeSegment } from "../providers/quay/client";
-import { RegistryModel, granteeOf, robotFullName } from "../config/model";
+import { RegistryModelSpec, granteeOf, joinRobotName } from "../config/model";
 
 export interface SeedResult {
   created: number;
   calls: number;
 }
 
-export async function seedSequentially(endpoint: string, token: string, model: RegistryModel, mirrorRepos: { organization: string; name: string }[]): Promise<SeedResult> {
+export async function seedSequentially(endpoint: string, token: string, model: RegistryModelSpec, mirrorRepos: { organization: string; name: string }[]): Promise<SeedResult> {
   // Retries on, concurrency 1: this client is the only one in the process while the baseline runs.
   const client = new QuayClient({ endpoint, token, maxConcurrent: 1 });
   let created = 0;
@@ -96,6 +96,6 @@ export async function seedSequentially(endpoint: string, token: string, model: R
       if (!(await exists(path))) await write("PUT", path, { role: g.role });
     }
   }
-  void robotFullName;
+  void joinRobotName;
   return { created, calls };
 }

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ProgramInputs } from "../config/program";
 import { DockerConfig, buildDockerConfig } from "../config/pull-secret";
-import { robotFullName } from "../config/model";
+import { joinRobotName } from "../config/model";
 import { QuayConnectionArgs } from "../providers/quay/common";
 import type { ClusterPullUser } from "./cluster-pull-user";
 import { MirrorPreseed } from "./mirror-preseed";
@@ -86,7 +86,7 @@ export class MirrorRegistry extends pulumi.ComponentResource {
     const mirrorRobots = model.robots.filter((r) => r.mirror);
     this.mirrorCredentials = pulumi.secret(
       this.model.robotCredentials.apply((creds) =>
-        Object.fromEntries(mirrorRobots.map((r) => [r.organization, dockerConfigJson({ [host]: creds[robotFullName(r)] })])),
+        Object.fromEntries(mirrorRobots.map((r) => [r.organization, dockerConfigJson({ [host]: creds[joinRobotName(r)] })])),
       ),
     );
 

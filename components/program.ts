@@ -368,7 +368,7 @@ export interface QuayMirrorOutputs {
   additionalTrustBundle?: pulumi.Input<string>;
   /** The generated CA's private key (PKCS#8 PEM, secret), when the stack generates the certificate: keep it in custody. */
   registryCaKey?: pulumi.Output<string>;
-  /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody (seed 000). */
+  /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody: without it no backup can be decrypted (docs/backups.md). */
   backupPassphrase?: pulumi.Output<string>;
   /** Where backups land (`<bucket>/<prefix>/`) and the units that make and prove them. */
   backups?: pulumi.Output<{ location: string; units: { backup: string; restoreValidate: string } }>;

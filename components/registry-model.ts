@@ -2,7 +2,7 @@
 // permissions as Quay resources. Resource names derive from the model's names, so renaming one entry is a
 // rename of that entry only.
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryModel as Model, granteeOf, repositoryFullName, robotFullName } from "../config/model";
+import { RegistryModelSpec, granteeOf, joinRobotName, repositoryFullName } from "../config/model";
 import { QuayConnectionArgs } from "../providers/quay/common";
 import { DefaultPermission } from "../providers/quay/default-permission";
 import { NamespaceReadGrant } from "../providers/quay/namespace-grant";
@@ -17,7 +17,7 @@ export interface RegistryModelArgs {
   /** Where Quay is and the (secret) token to use. */
   connection: pulumi.Input<QuayConnectionArgs>;
   /** A parsed, cross-checked model (config/model.ts). */
-  model: Model;
+  model: RegistryModelSpec;
   /** Take over objects that already exist (a registry seeded by the old scripts). */
   adopt?: boolean;
 }
@@ -55,8 +55,8 @@ export class RegistryModel extends pulumi.ComponentResource {
 
     this.robots = {};
     for (const robot of model.robots) {
-      this.robots[robotFullName(robot)] = new RobotAccount(
-        `${name}-robot-${robotFullName(robot)}`,
+      this.robots[joinRobotName(robot)] = new RobotAccount(
+        `${name}-robot-${joinRobotName(robot)}`,
         { connection, namespace: orgName(robot.organization), name: robot.name, description: robot.description, rotateToken: robot.rotateToken, adopt },
         child,
       );

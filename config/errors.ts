@@ -9,9 +9,14 @@ export interface ConfigIssue {
   fix?: string;
 }
 
-/** `$.teams[0].members[1]` */
-export function jsonPath(path: (string | number)[]): string {
-  return "$" + path.map((p) => (typeof p === "number" ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join("");
+/** `$.teams[0].members[1]`: the JSON path every configuration error names (ConfigError, QuayHostConfigError). */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  return (
+    "$" +
+    path
+      .map((p) => (typeof p === "number" ? `[${p}]` : typeof p === "string" && /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(String(p))}]`))
+      .join("")
+  );
 }
 
 /** Where in the file: `line 3 column 5` for text positions (a path of one "line …" element), else the JSON path. */

@@ -1,22 +1,12 @@
 // The registry model (data/quay/bootstrap-model.json): one zod schema is the single source of truth;
 // the committed JSON Schema is generated from it (scripts/generate-schemas.ts) so editors validate the file.
 import { z } from "zod";
-import { QUAY_NAME_PATTERN, QUAY_REPOSITORY_PATTERN } from "../providers/quay/names";
+import { QUAY_REPOSITORY_PATTERN, quayNameSetting } from "../providers/quay/names";
 import { ConfigError, ConfigIssue, issuesFromZod } from "./errors";
 import { parseJsonText, readTextFile } from "./text-file";
 
-// Lengths as Quay enforces them (quay/quay util/validation.py MIN/MAX_USERNAME_LENGTH for organizations, users
-// and robot short names; data/model/team.py MIN/MAX_TEAMNAME_LENGTH; util/names.py: a repository name of at
-// most 255 characters). The length gets its own message: a 256-character name is not "not lowercase".
-const lengthMessage = (what: string, n: number) =>
-  `${what} is ${n} characters long; Quay allows 2 to 255 — fix: use a name of at most 255 characters`;
-
-const quayName = (what: string) =>
-  z
-    .string()
-    .min(2, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
-    .max(255, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
-    .regex(new RegExp(QUAY_NAME_PATTERN), `${what} must be lowercase letters and digits separated by single '.', '_' or '-'`);
+// Organization, user, robot and team names: quayNameSetting (providers/quay/names.ts), the rule the
+// QuayHost settings use too.
 
 const robotRef = z
   .string()
@@ -30,7 +20,7 @@ const role = z.enum(["read", "write", "admin"]).describe("Repository role");
 
 export const organizationSchema = z
   .object({
-    name: quayName("organization name").describe("Organization (namespace) name"),
+    name: quayNameSetting("organization name").describe("Organization (namespace) name"),
     purpose: z.string().min(1).describe("What the organization holds"),
     retention: z.string().min(1).describe("The retention rule people must follow for its content"),
     mirror: z.boolean().default(false).describe("An oc-mirror target: private only, no admin for its robots"),
@@ -40,7 +30,7 @@ export const organizationSchema = z
 
 export const repositorySchema = z
   .object({
-    organization: quayName("organization name"),
+    organization: quayNameSetting("organization name"),
     name: z
       .string()
       .max(255, { error: (issue) => `repository name is ${String(issue.input).length} characters long; Quay allows at most 255 (util/names.py) — fix: shorten the name or its nesting`, abort: true })
@@ -53,8 +43,8 @@ export const repositorySchema = z
 
 export const robotSchema = z
   .object({
-    organization: quayName("organization name"),
-    name: quayName("robot short name").describe("Short name; the robot's username is <organization>+<name>"),
+    organization: quayNameSetting("organization name"),
+    name: quayNameSetting("robot short name").describe("Short name; the robot's username is <organization>+<name>"),
     description: z.string().max(255).default(""),
     mirror: z.boolean().default(false).describe("oc-mirror's push robot for its organization"),
     rotateToken: z
@@ -67,8 +57,8 @@ export const robotSchema = z
 
 export const teamSchema = z
   .object({
-    organization: quayName("organization name"),
-    name: quayName("team name"),
+    organization: quayNameSetting("organization name"),
+    name: quayNameSetting("team name"),
     role: z.enum(["member", "creator", "admin"]),
     description: z.string().default(""),
     members: z.array(z.string()).default([]).describe("Robot full names (<org>+<name>) or usernames"),
@@ -77,8 +67,8 @@ export const teamSchema = z
 
 const grantee = {
   robot: robotRef.optional(),
-  user: quayName("username").optional(),
-  team: quayName("team name").optional(),
+  user: quayNameSetting("username").optional(),
+  team: quayNameSetting("team name").optional(),
 };
 
 export const repositoryPermissionSchema = z
@@ -87,15 +77,15 @@ export const repositoryPermissionSchema = z
   .describe("A role on one repository for exactly one of robot, user or team");
 
 export const namespacePermissionSchema = z
-  .object({ organization: quayName("organization name"), ...grantee, role })
+  .object({ organization: quayNameSetting("organization name"), ...grantee, role })
   .strict()
   .describe("A role on every repository of an organization, now and later (default permission + grant)");
 
 export const clusterPullUserSchema = z
   .object({
-    username: quayName("username").default("ocp_cluster_pull"),
+    username: quayNameSetting("username").default("ocp_cluster_pull"),
     email: z.string().email().optional(),
-    namespaces: z.array(quayName("organization name")).min(1).describe("Organizations whose every repository the cluster pulls from"),
+    namespaces: z.array(quayNameSetting("organization name")).min(1).describe("Organizations whose every repository the cluster pulls from"),
   })
   .strict();
 
@@ -112,7 +102,8 @@ export const registryModelSchema = z
   })
   .strict();
 
-export type RegistryModel = z.infer<typeof registryModelSchema>;
+/** The parsed model file. (The component that declares it in Quay is the class RegistryModel in components/registry-model.ts.) */
+export type RegistryModelSpec = z.infer<typeof registryModelSchema>;
 export type ModelOrganization = z.infer<typeof organizationSchema>;
 export type ModelRepository = z.infer<typeof repositorySchema>;
 export type ModelRobot = z.infer<typeof robotSchema>;
@@ -120,7 +111,8 @@ export type ModelTeam = z.infer<typeof teamSchema>;
 export type ModelPermission = z.infer<typeof repositoryPermissionSchema>;
 export type ModelNamespacePermission = z.infer<typeof namespacePermissionSchema>;
 
-export const robotFullName = (r: { organization: string; name: string }) => `${r.organization}+${r.name}`;
+/** `organization+short`, the robot's Quay username (splitRobotName in providers/quay/names.ts is the inverse). */
+export const joinRobotName = (r: { organization: string; name: string }) => `${r.organization}+${r.name}`;
 export const repositoryFullName = (r: { organization: string; name: string }) => `${r.organization}/${r.name}`;
 
 /** Which grantee a permission names (exactly one must be set; cross-check reports otherwise). */
@@ -133,15 +125,15 @@ export function granteeOf(p: { robot?: string; user?: string; team?: string }): 
  * The checks a schema cannot express: references, duplicates and the access rules the seeds warn about.
  * Returns every problem at once, each with its JSON path and the fix.
  */
-export function crossCheckModel(model: RegistryModel): ConfigIssue[] {
+export function crossCheckModel(model: RegistryModelSpec): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const add = (path: (string | number)[], message: string, fix: string) => issues.push({ path, message, fix });
 
   const orgs = new Map(model.organizations.map((o) => [o.name, o]));
-  const robots = new Map(model.robots.map((r) => [robotFullName(r), r]));
+  const robots = new Map(model.robots.map((r) => [joinRobotName(r), r]));
   const repos = new Set(model.repositories.map(repositoryFullName));
   const teams = new Set(model.teams.map((t) => `${t.organization}/${t.name}`));
-  const mirrorRobots = new Set(model.robots.filter((r) => r.mirror).map(robotFullName));
+  const mirrorRobots = new Set(model.robots.filter((r) => r.mirror).map(joinRobotName));
   const knownUsers = new Set(model.clusterPullUser ? [model.clusterPullUser.username] : []);
 
   const duplicates = <T>(items: T[], key: (t: T) => string, section: string, what: string) => {
@@ -154,7 +146,7 @@ export function crossCheckModel(model: RegistryModel): ConfigIssue[] {
   };
   duplicates(model.organizations, (o) => o.name, "organizations", "organization");
   duplicates(model.repositories, repositoryFullName, "repositories", "repository");
-  duplicates(model.robots, robotFullName, "robots", "robot");
+  duplicates(model.robots, joinRobotName, "robots", "robot");
   duplicates(model.teams, (t) => `${t.organization}/${t.name}`, "teams", "team");
 
   const needOrg = (path: (string | number)[], org: string) => {
@@ -170,7 +162,7 @@ export function crossCheckModel(model: RegistryModel): ConfigIssue[] {
   model.robots.forEach((r, i) => {
     needOrg(["robots", i, "organization"], r.organization);
     // Quay stores a robot as the user <organization>+<shortname>, a name of at most 255 characters.
-    const full = robotFullName(r);
+    const full = joinRobotName(r);
     if (full.length > 255) add(["robots", i, "name"], `robot "${r.organization}+…" is ${full.length} characters long as <organization>+<name>; Quay allows at most 255 for the robot's username`, `shorten the robot's name (or the organization's)`);
     const org = orgs.get(r.organization);
     if (r.mirror && org && !org.mirror) {
@@ -263,7 +255,7 @@ export function crossCheckModel(model: RegistryModel): ConfigIssue[] {
 }
 
 /** Parses and cross-checks a model; throws one ConfigError listing every problem with file and JSON path. */
-export function parseRegistryModel(raw: unknown, file: string): RegistryModel {
+export function parseRegistryModel(raw: unknown, file: string): RegistryModelSpec {
   const parsed = registryModelSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, issuesFromZod(parsed.error));
   const issues = crossCheckModel(parsed.data);
@@ -271,7 +263,7 @@ export function parseRegistryModel(raw: unknown, file: string): RegistryModel {
   return parsed.data;
 }
 
-export function loadRegistryModel(file: string): RegistryModel {
+export function loadRegistryModel(file: string): RegistryModelSpec {
   const text = readTextFile(file, "model file", "check the path in the stack config (quay-mirror:modelFile)");
   return parseRegistryModel(parseJsonText(text, file, "model file"), file);
 }

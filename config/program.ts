@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DestinationRepository, destinationRepositories, loadMapping } from "./mapping";
 import { ConfigError, ConfigIssue } from "./errors";
-import { RegistryModel, loadRegistryModel, repositoryFullName } from "./model";
+import { RegistryModelSpec, loadRegistryModel, repositoryFullName } from "./model";
 import { ImageDigestSource, loadImageDigestSources, loadTrustBundle } from "./install-config";
 import { DockerConfig, parseDockerConfig } from "./pull-secret";
 import { StackConfig, cacheOrganizationName, parseStackConfig } from "./stack";
@@ -14,7 +14,7 @@ import { readTextFile } from "./text-file";
 export interface ProgramInputs {
   stackFile: string;
   config: StackConfig;
-  model: RegistryModel;
+  model: RegistryModelSpec;
   /** Per mirror mapping: the destination repositories to pre-seed (not already in the model). */
   mirrorRepositories: DestinationRepository[];
   /** Upstream credentials for proxy caches (treat as secret). */
@@ -76,7 +76,7 @@ function requireFile(stackFile: string, key: (string | number)[], given: string,
  * Checks between the stack config and the model: every mirror mapping's organization is in the model, and no
  * organization of the model is one the proxy caches create (cache_<upstream>): both would declare it.
  */
-export function crossCheckStackAndModel(config: StackConfig, model: RegistryModel, stackFile: string, modelFile: string): ConfigIssue[] {
+export function crossCheckStackAndModel(config: StackConfig, model: RegistryModelSpec, stackFile: string, modelFile: string): ConfigIssue[] {
   const known = new Set(model.organizations.map((o) => o.name));
   const issues: ConfigIssue[] = [];
   config.mirrorMappings.forEach((m, i) => {

@@ -4,7 +4,8 @@
 // and travel only on stdin.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkLater, jsonPath, QuayHostConfigError, StringInput } from "./quay-host";
+import { jsonPath } from "./errors";
+import { checkLater, QuayHostConfigError, StringInput } from "./quay-host";
 import { CALENDAR_RE, RESTORE_FROM_RE } from "../components/quay-backups/render";
 import { MC_REMOTE_PATH } from "../components/quay-host/render";
 

@@ -8,6 +8,8 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { quayNameSetting } from "../providers/quay/names";
+import { jsonPath } from "./errors";
 import { hostKeyFromKnownHosts, isHostKeyPlaceholder } from "./known-hosts";
 import { SECURITY_POSTURE } from "./quay-posture";
 
@@ -16,7 +18,7 @@ export const DEFAULT_QUAY_VERSION = "v3.18.0";
 export const QUAY_IMAGE_REPOSITORY = "quay.io/projectquay/quay";
 export const MIN_QUAY_VERSION: readonly [number, number] = [3, 18];
 
-/** Keys `util/config/schema.py` requires (quay-api.md §14.1). The overlay can never unset them. */
+/** Keys github.com/quay/quay `util/config/schema.py` lists as required: Quay's config validation fails without them. The overlay can never unset them. */
 export const QUAY_REQUIRED_KEYS = [
   "PREFERRED_URL_SCHEME",
   "SERVER_HOSTNAME",
@@ -56,7 +58,6 @@ export const WIDEST_PROXY_PREFIX = { 4: 16, 6: 48 } as const;
 
 const NO_SHELL = "no spaces, quotes, '$', backticks, ';', '&', '|', globs or newlines";
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const QUAY_NAME_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const SSH_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 const IMAGE_TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 // registry[:port]/path[:tag][@sha256:digest], lowercase path components (the distribution reference grammar, narrowed).
@@ -95,12 +96,6 @@ const port = (what: string) =>
     .min(1, `${what} must be between 1 and 65535 — fix: use a TCP port number`)
     .max(65535, `${what} must be between 1 and 65535 — fix: use a TCP port number`);
 
-const quayName = (what: string) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .min(2, `${what} must be 2 to 255 characters — fix: use a longer name`)
-    .max(255, `${what} must be 2 to 255 characters — fix: use a shorter name`)
-    .regex(QUAY_NAME_RE, `${what} must match Quay's name rule ^[a-z0-9]+([._-][a-z0-9]+)*$ — fix: lowercase letters and digits separated by single '.', '_' or '-' (${NO_SHELL})`);
 
 const sshUser = z
   .string({ error: "user must be a string" })
@@ -398,7 +393,7 @@ export const KNOWN_OVERLAY_KEYS = {
   BROWSER_API_CALLS_XHR_ONLY: z.boolean(),
   DEFAULT_TAG_EXPIRATION: duration,
   TAG_EXPIRATION_OPTIONS: z.array(duration).min(1, "TAG_EXPIRATION_OPTIONS must list at least one duration"),
-  SUPER_USERS: z.array(quayName("SUPER_USERS entry")),
+  SUPER_USERS: z.array(quayNameSetting("SUPER_USERS entry")),
   SSRF_ALLOWED_HOSTS: z.array(z.string().min(1)),
   REGISTRY_TITLE: z.string(),
   REGISTRY_TITLE_SHORT: z.string(),
@@ -515,7 +510,7 @@ export const quayHostArgsSchema = z
     proxyAddress,
     allowWideProxyNetwork: z.boolean().default(false),
     storage: storageSchema,
-    superuserName: quayName("superuserName").default("quayadmin"),
+    superuserName: quayNameSetting("superuserName").default("quayadmin"),
     superuserEmail: z.string().max(254).regex(EMAIL_RE, "superuserEmail must be an email address such as admin@example.com").optional(),
     proxyCache: z.boolean().default(false),
     extraConfig: extraConfigSchema.default({}),
@@ -548,7 +543,7 @@ export const quayHostArgsSchema = z
       .default("random"),
     bootstrap: z
       .object({
-        organization: quayName("bootstrap.organization").default("quay-mirror-bootstrap"),
+        organization: quayNameSetting("bootstrap.organization").default("quay-mirror-bootstrap"),
         application: z.string().regex(APP_NAME_RE, "bootstrap.application must be letters, digits, '.', '_' and '-'").default("quay-mirror-bootstrap"),
         renew: z.number().int().min(0).default(0),
       })
@@ -647,15 +642,6 @@ export class QuayHostConfigError extends Error {
     this.name = "QuayHostConfigError";
     this.issues = issues;
   }
-}
-
-export function jsonPath(path: readonly PropertyKey[]): string {
-  return (
-    "$" +
-    path
-      .map((p) => (typeof p === "number" ? `[${p}]` : typeof p === "string" && /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(String(p))}]`))
-      .join("")
-  );
 }
 
 function hint(issue: z.core.$ZodIssue): string {

@@ -391,7 +391,7 @@ export function teamGrants(resources: PolicyResource[], s: Settings): { urn: str
       role = r.value;
       where = `by a default permission of "${org.value}"`;
     } else if (g.type === TYPES.namespaceGrant) {
-      // A team's NamespaceReadGrant: the role on every repository of the team's organization (issue 15).
+      // A team's NamespaceReadGrant: the role on every repository of the team's organization.
       const [kind, name, r, namespaces] = [v.str("granteeKind"), v.str("grantee"), v.str("role"), v.strs("namespaces")];
       if (!kind.known || kind.value !== "team" || !name.known || !r.known || !namespaces.known || namespaces.value.length !== 1) continue;
       team = `${namespaces.value[0]}/${name.value}`;

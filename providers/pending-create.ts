@@ -1,4 +1,4 @@
-// Ids of pending creates (issue 15): an `up` killed while a create was in flight leaves the resource in the
+// Ids of pending creates (README, "A run was killed"): an `up` killed while a create was in flight leaves the resource in the
 // state's `pending_operations` (type "creating") with its inputs but no id: the engine does not know whether
 // the object came to exist. Every Quay and MinIO object here has an identity that follows from its inputs
 // alone, so the wrapper (scripts/recover.ts) can record it as this stack's own — with the id its provider's

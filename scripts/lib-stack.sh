@@ -82,7 +82,7 @@ qm_has_language_host() {
   [ -x "$(dirname "$(command -v pulumi)")/pulumi-language-nodejs" ]
 }
 
-# After a killed run (issue 15; bin/scripts/recover.js does the work): before preview/up/refresh/destroy,
+# After a killed run (README, "A run was killed"; bin/scripts/recover.js does the work): before preview/up/refresh/destroy,
 #   - a lock left by a `pulumi` that is dead on this host is removed (a live one is never touched; a lock
 #     from another host stops here with the one command to run);
 #   - pending operations: each pending create is recorded as this stack's own (its id follows from its

@@ -1,4 +1,4 @@
-// Recovery after a killed run (issue 15), used by scripts/pulumi.sh through qm_recover_killed_run
+// Recovery after a killed run (README, "A run was killed"), used by scripts/pulumi.sh through qm_recover_killed_run
 // (scripts/lib-stack.sh) before preview/up/refresh/destroy. Compiled to bin/scripts/recover.js.
 //
 //   node bin/scripts/recover.js locks <state dir> <stack>

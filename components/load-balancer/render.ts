@@ -1,9 +1,8 @@
 // Pure functions that render what LoadBalancer installs: haproxy.cfg (from validated values only) and the
 // shell steps filled from templates/*.sh, every value quoted by the one helper (shq, through the quay-host
 // renderer). No Pulumi here: everything is testable with plain values.
-import * as fs from "fs";
-import * as path from "path";
 import { renderTemplateText, StepValue } from "../quay-host/render";
+import { readComponentTemplate } from "../templates";
 
 // ---- fixed facts of the host layout ----------------------------------------------------------------
 
@@ -102,16 +101,9 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
 export const LB_STEP_TEMPLATES = ["packages", "firewall", "tls", "config", "destroy"] as const;
 export type LbStepTemplate = (typeof LB_STEP_TEMPLATES)[number];
 
-function templateDir(): string {
-  // jest runs from components/load-balancer; the compiled program from bin/components/load-balancer.
-  const candidates = [path.join(__dirname, "templates"), path.resolve(__dirname, "..", "..", "..", "components", "load-balancer", "templates")];
-  for (const c of candidates) if (fs.existsSync(path.join(c, "config.sh"))) return c;
-  throw new Error(`LoadBalancer templates not found (looked in ${candidates.join(", ")})`);
-}
-
 export function readLbTemplate(name: LbStepTemplate): string {
   if (!(LB_STEP_TEMPLATES as readonly string[]).includes(name)) throw new Error(`unknown step template ${name}`);
-  return fs.readFileSync(path.join(templateDir(), `${name}.sh`), "utf8");
+  return readComponentTemplate("load-balancer", name);
 }
 
 /** Fills templates/<name>.sh with renderTemplateText (each value quoted by shq, placeholders only in the values block). */

@@ -1,4 +1,4 @@
-// QuayBackups: the lab's backup design on the Quay host (seed 000, "Backup design"), over the same SSH
+// QuayBackups: the lab's backup design on the Quay host (docs/backups.md), over the same SSH
 // connection as QuayHost:
 //   quay-backup-to-minio      daily timer: pg_dump (+ exact row counts from the same snapshot), config.yaml,
 //                             quay.service, manifest.json → tar.gz → openssl aes-256-cbc/pbkdf2 → HMAC-SHA256

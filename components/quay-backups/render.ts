@@ -1,9 +1,8 @@
 // Pure functions that render what QuayBackups installs: the two host scripts (quay-backup-to-minio,
 // quay-restore-validate), their systemd services and timers, and the shell steps, all filled from
 // templates/*.sh by QuayHost's one quoting helper (renderTemplateText / shq). No Pulumi here.
-import * as fs from "fs";
-import * as path from "path";
 import { QUAY_CONFIG_DIR, QUAY_UNIT_PATH, renderTemplateText, StepValue } from "../quay-host/render";
+import { readComponentTemplate } from "../templates";
 
 // ---- fixed facts of the host layout ----------------------------------------------------------------
 
@@ -61,20 +60,9 @@ export const COUNT_ROWS_SQL =
 export const BACKUP_TEMPLATES = ["secrets", "install", "destroy", "restore", "quay-backup-to-minio", "quay-restore-validate", "quay-restore-database"] as const;
 export type BackupTemplate = (typeof BACKUP_TEMPLATES)[number];
 
-function templateDir(): string {
-  // ts-jest runs from components/quay-backups; the compiled program from bin/components/quay-backups.
-  const candidates = [path.join(__dirname, "templates"), path.resolve(__dirname, "..", "..", "..", "components", "quay-backups", "templates")];
-  for (const c of candidates) if (fs.existsSync(path.join(c, "quay-backup-to-minio.sh"))) return c;
-  throw new Error(`QuayBackups templates not found (looked in ${candidates.join(", ")})`);
-}
-
-/** A line `# @include lib/<file>.sh` stands for that file's text: code both host scripts carry is written once. */
-const INCLUDE_LINE = /^# @include (lib\/[a-z0-9-]+\.sh)$/gm;
-
 export function readBackupTemplate(name: BackupTemplate): string {
   if (!(BACKUP_TEMPLATES as readonly string[]).includes(name)) throw new Error(`unknown backup template ${name}`);
-  const dir = templateDir();
-  return fs.readFileSync(path.join(dir, `${name}.sh`), "utf8").replace(INCLUDE_LINE, (_, file: string) => fs.readFileSync(path.join(dir, file), "utf8").trimEnd());
+  return readComponentTemplate("quay-backups", name);
 }
 
 /** Fills templates/<name>.sh with QuayHost's renderer: every value quoted by shq, in the values block only. */

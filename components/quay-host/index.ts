@@ -1,5 +1,6 @@
 // QuayHost: provisions the Quay mirror registry's VM over SSH as a chain of small, idempotent
-// remote.Commands (DESIGN.md §3), each re-run only when what it installs changes.
+// remote.Commands, each re-run only when what it installs changes, so that an `up` that changes one file
+// re-runs one step (components/quay-host/README.md).
 //
 // How re-runs are decided (pulumi-command 1.2.1): a change of `create`, `stdin` or `connection` is an
 // in-place update that re-runs `create`; a change of `triggers` replaces the Command. Every step embeds the

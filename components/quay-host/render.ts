@@ -3,9 +3,9 @@
 // with plain values.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as path from "path";
 import YAML from "yaml";
 import { SECURITY_POSTURE } from "../../config/quay-posture";
+import { readComponentTemplate } from "../templates";
 
 // ---- fixed facts of the host layout ----------------------------------------------------------------
 
@@ -75,16 +75,9 @@ const VALUE_LINE = /^readonly [a-z_][a-z0-9_]*=(?:@@[A-Z][A-Z0-9_]*@@|\(@@[A-Z][
 export const VALUES_BEGIN = "# --- values (filled by renderStep, each quoted by shq) ---";
 export const VALUES_END = "# --- end of values ---";
 
-function templateDir(): string {
-  // ts-node/jest run from components/quay-host; the compiled program runs from bin/components/quay-host.
-  const candidates = [path.join(__dirname, "templates"), path.resolve(__dirname, "..", "..", "..", "components", "quay-host", "templates")];
-  for (const c of candidates) if (fs.existsSync(path.join(c, "health.sh"))) return c;
-  throw new Error(`QuayHost templates not found (looked in ${candidates.join(", ")})`);
-}
-
 export function readTemplate(name: StepTemplate): string {
   if (!(STEP_TEMPLATES as readonly string[]).includes(name)) throw new Error(`unknown step template ${name}`);
-  return fs.readFileSync(path.join(templateDir(), `${name}.sh`), "utf8");
+  return readComponentTemplate("quay-host", name);
 }
 
 /** The placeholder names a template declares, in order. */

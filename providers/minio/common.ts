@@ -4,7 +4,9 @@
 // refresh (`pulumi refresh`, `preview --refresh`, `up --refresh`) the engine compares the live values with
 // the program's. `diff` is pure and offline; when something differs it leaves `changes` unset, so the
 // engine diffs the (refreshed) inputs itself and names the changed properties (e.g. `lifecycleRules`),
-// which a bare `changes: true` from a dynamic provider cannot do (PULUMI-NOTES §1.1).
+// which a bare `changes: true` from a dynamic provider cannot do: the Node.js dynamic provider host
+// forwards `changes`, `replaces` and `deleteBeforeReplace` only, and maps an unset `changes` to DIFF_UNKNOWN
+// (@pulumi/pulumi cmd/dynamic-provider/index.ts), which makes the engine diff the inputs.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { changedKeys } from "../quay/common";

@@ -1,5 +1,6 @@
 // ApiToken: a long-lived Quay API token, minted through an organization's OAuth application (Quay ≥ 3.18,
-// `POST /api/v1/organization/{org}/applications/{client_id}/tokens`, quay-api.md §13).
+// `POST /api/v1/organization/{org}/applications/{client_id}/tokens`, endpoints/api/organization_application_tokens.py
+// in github.com/quay/quay). An OAuth application's token is not tied to a user's session or password.
 //
 // Rotation is a replacement: a change of scopes or lifetime, or an expiry closer than `rotateBefore`,
 // makes `diff` return `replaces`, so Pulumi's default create-before-delete order mints the new token first,

@@ -1,8 +1,8 @@
 // QuayClient: the one place that talks HTTP to Quay's REST API.
 //
-// Everything here is written to survive Pulumi's closure serialization (dynamic providers capture this
-// module by value): no module-level instances of library classes, no native class-field initializers,
-// state shared by a process lives on globalThis, and library modules are plain `require`s.
+// Providers load this module from bin/ (providers/lazy.ts); it is not serialized into state. State shared
+// by every provider of one process (the concurrency limiter, shared reads) lives on globalThis, so that
+// each provider module's copy of the client sees the same limits.
 import fetch from "node-fetch";
 import { z } from "zod";
 import { noteWrite, shareRead, sharedRead } from "./shared-reads";
@@ -58,7 +58,7 @@ export class QuayApiError extends Error {
   readonly status: number;
   /** Quay's own message, read from whichever body shape it used. */
   readonly quayMessage: string;
-  /** Quay's `error_type` (A-shape bodies), when present. */
+  /** Quay's `error_type` (ApiException bodies, endpoints/exception.py), when present. */
   readonly errorType?: string;
   /** True when the request may have been applied although no success was seen (timeout, reset, 5xx). */
   readonly ambiguous: boolean;
@@ -66,7 +66,7 @@ export class QuayApiError extends Error {
   constructor(init: { method: string; path: string; status: number; quayMessage: string; errorType?: string; ambiguous?: boolean }) {
     const message = `Quay API ${init.method} ${init.path} failed: ${init.status === 0 ? "no response" : init.status} ${init.quayMessage}`.trim();
     super(message);
-    // Set explicitly: a serialized subclass of Error does not get these from `super`.
+    // Own properties, set explicitly, so that they show when the error is logged or compared as an object.
     this.message = message;
     this.name = "QuayApiError";
     this.method = init.method;
@@ -83,8 +83,10 @@ export function isQuayApiError(e: unknown): e is QuayApiError {
 }
 
 /**
- * Quay's message from any of its error body shapes (quay-api.md §0.4): A `detail`/`error_message`,
- * B/C `message`, D `error`, the registry's `errors[]`, or a plain-text body.
+ * Quay's message from any of its error body shapes (github.com/quay/quay): `detail`/`error_message` of an
+ * ApiException (endpoints/exception.py), `message` of a Flask-RESTful `abort` (e.g. endpoints/csrf.py),
+ * `error` of some endpoints, the registry's `errors[]`
+ * (endpoints/v2/errors.py), or a plain-text body.
  */
 export function readQuayMessage(body: unknown): string {
   if (typeof body === "string") return body.trim().slice(0, 500);
@@ -127,7 +129,7 @@ interface Limiter {
   waiting: Array<() => void>;
 }
 
-/** The process-wide concurrency limiter (shared by every client and every serialized provider copy). */
+/** The process-wide concurrency limiter (shared by every client and every provider module of the process). */
 function processLimiter(max: number): Limiter {
   const key = Symbol.for("quay-mirror.client.limiter");
   const g = globalThis as unknown as Record<symbol, Limiter | undefined>;
@@ -165,7 +167,7 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ret
   return Math.max(jittered, Math.min(hinted, maxMs * 4));
 }
 
-/** A rejected bearer token: 401 on reads; 403 "CSRF token was invalid or missing" on writes (quay-api.md §0.1). */
+/** A rejected bearer token: 401 on reads; 403 "CSRF token was invalid or missing" on writes (the 403 is raised by endpoints/csrf.py in github.com/quay/quay). */
 /** An answer worth sharing with the other deployment of a CLI run: success or a definite "no", never a token rejection. */
 function isFinalAnswer(status: number, body: unknown): boolean {
   if (status >= 200 && status < 300) return true;

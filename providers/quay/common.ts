@@ -1,8 +1,7 @@
 // Building blocks shared by every Quay dynamic provider: the connection input, token overrides,
 // preview-tolerant validation, pure diffs, and the "look before you write again" helpers.
 //
-// Like client.ts, this module is captured by value when a provider is serialized into state: keep it to
-// plain functions, build zod schemas inside functions, keep no module-level state.
+// Providers load this module from bin/ (providers/lazy.ts); it is not serialized into state.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { QuayApiError, QuayClient, encodeSegment, isQuayApiError } from "./client";
@@ -199,7 +198,11 @@ export function statusOf(e: unknown): number | undefined {
   return isQuayApiError(e) ? e.status : undefined;
 }
 
-/** True for Quay's "it does not exist" answers: 404, and the 400-means-gone cases (quay-api.md §15.3). */
+/**
+ * True for Quay's "it does not exist" answers: 404, and a 400 whose message is one of `goneMessages`. Some
+ * endpoints raise InvalidRequest (400) rather than NotFound for a missing object (e.g. endpoints/api/team.py
+ * and endpoints/api/permission.py in github.com/quay/quay), so each provider names the messages of its own.
+ */
 export function isGone(e: unknown, goneMessages: RegExp[] = []): boolean {
   if (!isQuayApiError(e)) return false;
   if (e.status === 404) return true;

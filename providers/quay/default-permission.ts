@@ -1,7 +1,7 @@
 // DefaultPermission: a Quay "prototype" — a role an organization gives a user, robot or team on every
 // repository created in it from now on (optionally only on those created by one activating user).
 //
-// Quay facts (quay-api.md §9, endpoints/api/prototype.py):
+// Quay facts (github.com/quay/quay endpoints/api/prototype.py):
 // - there is no uniqueness check: identical POSTs create duplicates, so create lists first and looks
 //   again after an ambiguous POST before posting again;
 // - robots are delegates of kind "user"; there is no GET for one prototype (list and filter by id);

@@ -1,4 +1,7 @@
-// Namespace-wide reads: a few calls per namespace instead of one per repository (quay-api.md §18).
+// Namespace-wide reads: a few calls per namespace instead of one per repository, so that a refresh of
+// thousands of repositories costs a few listing pages (docs/performance.md). The endpoints:
+// `GET /repository?namespace=` (endpoints/api/repository.py RepositoryList), `…/collaborators`
+// (endpoints/api/organization.py OrganizationCollaboratorList), `…/robots/{short}/permissions` (endpoints/api/robot.py).
 //
 // Both reads are cached per process, keyed by endpoint and namespace, so that every resource of one
 // engine operation that needs a namespace's listing (its RepositorySet, the NamespaceReadGrants of its
@@ -95,7 +98,7 @@ export type RepositoryRole = "read" | "write" | "admin";
  * - a robot from `/organization/{org}/robots/{short}/permissions`, which lists each repository WITH the
  *   robot's role. The role matters for robots: Quay makes the creator of a repository its admin
  *   (data/model/repository.py:create_repository), so every repository a mirror robot creates by pushing
- *   gives that robot `admin` (quay-api.md §17), which a grant of `write` must see to take back;
+ *   gives that robot `admin`, which a grant of `write` must see to take back;
  * - a team from `/organization/{org}/team/{team}/permissions` (endpoints/api/team.py TeamPermissions), which
  *   lists each repository with the team's role, like a robot's.
  */

@@ -1,5 +1,5 @@
-// Quay's own naming rules (util/validation.py, util/names.py, data/model/team.py), as zod schemas built on
-// demand so that no schema object lives at module level (dynamic providers are serialized by value).
+// Quay's own naming rules (github.com/quay/quay util/validation.py, util/names.py, data/model/team.py), as
+// zod schemas, so that a bad name is refused by `check` (naming the field) before any API call.
 import { z } from "zod";
 
 /** VALID_USERNAME_REGEX: users, organizations, robot short names and teams share it. */
@@ -14,6 +14,26 @@ function quayName(what: string) {
     .max(255, `${what} must be between 2 and 255 characters in length`)
     .regex(new RegExp(QUAY_NAME_PATTERN), `${what} must match expression ${QUAY_NAME_PATTERN} (lowercase letters and digits, separated by single '.', '_' or '-')`);
 }
+
+// Lengths as Quay enforces them (util/validation.py MIN/MAX_USERNAME_LENGTH for organizations, users and robot
+// short names; data/model/team.py MIN/MAX_TEAMNAME_LENGTH). The length gets its own message: a 256-character
+// name is not "not lowercase".
+const lengthMessage = (what: string, n: number) =>
+  `${what} is ${n} characters long; Quay allows 2 to 255 — fix: use a name of 2 to 255 characters`;
+
+/**
+ * A Quay name in the operator's files (the registry model, the QuayHost settings), with the fix in every
+ * message. Providers' `check` uses the `quayName` rules above, whose messages follow Quay's own.
+ */
+export const quayNameSetting = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(2, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
+    .max(255, { error: (issue) => lengthMessage(what, String(issue.input).length), abort: true })
+    .regex(
+      new RegExp(QUAY_NAME_PATTERN),
+      `${what} must be lowercase letters and digits separated by single '.', '_' or '-' — fix: rename it so (no spaces, quotes, '$', '+', '/' or other symbols)`,
+    );
 
 export const namespaceName = () => quayName("Namespace");
 export const teamName = () => quayName("Team name");

@@ -15,7 +15,7 @@
 // What is stored is only the drift: `missingGrants` and `wrongRoles`, both empty while the grant holds
 // everywhere. The repository list itself is not stored (it changes with every oc-mirror pass although nothing
 // drifted), and a refresh that finds nothing lacking returns the stored state untouched, so a refresh of an
-// unchanged grant shows no change (issue 15).
+// unchanged grant shows no change (a no-op preview with refresh must be a no-op: docs/performance.md).
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "../lazy";
 import { QuayProvider } from "./base";
@@ -48,8 +48,9 @@ export interface NamespaceReadGrantProps extends CommonProps {
   namespaces: string[];
   role: "read" | "write" | "admin";
   /**
-   * Stacks made before issue 15 stored every repository of the namespaces here. It is no longer computed or
-   * read: a refresh that finds nothing lacking leaves it as it was, and the next update of the grant drops it.
+   * Kept in the type because existing stacks' state may hold every repository of the namespaces here (README,
+   * "Upgrading"). It is not computed or read: a refresh that finds nothing lacking leaves it as it was, and the
+   * next update of the grant drops it.
    */
   repositories?: string[];
   /** Computed by `check`: the repositories that lack the grant, as of this plan (what `up` will grant). */

@@ -1,6 +1,7 @@
 // ProxyCache: an organization's proxy-cache configuration (pull-through cache of an upstream registry).
 //
-// Quay has no PUT for it (quay-api.md §11): a change deletes the configuration and creates it again,
+// Quay has no PUT for it (endpoints/api/organization.py, OrganizationProxyCacheConfig: GET, POST and
+// DELETE only), so a change deletes the configuration and creates it again,
 // inside one `update`. Quay never gives the upstream credentials back, so the password is write-only:
 // the outputs keep a salted hash of it (`upstreamPasswordHash`, secret).
 import * as pulumi from "@pulumi/pulumi";

@@ -1,10 +1,10 @@
 // RepositoryPermission: one user's, robot's or team's role on one repository.
 //
-// Quay facts (quay-api.md §8, endpoints/api/permission.py, data/model/permission.py):
+// Quay facts (github.com/quay/quay endpoints/api/permission.py, data/model/permission.py):
 // - PUT `…/permissions/user/{name}` (users AND robots, `+` literal) and `…/permissions/team/{team}` are
 //   upserts;
-// - GET of a missing permission is 400 B "… does not have permission for repo." (not 404); DELETE of a
-//   missing one is 400 A with the same text;
+// - GET of a missing permission is 400 with a `message` body "… does not have permission for repo."
+//   (not 404); DELETE of a missing one is 400 with a `detail`/`error_message` body and the same text;
 // - a robot can only be granted on repositories of its own namespace ("Cannot add robot ns+r under
 //   namespace y").
 import * as pulumi from "@pulumi/pulumi";

@@ -21,7 +21,8 @@
 //   URL or body is stored in clear. Only final answers are kept (2xx, 400, 403, 404; never a token rejection,
 //   a 429 or a 5xx).
 //
-// Like client.ts, this module keeps its process state on globalThis and `require`s Node modules lazily.
+// Like client.ts, this module keeps its process state on globalThis, so that every provider module of one
+// process shares it.
 
 /** The answer the client would have read from Quay. */
 export interface SharedAnswer {

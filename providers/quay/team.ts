@@ -1,6 +1,6 @@
 // Team: an organization team with an org-wide role and an exact set of members (robots and users).
 //
-// Quay facts this provider is built on (quay-api.md §5, endpoints/api/team.py):
+// Quay facts this provider is built on (github.com/quay/quay endpoints/api/team.py):
 // - team PUT is an upsert (200, `new_team` true/false), so create looks first to honour `adopt`;
 // - there is no GET for one team: role and description come from `GET /organization/{org}` (`teams`),
 //   members from `…/team/{team}/members` (404 when the team is missing);

@@ -3,7 +3,7 @@
 // to end. Everything it needs comes in as values (the stack's config, outputs and state, read by
 // scripts/verify.ts through the pulumi CLI), so tests run it against any stack.
 import { loadProgramInputs } from "../../config/program";
-import { robotFullName } from "../../config/model";
+import { joinRobotName } from "../../config/model";
 import { QuayClient } from "../../providers/quay/client";
 import { checkAccess, checkDiscovery, checkRegistryRoot, credentialFromDockerConfig } from "./access";
 import { DEFAULT_LIMITS, HostLimits, HostRunner, hostCommand, hostPlan, judgeHost, sshRunner, sshTargetFromConfig, SshTarget } from "./host";
@@ -152,7 +152,7 @@ export async function runVerify(input: VerifyInput): Promise<VerifyResult> {
           service: config.registryHostname,
           admin: new QuayClient({ endpoint: apiUrl, token, retries: 2 }),
           organizations: model.organizations.map((o) => o.name),
-          mirrorRobots: model.robots.filter((r) => r.mirror).map((r) => ({ name: robotFullName(r), credential: robots[robotFullName(r)] })),
+          mirrorRobots: model.robots.filter((r) => r.mirror).map((r) => ({ name: joinRobotName(r), credential: robots[joinRobotName(r)] })),
           pullUser: pull ? { username: pull.username, namespaces: pull.namespaces, credential: pullSecret ? credentialFromDockerConfig(pullSecret, config.registryHostname) : undefined } : undefined,
         })),
       );

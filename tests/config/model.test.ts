@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { modelJsonSchema } from "../../config/json-schema";
-import { loadRegistryModel, robotFullName } from "../../config/model";
+import { loadRegistryModel, joinRobotName } from "../../config/model";
 
 const modelFile = path.join(__dirname, "../../data/quay/bootstrap-model.json");
 
@@ -24,7 +24,7 @@ describe("the lab's registry model", () => {
       ].sort(),
     );
     expect(model.repositories.every((r) => r.visibility === "private")).toBe(true);
-    expect(model.robots.map(robotFullName)).toEqual([
+    expect(model.robots.map(joinRobotName)).toEqual([
       "openshift-release+ocp_mirror",
       "openshift-operators+ocp_mirror",
       "platform+ci_push",

@@ -10,8 +10,9 @@
 // - A stack made before `deletedWith` was set previews with no change, and its next up writes nothing.
 import * as path from "path";
 import { apiPath } from "../../providers/quay/client";
-import { QuayFixture, startQuay } from "../support/quay";
-import { repoRoot, toolchain, withEngineStack } from "../support/engine";
+import { QuayFixture } from "../support/quay";
+import { repoRoot, withEngineStack } from "../support/engine";
+import { engineSuiteOnEmulator } from "../support/engine-suite";
 
 jest.setTimeout(600_000);
 
@@ -32,49 +33,44 @@ const calls = (snapshot: Record<string, number>, method: string) =>
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 describe("destroy of the lab model", () => {
-  let quay: QuayFixture;
-  beforeAll(async () => {
-    toolchain();
-    quay = await startQuay();
-  });
-  afterAll(async () => quay?.close());
+  const suite = engineSuiteOnEmulator();
 
   test("deletes each object once, revokes nothing Quay deletes anyway, and keeps an organization that holds mirrored repositories until told", async () => {
-    await withEngineStack({ program: "lab", config: labConfig(quay), secrets: { "quay:token": quay.connection.token } }, async (stack) => {
+    await withEngineStack({ program: "lab", config: labConfig(suite.quay), secrets: { "quay:token": suite.quay.connection.token } }, async (stack) => {
       await stack.up();
       // oc-mirror pushed a repository the model does not declare.
-      await quay.admin.post("/api/v1/repository", { namespace: "openshift-release", repository: "openshift/release", visibility: "private", description: "", repo_kind: "image" });
+      await suite.quay.admin.post("/api/v1/repository", { namespace: "openshift-release", repository: "openshift/release", visibility: "private", description: "", repo_kind: "image" });
       // The cache pulled an image through: its organization goes anyway (cached copies), its config with it.
-      await quay.admin.post("/api/v1/repository", { namespace: "cache_192_0_2_10", repository: "library/alpine", visibility: "private", description: "", repo_kind: "image" });
+      await suite.quay.admin.post("/api/v1/repository", { namespace: "cache_192_0_2_10", repository: "library/alpine", visibility: "private", description: "", repo_kind: "image" });
 
-      quay.emulator.counter.reset();
+      suite.quay.emulator.counter.reset();
       const refused = await stack.destroy().then(
         () => undefined,
         (e: Error) => e,
       );
-      const first = quay.emulator.counter.snapshot();
+      const first = suite.quay.emulator.counter.snapshot();
       expect(refused?.message).toMatch(
         /quay:Organization openshift-release: not deleted, because deleting an organization deletes every repository in it and openshift-release still holds 1 repository \(openshift-release\/openshift\/release\)/,
       );
       expect(refused?.message).toMatch(/QUAY_MIRROR_DELETE_REPOSITORIES=openshift-release bash scripts\/pulumi\.sh destroy/);
       // The organization and the pushed repository are untouched.
-      expect((await quay.admin.get<{ name: string }>(apiPath`/repository/${"openshift-release"}/${"openshift/release"}`)).body.name).toBe("openshift/release");
-      await quay.admin.get(apiPath`/organization/${"openshift-release"}`);
-      await expect(quay.admin.get(apiPath`/organization/${"cache_192_0_2_10"}`)).rejects.toMatchObject({ status: 404 });
+      expect((await suite.quay.admin.get<{ name: string }>(apiPath`/repository/${"openshift-release"}/${"openshift/release"}`)).body.name).toBe("openshift/release");
+      await suite.quay.admin.get(apiPath`/organization/${"openshift-release"}`);
+      await expect(suite.quay.admin.get(apiPath`/organization/${"cache_192_0_2_10"}`)).rejects.toMatchObject({ status: 404 });
       const left = await stack.resources();
       expect(left.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/quay:")).map((r) => r.urn.split("::").pop())).toEqual(["mirror-model-org-openshift-release"]);
 
       // Told to: the organization goes, with the repository in it.
       const ws = stack.stack.workspace as unknown as { envVars: Record<string, string> };
       ws.envVars.QUAY_MIRROR_DELETE_REPOSITORIES = "openshift-release";
-      quay.emulator.counter.reset();
+      suite.quay.emulator.counter.reset();
       const done = await stack.destroy();
       delete ws.envVars.QUAY_MIRROR_DELETE_REPOSITORIES;
-      const second = quay.emulator.counter.snapshot();
+      const second = suite.quay.emulator.counter.snapshot();
       expect(done.diagnostics.map((d) => d.message).join("\n")).toMatch(
         /quay:Organization openshift-release: deleting it deletes the 1 repository \(openshift-release\/openshift\/release\) it holds, with their images/,
       );
-      await expect(quay.admin.get(apiPath`/organization/${"openshift-release"}`)).rejects.toMatchObject({ status: 404 });
+      await expect(suite.quay.admin.get(apiPath`/organization/${"openshift-release"}`)).rejects.toMatchObject({ status: 404 });
 
       // Each object the stack made is deleted once; nothing inside a deleted holder is revoked first.
       const deletes: Record<string, number> = {};
@@ -95,7 +91,7 @@ describe("destroy of the lab model", () => {
   });
 
   test("a stack made before deletedWith previews with no change and its next up writes nothing", async () => {
-    await withEngineStack({ program: "lab", config: labConfig(quay), secrets: { "quay:token": quay.connection.token } }, async (stack) => {
+    await withEngineStack({ program: "lab", config: labConfig(suite.quay), secrets: { "quay:token": suite.quay.connection.token } }, async (stack) => {
       await stack.up();
       const state = await stack.stack.exportStack();
       const resources = (state.deployment as { resources: { urn: string; deletedWith?: string }[] }).resources;
@@ -106,12 +102,12 @@ describe("destroy of the lab model", () => {
       for (const r of resources) delete r.deletedWith;
       await stack.stack.importStack(state);
 
-      quay.emulator.counter.reset();
+      suite.quay.emulator.counter.reset();
       const plan = await stack.preview();
       expect(Object.keys(plan.summary)).toEqual(["same"]);
       const up = await stack.up();
       expect(Object.keys(up.summary)).toEqual(["same"]);
-      expect(quay.emulator.counter.writes()).toBe(0);
+      expect(suite.quay.emulator.counter.writes()).toBe(0);
       const after = (await stack.stack.exportStack()).deployment as { resources: { deletedWith?: string }[] };
       expect(after.resources.filter((r) => r.deletedWith).length).toBe(withOption);
     });

@@ -12,8 +12,8 @@ import { ConfigError } from "../../config/errors";
 import { loadProgramInputs, rawStackConfig } from "../../config/program";
 import { fillHostKeyPlaceholders, isHostKeyPlaceholder } from "../../config/known-hosts";
 import { cacheOrganizationName } from "../../config/stack";
-import { repoRoot, toolchain, withEngineStack } from "../support/engine";
-import { QuayFixture, startQuay } from "../support/quay";
+import { repoRoot, withEngineStack } from "../support/engine";
+import { engineSuiteOnEmulator } from "../support/engine-suite";
 
 const NS = "quay-mirror";
 const PROJECT = (YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { name: string }).name;
@@ -385,14 +385,7 @@ describe("the SSH key of Pulumi.lab.yaml comes from an ssh-agent (host.connectio
 });
 
 describe("Pulumi.lab-existing.yaml through the real engine", () => {
-  let quay: QuayFixture;
-  beforeAll(async () => {
-    toolchain();
-    quay = await startQuay();
-  });
-  afterAll(async () => {
-    await quay?.close();
-  });
+  const suite = engineSuiteOnEmulator();
 
   test("previews the lab's model, the pre-seeded repositories and the proxy caches against an empty running Quay (the emulator), with no error", async () => {
     const file = "Pulumi.lab-existing.yaml";
@@ -403,11 +396,11 @@ describe("Pulumi.lab-existing.yaml through the real engine", () => {
     await withEngineStack(
       {
         program: "lab",
-        config: { ...config, [`${NS}:apiUrl`]: quay.emulator.url },
-        secrets: { "quay:token": quay.connection.token },
+        config: { ...config, [`${NS}:apiUrl`]: suite.quay.emulator.url },
+        secrets: { "quay:token": suite.quay.connection.token },
       },
       async (stack) => {
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         const plan = await stack.preview();
         const creates = (type: string) => plan.steps.filter((s) => s.op === "create" && s.type === `pulumi-nodejs:dynamic/quay:${type}`).map((s) => s.name);
         expect(plan.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
@@ -425,7 +418,7 @@ describe("Pulumi.lab-existing.yaml through the real engine", () => {
         const logged = plan.diagnostics.map((d) => d.message).join("\n");
         for (const [org, n] of Object.entries(perOrg)) expect(logged).toContain(`mirror pre-seed: ${n} destination repositories in ${org}`);
         // The preview read the registry: nothing was written.
-        expect(quay.emulator.counter.writes()).toBe(0);
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
       },
     );
   }, 600_000);

@@ -4,11 +4,10 @@
 // imageDigestSources, and an `additionalTrustBundle` output; the pull secret is in the state only encrypted.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { QuayFixture, startQuay } from "../support/quay";
-import { findPlaintext, repoRoot, toolchain, withEngineStack } from "../support/engine";
+import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
+import { engineSuiteOnEmulator } from "../support/engine-suite";
 
 jest.setTimeout(300_000);
 
@@ -30,34 +29,26 @@ status: {}
 `;
 
 describe("the installConfig output through the real engine", () => {
-  let quay: QuayFixture;
-  let dir: string;
-  beforeAll(async () => {
-    toolchain();
-    quay = await startQuay();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-install-config-e2e-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "ca.key"), "-out", path.join(dir, "ca.pem"), "-days", "2", "-subj", "/CN=test mirror CA"], { stdio: "ignore" });
-    fs.writeFileSync(path.join(dir, "idms-oc-mirror.yaml"), IDMS);
-  });
-  afterAll(async () => {
-    await quay?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  const suite = engineSuiteOnEmulator({ tempPrefix: "qm-install-config-e2e-" });
+  beforeAll(() => {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(suite.dir, "ca.key"), "-out", path.join(suite.dir, "ca.pem"), "-days", "2", "-subj", "/CN=test mirror CA"], { stdio: "ignore" });
+    fs.writeFileSync(path.join(suite.dir, "idms-oc-mirror.yaml"), IDMS);
   });
 
   test("installConfig is secret and holds pullSecret, additionalTrustBundle and imageDigestSources; additionalTrustBundle is the CA", async () => {
-    const ca = fs.readFileSync(path.join(dir, "ca.pem"), "utf8");
+    const ca = fs.readFileSync(path.join(suite.dir, "ca.pem"), "utf8");
     await withEngineStack(
       {
         program: "lab",
         config: {
           "quay-mirror:mode": "existing",
-          "quay-mirror:apiUrl": quay.emulator.url,
+          "quay-mirror:apiUrl": suite.quay.emulator.url,
           "quay-mirror:registryHostname": HOST,
           "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
-          "quay-mirror:idmsFile": path.join(dir, "idms-oc-mirror.yaml"),
-          "quay-mirror:additionalTrustBundleFile": path.join(dir, "ca.pem"),
+          "quay-mirror:idmsFile": path.join(suite.dir, "idms-oc-mirror.yaml"),
+          "quay-mirror:additionalTrustBundleFile": path.join(suite.dir, "ca.pem"),
         },
-        secrets: { "quay:token": quay.connection.token },
+        secrets: { "quay:token": suite.quay.connection.token },
       },
       async (stack) => {
         const up = await stack.up();

@@ -3,13 +3,12 @@
 // the preview names each repository), mapping changes, drift, and the upgrade from the per-repository
 // pre-seed (scripts/migrate-preseed.sh on a real engine state).
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { Credential, credentialFromDockerConfig, grantedActions } from "../support/registry";
-import { QuayFixture, startQuay } from "../support/quay";
 import { EngineStack, findPlaintext, repoRoot, toolchain, withEngineStack } from "../support/engine";
 import { execFile } from "child_process";
 import { promisify } from "util";
+import { engineSuiteOnEmulator } from "../support/engine-suite";
 
 const run = promisify(execFile);
 
@@ -78,34 +77,24 @@ function mappingWith(count: number): string {
 }
 
 describe("the lab model through the real engine (existing-registry mode)", () => {
-  let quay: QuayFixture;
-  let dir: string;
-  beforeAll(async () => {
-    toolchain();
-    quay = await startQuay();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-lab-"));
-  });
-  afterAll(async () => {
-    await quay?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = engineSuiteOnEmulator({ tempPrefix: "qm-lab-" });
 
   test("creates exactly the model, converges, grants exactly the seed's access, survives an oc-mirror pass, pre-seeds 300 repositories as one set, follows mapping changes and drift, migrates a per-repository pre-seed", async () => {
     // A proxy cache for one upstream (a documentation address Quay's SSRF allow-list admits), with its
     // credential from a pull secret file.
-    const pullSecretFile = path.join(dir, "pull-secret.json");
+    const pullSecretFile = path.join(suite.dir, "pull-secret.json");
     fs.writeFileSync(pullSecretFile, JSON.stringify({ auths: { "192.0.2.10": { auth: Buffer.from("upstream-user:upstream-pass").toString("base64") } } }));
     await withEngineStack(
       {
         program: "lab",
         config: {
           "quay-mirror:mode": "existing",
-          "quay-mirror:apiUrl": quay.emulator.url,
+          "quay-mirror:apiUrl": suite.quay.emulator.url,
           "quay-mirror:registryHostname": HOST,
           "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
           "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], pullSecretFile, expirationSeconds: 86400 }),
         },
-        secrets: { "quay:token": quay.connection.token },
+        secrets: { "quay:token": suite.quay.connection.token },
       },
       async (stack) => {
         // 1. The model, exactly.
@@ -123,13 +112,13 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
         });
 
         // 2. A second up changes nothing and writes nothing.
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         const again = await stack.up();
         expect(Object.keys(again.summary)).toEqual(["same"]);
-        expect(quay.emulator.counter.writes()).toBe(0);
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
 
         const outputs = up.outputs;
-        const { body: cache } = await quay.admin.get<{ upstream_registry: string; expiration_s: number }>("/api/v1/organization/cache_192_0_2_10/proxycache");
+        const { body: cache } = await suite.quay.admin.get<{ upstream_registry: string; expiration_s: number }>("/api/v1/organization/cache_192_0_2_10/proxycache");
         expect(cache).toMatchObject({ upstream_registry: "192.0.2.10", expiration_s: 86400 });
         expect(outputs.proxyCacheMirrors.value).toEqual([{ upstream: "192.0.2.10", organization: "cache_192_0_2_10", mirror: `${HOST}/cache_192_0_2_10` }]);
         const robots = outputs.robotCredentials.value as Record<string, Credential>;
@@ -137,7 +126,7 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
         expect(outputs.pullSecret.secret).toBe(true);
         expect(outputs.mirrorCredentials.secret).toBe(true);
         const grants = (who: Credential | undefined, repo: string, actions: ("pull" | "push")[] = ["pull", "push"]) =>
-          grantedActions(quay.emulator.url, HOST, who, repo, actions);
+          grantedActions(suite.quay.emulator.url, HOST, who, repo, actions);
 
         // 3. The seed's exercise.
         expect(await grants(robots["platform+ci_push"], "platform/smoke")).toEqual(["pull", "push"]);
@@ -175,30 +164,30 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
 
         // 6. A dry-run mapping with 300 destinations: ONE RepositorySet for the organization, and the preview
         // names each of the 300 repositories before it exists; up creates them; up again is a no-op.
-        const mapping = path.join(dir, "mapping.txt");
+        const mapping = path.join(suite.dir, "mapping.txt");
         fs.writeFileSync(mapping, mappingWith(300));
         await stack.setConfig("quay-mirror:mirrorMappings", JSON.stringify([{ file: mapping, organization: "openshift-operators" }]));
         const plan = await stack.preview();
         expect(plan.steps.filter((s) => s.type.startsWith(QUAY_TYPE) && s.op !== "same").map((s) => `${s.op} ${s.name}`)).toEqual(["create mirror-preseed-openshift-operators"]);
         expect(plan.diagnostics.map((d) => d.message).join("\n")).toMatch(/mirror pre-seed: 300 destination repositories in openshift-operators/);
         for (const name of repoNames(0, 300)) expect(plan.stdout).toMatch(listed(name));
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         const seeded = await stack.up();
         expect(countByType(seeded.steps, "create")).toEqual({ RepositorySet: 1 });
         // One listing of the namespace, one POST per repository.
-        expect(quay.emulator.counter.snapshot()["POST /api/v1/repository"]).toBe(300);
-        expect(quay.emulator.counter.writes()).toBe(300);
+        expect(suite.quay.emulator.counter.snapshot()["POST /api/v1/repository"]).toBe(300);
+        expect(suite.quay.emulator.counter.writes()).toBe(300);
         for (const repo of ["openshift-operators/catalog3/op0003/bundle", "openshift-operators/catalog6/op0299/bundle"]) {
           expect(await grants(mirrorRobot, repo)).toEqual(["pull", "push"]);
           expect(await grants(pullUser, repo, ["pull"])).toEqual(["pull"]);
         }
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         const noop = await stack.up();
         expect(Object.keys(noop.summary)).toEqual(["same"]);
-        expect(quay.emulator.counter.writes()).toBe(0);
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
         // Nothing to do costs nothing, whatever the number of repositories: no check, diff or update of the sets
         // and grants calls Quay when their inputs did not change (drift is what `refresh` is for, below).
-        expect(quay.emulator.counter.snapshot()).toEqual({});
+        expect(suite.quay.emulator.counter.snapshot()).toEqual({});
 
         // 7. The mapping changes: 20 destinations more, 5 fewer. The preview names exactly those; up creates the
         // 20 and leaves the 5 in Quay (deleteRemoved is false) with a warning.
@@ -208,28 +197,28 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
         const diffLines = change.stdout.split("\n").filter((l) => /^\s*[-+]\s+catalog\d\/op\d{4}\/bundle\s*:/.test(l));
         expect(diffLines.filter((l) => /^\s*\+/.test(l)).map(nameOf).sort()).toEqual(repoNames(300, 320));
         expect(diffLines.filter((l) => /^\s*-/.test(l)).map(nameOf).sort()).toEqual(repoNames(0, 5));
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         const changed = await stack.up();
         expect(changed.summary).toMatchObject({ update: 1 });
-        expect(quay.emulator.counter.writes()).toBe(20);
+        expect(suite.quay.emulator.counter.writes()).toBe(20);
         expect(`${changed.stdout}\n${changed.diagnostics.map((d) => d.message).join("\n")}`).toMatch(/5 repositories left the set and stay in Quay/);
         for (const name of [...repoNames(0, 5), ...repoNames(300, 320)]) {
-          await expect(quay.admin.get(`/api/v1/repository/openshift-operators/${name}`)).resolves.toMatchObject({ status: 200 });
+          await expect(suite.quay.admin.get(`/api/v1/repository/openshift-operators/${name}`)).resolves.toMatchObject({ status: 200 });
         }
 
         // 8. Drift: a repository deleted behind Pulumi's back shows in `preview --refresh`; up recreates it.
-        await quay.admin.delete("/api/v1/repository/openshift-operators/catalog2/op0100/bundle");
+        await suite.quay.admin.delete("/api/v1/repository/openshift-operators/catalog2/op0100/bundle");
         const drift = await stack.preview({ refresh: true });
         expect(drift.steps.filter((s) => s.name === "mirror-preseed-openshift-operators").map((s) => s.op)).toContain("update");
         // The refresh shows it gone, the plan shows it coming back.
         expect(drift.stdout).toMatch(/-\s+catalog2\/op0100\/bundle\s*: "private"(.*\n)*.*\+\s+catalog2\/op0100\/bundle\s*: "private"/);
         await stack.refresh();
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         await stack.up();
-        expect(quay.emulator.counter.snapshot()["POST /api/v1/repository"]).toBe(1);
-        await expect(quay.admin.get("/api/v1/repository/openshift-operators/catalog2/op0100/bundle")).resolves.toMatchObject({ status: 200 });
+        expect(suite.quay.emulator.counter.snapshot()["POST /api/v1/repository"]).toBe(1);
+        await expect(suite.quay.admin.get("/api/v1/repository/openshift-operators/catalog2/op0100/bundle")).resolves.toMatchObject({ status: 200 });
         // The refreshed inputs the set reported kept the connection secret.
-        expect(findPlaintext(await stack.exportState(), quay.connection.token)).toEqual([]);
+        expect(findPlaintext(await stack.exportState(), suite.quay.connection.token)).toEqual([]);
 
         // 9. Upgrade from the per-repository pre-seed: a state that still holds one quay:Repository per
         // destination under MirrorPreseed (as the earlier version wrote them). Without the migration the plan
@@ -241,7 +230,7 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
         const script = (args: string[]) =>
           run("bash", ["scripts/migrate-preseed.sh", ...args, "--", "--stack", `organization/qm-test-lab/${stack.name}`], {
             cwd: repoRoot,
-            env: { ...process.env, ...toolchain().env, PULUMI_BACKEND_URL: `file://${stack.stateDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase, QM_PULUMI: path.join(toolchain().binDir, "pulumi"), QM_BACKUP_DIR: dir },
+            env: { ...process.env, ...toolchain().env, PULUMI_BACKEND_URL: `file://${stack.stateDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase, QM_PULUMI: path.join(toolchain().binDir, "pulumi"), QM_BACKUP_DIR: suite.dir },
           });
         const dry = await script([]);
         expect(dry.stdout).toMatch(/40 per-repository pre-seed resources to drop.*\n(.*\n)*dry run: nothing changed/);
@@ -249,11 +238,11 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
         const migrated = await script(["--yes"]);
         expect(migrated.stdout).toMatch(/dropped 40 resources from the state; backup of the state before: /);
         expect((await stack.resources()).filter((r) => r.type === `${QUAY_TYPE}Repository`)).toHaveLength(8);
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         const safe = await stack.up();
         expect(Object.keys(safe.summary)).toEqual(["same"]);
-        expect(quay.emulator.counter.writes()).toBe(0);
-        for (const name of legacyNames) await expect(quay.admin.get(`/api/v1/repository/openshift-operators/${name}`)).resolves.toMatchObject({ status: 200 });
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
+        for (const name of legacyNames) await expect(suite.quay.admin.get(`/api/v1/repository/openshift-operators/${name}`)).resolves.toMatchObject({ status: 200 });
         expect((await script([])).stdout).toMatch(/nothing to migrate/);
       },
     );

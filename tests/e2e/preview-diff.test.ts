@@ -5,8 +5,9 @@
 //   the members that stay are not shown as changed (a list is diffed by position);
 // - after a refresh finds drift, the live values become the old inputs (providers/quay/common.ts
 //   driftedInputs), so the update that repairs it marks the drifted property instead of marking nothing.
-import { QuayFixture, startQuay, uniqueName } from "../support/quay";
-import { toolchain, withEngineStack } from "../support/engine";
+import { uniqueName } from "../support/quay";
+import { withEngineStack } from "../support/engine";
+import { engineSuiteOnEmulator } from "../support/engine-suite";
 
 jest.setTimeout(600_000);
 
@@ -27,12 +28,7 @@ const line = (marker: "~" | "+" | "-" | "", key: string, value: string) =>
   new RegExp(`^\\s*${marker.replace(/[+~]/, "\\$&")}\\s*${key.replace(/[.+]/g, "\\$&")}\\s*: ${value.replace(/[.+[\]()]/g, "\\$&")}$`, "m");
 
 describe("preview --diff of a team", () => {
-  let quay: QuayFixture;
-  beforeAll(async () => {
-    toolchain();
-    quay = await startQuay();
-  });
-  afterAll(async () => quay?.close());
+  const suite = engineSuiteOnEmulator();
 
   test("a role change marks role; a members change shows each member entering or leaving; drift marks what drifted", async () => {
     const prefix = uniqueName("t");
@@ -40,8 +36,8 @@ describe("preview --diff of a team", () => {
     await withEngineStack(
       {
         program: "team-diff",
-        config: { "test:endpoint": quay.emulator.url, "test:prefix": prefix, "test:robots": "alpha,bravo,charlie,delta", "test:members": "bravo,delta", "test:role": "member" },
-        secrets: { "test:token": quay.connection.token },
+        config: { "test:endpoint": suite.quay.emulator.url, "test:prefix": prefix, "test:robots": "alpha,bravo,charlie,delta", "test:members": "bravo,delta", "test:role": "member" },
+        secrets: { "test:token": suite.quay.connection.token },
       },
       async (stack) => {
         await stack.up();
@@ -53,10 +49,10 @@ describe("preview --diff of a team", () => {
         team.inputs.members = [robot("bravo"), robot("delta")];
         team.outputs.members = [robot("bravo"), robot("delta")];
         await stack.stack.importStack(state);
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         expect(Object.keys((await stack.preview({ refresh: true })).summary)).toEqual(["same"]);
         expect(Object.keys((await stack.up()).summary)).toEqual(["same"]);
-        expect(quay.emulator.counter.writes()).toBe(0);
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
 
         // The role: only `role` is marked.
         await stack.setConfig("test:role", "admin");
@@ -78,8 +74,8 @@ describe("preview --diff of a team", () => {
         await stack.setConfig("test:members", "bravo,delta");
 
         // Drift made in Quay: the update after the refresh marks exactly what drifted, as the repair.
-        await quay.admin.put(`/api/v1/organization/${prefix}org/team/builders`, { role: "creator", description: "" });
-        await quay.admin.put(`/api/v1/organization/${prefix}org/team/builders/members/${robot("alpha")}`);
+        await suite.quay.admin.put(`/api/v1/organization/${prefix}org/team/builders`, { role: "creator", description: "" });
+        await suite.quay.admin.put(`/api/v1/organization/${prefix}org/team/builders/members/${robot("alpha")}`);
         const drift = teamUpdate((await stack.preview({ refresh: true })).stdout);
         expect(drift).toMatch(line("~", "role", '"creator" => "member"'));
         expect(drift).toMatch(line("-", robot("alpha"), '"robot"'));
@@ -87,9 +83,9 @@ describe("preview --diff of a team", () => {
 
         // Repaired; then a refresh of the unchanged team shows no change.
         await stack.up({ refresh: true });
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         expect(Object.keys((await stack.preview({ refresh: true })).summary)).toEqual(["same"]);
-        expect(quay.emulator.counter.writes()).toBe(0);
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
       },
     );
   });

@@ -7,12 +7,12 @@
 //   shown by a refresh and granted by up.
 import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
-import { QuayFixture, startQuay } from "../support/quay";
+import { QuayFixture } from "../support/quay";
 import { grantedActions } from "../support/registry";
 import { EngineStack, OperationReport, repoRoot, toolchain, withEngineStack } from "../support/engine";
+import { engineSuiteOnEmulator } from "../support/engine-suite";
 
 jest.setTimeout(900_000);
 
@@ -87,23 +87,13 @@ function buildLegacyProviders(dir: string): void {
 }
 
 describe("refresh of NamespaceReadGrant and team namespace permissions through the real engine", () => {
-  let quay: QuayFixture;
-  let dir: string;
-  beforeAll(async () => {
-    toolchain();
-    quay = await startQuay();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-refresh-grants-"));
-  });
-  afterAll(async () => {
-    await quay?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = engineSuiteOnEmulator({ tempPrefix: "qm-refresh-grants-" });
 
   test("clean up → no change on refresh; an oc-mirror pass shows only the mirror robot's admin, up repairs it, then no change; a team namespace permission covers existing and later repositories", async () => {
     const model = JSON.parse(fs.readFileSync(path.join(repoRoot, "data/quay/bootstrap-model.json"), "utf8"));
-    const modelFile = path.join(dir, "model.json");
+    const modelFile = path.join(suite.dir, "model.json");
     fs.writeFileSync(modelFile, JSON.stringify(model));
-    await withEngineStack({ program: "lab", config: labConfig(quay, modelFile), secrets: { "quay:token": quay.connection.token } }, async (stack) => {
+    await withEngineStack({ program: "lab", config: labConfig(suite.quay, modelFile), secrets: { "quay:token": suite.quay.connection.token } }, async (stack) => {
       await stack.up();
 
       // 1. Right after a clean up: a refresh shows nothing, and `preview --refresh --diff` plans nothing.
@@ -118,7 +108,7 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
       const robots = up.outputs.robotCredentials.value as Record<string, { username: string; password: string }>;
       const mirror = robots["openshift-operators+ocp_mirror"];
       const pushed = ["appcafe/open-liberty/op1/bundle", "appcafe/open-liberty/op2/bundle"].map((r) => `openshift-operators/${r}`);
-      for (const repo of pushed) expect(await grantedActions(quay.emulator.url, HOST, mirror, repo)).toEqual(["pull", "push"]);
+      for (const repo of pushed) expect(await grantedActions(suite.quay.emulator.url, HOST, mirror, repo)).toEqual(["pull", "push"]);
 
       // Only the real drift shows: the mirror robot's grant (admin where write is declared); the cluster-pull
       // user's grant, which holds on the new repositories through its default permission, stays quiet.
@@ -130,12 +120,12 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
       expect(drift.stdout).toContain("wrongRoles");
 
       // up --refresh (what the gated workflow runs) repairs exactly that, then nothing shows.
-      quay.emulator.counter.reset();
+      suite.quay.emulator.counter.reset();
       const repair = await stack.up({ refresh: true });
       expect(repair.steps.filter((s) => s.op === "update").map((s) => s.name)).toEqual([grant]);
-      expect(quay.emulator.counter.writes()).toBe(2);
+      expect(suite.quay.emulator.counter.writes()).toBe(2);
       for (const repo of pushed) {
-        const { body } = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${repo}/permissions/user/`);
+        const { body } = await suite.quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${repo}/permissions/user/`);
         expect(body.permissions[mirror.username].role).toBe("write");
       }
       expect(shownChanges(await stack.preview({ refresh: true }))).toEqual([]);
@@ -143,7 +133,7 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
       // 3. A team namespace permission added to a namespace whose repositories exist (one of them created
       // outside the model): the team, its default permission and its grant are created, and the team holds
       // the role on every repository there.
-      await quay.admin.post("/api/v1/repository", { namespace: "platform", repository: "legacy/tool", visibility: "private", description: "" });
+      await suite.quay.admin.post("/api/v1/repository", { namespace: "platform", repository: "legacy/tool", visibility: "private", description: "" });
       model.teams.push({ organization: "platform", name: "readers", role: "member", description: "platform readers", members: ["platform+read_only"] });
       model.namespacePermissions.push({ organization: "platform", team: "readers", role: "read" });
       fs.writeFileSync(modelFile, JSON.stringify(model));
@@ -151,7 +141,7 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
       expect(plannedSteps(plan).sort()).toEqual(["create mirror-model-default-platform-team-readers", "create mirror-model-grant-platform-team-readers", "create mirror-model-team-platform-readers"]);
       await stack.up();
       const teamRole = async (repo: string) => {
-        const { body } = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/platform/${repo}/permissions/team/`);
+        const { body } = await suite.quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/platform/${repo}/permissions/team/`);
         return body.permissions.readers?.role;
       };
       for (const repo of ["ci-tools", "smoke", "legacy/tool"]) expect(await teamRole(repo)).toBe("read");
@@ -159,35 +149,35 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
 
       // Later: a new repository gets the role from the default permission (nothing to show); one that lacks
       // it (taken away by hand) is shown by a refresh and granted again by up.
-      await quay.admin.post("/api/v1/repository", { namespace: "platform", repository: "later", visibility: "private", description: "" });
+      await suite.quay.admin.post("/api/v1/repository", { namespace: "platform", repository: "later", visibility: "private", description: "" });
       expect(await teamRole("later")).toBe("read");
-      await quay.admin.delete("/api/v1/repository/platform/legacy/tool/permissions/team/readers");
+      await suite.quay.admin.delete("/api/v1/repository/platform/legacy/tool/permissions/team/readers");
       const teamDrift = await stack.preview({ refresh: true });
       expect(plannedSteps(teamDrift)).toEqual(["update mirror-model-grant-platform-team-readers"]);
       expect(refreshedWithChanges(teamDrift.stdout)).toEqual(["mirror-model-grant-platform-team-readers"]);
       expect(teamDrift.stdout).toContain("platform/legacy/tool");
-      quay.emulator.counter.reset();
+      suite.quay.emulator.counter.reset();
       await stack.up({ refresh: true });
-      expect(quay.emulator.counter.snapshot()).toMatchObject({ "PUT /api/v1/repository/{repo:path}/permissions/team/{team}": 1 });
-      expect(quay.emulator.counter.writes()).toBe(1);
+      expect(suite.quay.emulator.counter.snapshot()).toMatchObject({ "PUT /api/v1/repository/{repo:path}/permissions/team/{team}": 1 });
+      expect(suite.quay.emulator.counter.writes()).toBe(1);
       expect(await teamRole("legacy/tool")).toBe("read");
       expect(shownChanges(await stack.preview({ refresh: true }))).toEqual([]);
     });
   });
 
   test("a stack written by the code before this change previews with no change, with and without refresh", async () => {
-    const legacy = path.join(dir, "legacy");
+    const legacy = path.join(suite.dir, "legacy");
     fs.mkdirSync(legacy);
     buildLegacyProviders(legacy);
     // The shim stored with each resource loads the providers of QUAY_MIRROR_PROJECT_DIR: first the legacy
     // build, then this checkout.
-    const link = path.join(dir, "project");
+    const link = path.join(suite.dir, "project");
     fs.symlinkSync(legacy, link);
     await withEngineStack(
       {
         program: "lab",
-        config: labConfig(quay, path.join(repoRoot, "data/quay/bootstrap-model.json")),
-        secrets: { "quay:token": quay.connection.token },
+        config: labConfig(suite.quay, path.join(repoRoot, "data/quay/bootstrap-model.json")),
+        secrets: { "quay:token": suite.quay.connection.token },
         env: { QUAY_MIRROR_PROJECT_DIR: link },
       },
       async (stack: EngineStack) => {
@@ -197,10 +187,10 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
         };
         const quietWithNewCode = async () => {
           use(repoRoot);
-          quay.emulator.counter.reset();
+          suite.quay.emulator.counter.reset();
           const plain = await stack.preview();
           expect(shownChanges(plain)).toEqual([]);
-          expect(quay.emulator.counter.total()).toBe(0);
+          expect(suite.quay.emulator.counter.total()).toBe(0);
           // Teams included: one written by older code stores its members as a list, and a refresh of an
           // unchanged team keeps that form rather than showing a change of form.
           expect(shownChanges(await stack.preview({ refresh: true }))).toEqual([]);
@@ -220,10 +210,10 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
         await stack.refresh();
         await quietWithNewCode();
         await stack.refresh();
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         const again = await stack.up();
         expect(Object.keys(again.summary)).toEqual(["same"]);
-        expect(quay.emulator.counter.total()).toBe(0);
+        expect(suite.quay.emulator.counter.total()).toBe(0);
         expect(shownChanges(await stack.preview({ refresh: true }))).toEqual([]);
       },
     );
@@ -231,18 +221,18 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
 
   test("`pulumi up --refresh` through the CLI (its preview, then the update) reads Quay once per object, and repairs drift with live reads after its first write", async () => {
     await withEngineStack(
-      { program: "lab", mode: "local", config: labConfig(quay, path.join(repoRoot, "data/quay/bootstrap-model.json")), secrets: { "quay:token": quay.connection.token } },
+      { program: "lab", mode: "local", config: labConfig(suite.quay, path.join(repoRoot, "data/quay/bootstrap-model.json")), secrets: { "quay:token": suite.quay.connection.token } },
       async (stack) => {
         const up = await stack.up();
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         await stack.preview({ refresh: true });
-        const once = gets(quay.emulator.counter.snapshot());
-        quay.emulator.counter.reset();
+        const once = gets(suite.quay.emulator.counter.snapshot());
+        suite.quay.emulator.counter.reset();
         const out = await cli(stack, ["up", "--refresh", "--yes"]);
-        const twice = gets(quay.emulator.counter.snapshot());
+        const twice = gets(suite.quay.emulator.counter.snapshot());
         expect(out).toMatch(/Previewing update/);
         expect(out).toMatch(/Updating/);
-        expect(quay.emulator.counter.writes()).toBe(0);
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
         // Measured for this model: before issue 15, 82 GETs (41 in the preview's refresh, 41 again in the
         // update's); now 37 (36 of them a single refresh's). The update's refresh reads what its preview read.
         expect(once).toBeLessThanOrEqual(41);
@@ -253,19 +243,19 @@ describe("refresh of NamespaceReadGrant and team namespace permissions through t
         const robots = up.outputs.robotCredentials.value as Record<string, { username: string; password: string }>;
         const mirror = robots["openshift-release+ocp_mirror"];
         const pushed = ["openshift-release/openshift/release-x", "openshift-release/openshift/release-y"];
-        for (const repo of pushed) expect(await grantedActions(quay.emulator.url, HOST, mirror, repo)).toEqual(["pull", "push"]);
-        quay.emulator.counter.reset();
+        for (const repo of pushed) expect(await grantedActions(suite.quay.emulator.url, HOST, mirror, repo)).toEqual(["pull", "push"]);
+        suite.quay.emulator.counter.reset();
         const repair = await cli(stack, ["up", "--refresh", "--yes"]);
         expect(repair).toMatch(/1 updated/);
-        expect(quay.emulator.counter.writes()).toBe(2);
+        expect(suite.quay.emulator.counter.writes()).toBe(2);
         for (const repo of pushed) {
-          const { body } = await quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${repo}/permissions/user/`);
+          const { body } = await suite.quay.admin.get<{ permissions: Record<string, { role: string }> }>(`/api/v1/repository/${repo}/permissions/user/`);
           expect(body.permissions[mirror.username].role).toBe("write");
         }
         expect(shownChanges(await stack.preview({ refresh: true }))).toEqual([]);
-        quay.emulator.counter.reset();
+        suite.quay.emulator.counter.reset();
         await cli(stack, ["up", "--refresh", "--yes"]);
-        expect(quay.emulator.counter.writes()).toBe(0);
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
       },
     );
   });

@@ -2,29 +2,17 @@
 // emulator in existing-registry mode: after `up` every line is ok (the host lines say skip, and why), and it
 // wrote nothing (the emulator's write counter); after drift made behind Pulumi's back (a robot deleted,
 // permissions removed) it exits 1 and names each; no secret is ever printed.
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { credentialFromDockerConfig } from "../support/registry";
-import { repoRoot, toolchain, withEngineStack } from "../support/engine";
-import { QuayFixture, startQuay } from "../support/quay";
+import { repoRoot, withEngineStack } from "../support/engine";
 import { Verified, runVerifyCommand } from "../support/verify";
+import { engineSuiteOnEmulator } from "../support/engine-suite";
 
 const HOST = "quay.v7.comptech-lab.com";
 const checks = (v: Verified) => v.checks;
 
 describe("verify against a stack the engine applied (existing-registry mode, emulator)", () => {
-  let quay: QuayFixture;
-  let dir: string;
-  beforeAll(async () => {
-    toolchain();
-    quay = await startQuay();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-verify-"));
-  });
-  afterAll(async () => {
-    await quay?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = engineSuiteOnEmulator({ tempPrefix: "qm-verify-" });
 
   test("all ok and no write after up; drift makes it exit 1 naming each object; host checks skipped and said so; no secret printed", async () => {
     await withEngineStack(
@@ -32,25 +20,25 @@ describe("verify against a stack the engine applied (existing-registry mode, emu
         program: "lab",
         config: {
           "quay-mirror:mode": "existing",
-          "quay-mirror:apiUrl": quay.emulator.url,
+          "quay-mirror:apiUrl": suite.quay.emulator.url,
           "quay-mirror:registryHostname": HOST,
           "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
           "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], expirationSeconds: 86400 }),
           "quay-mirror:mirrorMappings": JSON.stringify([{ file: path.join(repoRoot, "data/oc-mirror/mapping.txt"), organization: "openshift-operators" }]),
         },
-        secrets: { "quay:token": quay.connection.token },
+        secrets: { "quay:token": suite.quay.connection.token },
       },
       async (stack) => {
         const up = await stack.up();
         const robots = up.outputs.robotCredentials.value as Record<string, { username: string; password: string }>;
         const pullUser = credentialFromDockerConfig(up.outputs.pullSecret.value as string, HOST);
-        const secrets = [quay.connection.token, pullUser.password, ...Object.values(robots).map((r) => r.password)];
+        const secrets = [suite.quay.connection.token, pullUser.password, ...Object.values(robots).map((r) => r.password)];
 
         // 1. Right after up: every check holds, and verify wrote nothing.
-        quay.emulator.counter.reset();
-        const good = await runVerifyCommand(stack, { registryUrl: quay.emulator.url });
-        const counts = quay.emulator.counter.snapshot();
-        expect(quay.emulator.counter.writes()).toBe(0);
+        suite.quay.emulator.counter.reset();
+        const good = await runVerifyCommand(stack, { registryUrl: suite.quay.emulator.url });
+        const counts = suite.quay.emulator.counter.snapshot();
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
         // It did read: the model's objects and the token grants.
         expect(counts["GET /v2/auth"]).toBeGreaterThan(10);
         expect(Object.keys(counts).some((k) => k.startsWith("GET /api/v1/organization/"))).toBe(true);
@@ -84,12 +72,12 @@ describe("verify against a stack the engine applied (existing-registry mode, emu
         for (const s of secrets) expect(`${good.stdout}${good.stderr}`).not.toContain(s);
 
         // 2. Drift behind Pulumi's back: a robot deleted, the pull user's read and a robot's write removed.
-        await quay.admin.delete("/api/v1/organization/golden-images/robots/read_only");
-        await quay.admin.delete("/api/v1/repository/openshift-release/release-images/permissions/user/ocp_cluster_pull");
-        await quay.admin.delete("/api/v1/repository/platform/smoke/permissions/user/platform+ci_push");
-        quay.emulator.counter.reset();
-        const drifted = await runVerifyCommand(stack, { registryUrl: quay.emulator.url });
-        expect(quay.emulator.counter.writes()).toBe(0);
+        await suite.quay.admin.delete("/api/v1/organization/golden-images/robots/read_only");
+        await suite.quay.admin.delete("/api/v1/repository/openshift-release/release-images/permissions/user/ocp_cluster_pull");
+        await suite.quay.admin.delete("/api/v1/repository/platform/smoke/permissions/user/platform+ci_push");
+        suite.quay.emulator.counter.reset();
+        const drifted = await runVerifyCommand(stack, { registryUrl: suite.quay.emulator.url });
+        expect(suite.quay.emulator.counter.writes()).toBe(0);
         expect(drifted.code).toBe(1);
         const fails = checks(drifted).filter((l) => l.startsWith("FAIL"));
         expect(fails).toEqual(
@@ -108,7 +96,7 @@ describe("verify against a stack the engine applied (existing-registry mode, emu
         // 3. `up` repairs it, and verify says so.
         await stack.refresh();
         await stack.up();
-        const repaired = await runVerifyCommand(stack, { registryUrl: quay.emulator.url });
+        const repaired = await runVerifyCommand(stack, { registryUrl: suite.quay.emulator.url });
         expect({ code: repaired.code, fails: checks(repaired).filter((l) => l.startsWith("FAIL")) }).toEqual({ code: 0, fails: [] });
       },
     );

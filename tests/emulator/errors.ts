@@ -1,4 +1,5 @@
-// Error body shapes of Quay (quay-api.md §0.4). Handlers throw these; server.ts serialises them.
+// Error body shapes of Quay (github.com/quay/quay endpoints/exception.py, endpoints/csrf.py,
+// endpoints/v2/errors.py; see readQuayMessage in providers/quay/client.ts). Handlers throw these; server.ts serialises them.
 
 export type BodyStyle = "restful" | "jsonify" | "abort" | "text" | "html" | "raw";
 

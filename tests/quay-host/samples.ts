@@ -10,7 +10,7 @@ export const PEM = `-----BEGIN ${PEM_LABEL}-----\nb3BlbnNzaC1rZXktdjEAAAAA\n----
 export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHy3XWNwZOJqEOv/wzgpXthNqdbKAu5ksNZIhvWgdUc9";
 export const HOST_KEY_FINGERPRINT = "SHA256:w8LP9S9fGIBy8uLhfodmsmmAQmjIl33A23q+npPmq3Q";
 
-/** The lab's arguments (seed 000): valid as they are. */
+/** The lab's arguments (as in Pulumi.lab.yaml): valid as they are. */
 export function labArgs(): Record<string, any> {
   return {
     connection: { host: "10.77.0.2", user: "ci", privateKey: PEM, hostKey: HOST_KEY },

@@ -10,21 +10,7 @@ readonly dropin_content=@@DROPIN_CONTENT@@
 # --- end of values ---
 
 export DEBIAN_FRONTEND=noninteractive
-missing=()
-for p in "${packages[@]}"; do
-  # shellcheck disable=SC2016 # ${Status} is dpkg-query's format, not a shell expansion
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  if [ "$status" != "install ok installed" ]; then
-    missing+=("$p")
-  fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  apt-get -o DPkg::Lock::Timeout=600 -q update
-  apt-get -o DPkg::Lock::Timeout=600 -q -y install "${missing[@]}"
-else
-  echo "packages: all ${#packages[@]} present"
-fi
+# @include templates-lib/apt-ensure-packages.sh
 
 # podman on a host without cgroup v2 controllers (e.g. an nspawn guest on a hybrid host) needs cgroups off.
 controllers=/sys/fs/cgroup/cgroup.controllers

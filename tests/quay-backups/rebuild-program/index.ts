@@ -4,11 +4,20 @@
 // against a real MinIO. Stack config (project namespace): host, port, user, hostKey, privateKey (secret),
 // imageArchive, proxyAddress, mcBinary, minioLocal (the endpoint this machine's mc uses), minioHost (the name
 // the guests resolve to MinIO), minioPort, minioRootUser, minioRootPassword (secret), restoreFrom,
-// restoreOverwrite.
+// restoreOverwrite, apiUrl (where this machine reaches Quay's API: one address for host A and, after the
+// rebuild, host B). The Quay objects as components/program.ts makes them: the stack's long-lived ApiToken
+// (minted with the host's bootstrap token), an organization, two robots (write and read on its repository)
+// and the cluster pull user (read on every repository of the organization).
 import * as pulumi from "@pulumi/pulumi";
 import { ObjectStorage } from "../../../components/object-storage";
 import { QuayHost } from "../../../components/quay-host";
 import { QuayBackups, restoreGate } from "../../../components/quay-backups";
+import { ClusterPullUser } from "../../../components/cluster-pull-user";
+import { ApiToken } from "../../../providers/quay/api-token";
+import { Organization } from "../../../providers/quay/organization";
+import { Repository } from "../../../providers/quay/repository";
+import { RepositoryPermission } from "../../../providers/quay/repository-permission";
+import { RobotAccount } from "../../../providers/quay/robot";
 
 export default function rebuildProgram(): Record<string, pulumi.Output<unknown>> {
   const cfg = new pulumi.Config();
@@ -52,7 +61,26 @@ export default function rebuildProgram(): Record<string, pulumi.Output<unknown>>
     throw e;
   }
   gate?.open(backups);
+
+  const apiUrl = cfg.require("apiUrl");
+  const apiToken = new ApiToken(
+    "api-token",
+    { connection: { endpoint: apiUrl, token: host.bootstrapToken }, organization: "quay-mirror-bootstrap", createOrganization: true, name: "quay-mirror" },
+    { dependsOn: [host.ready] },
+  );
+  const connection = { endpoint: apiUrl, token: apiToken.token };
+  const org = new Organization("org", { connection, name: "rebuild" });
+  const pullUser = new ClusterPullUser("pull", { connection, username: "rebuild_pull", namespaces: [org.name] });
+  const repo = new Repository("repo", { connection, namespace: org.name, name: "tiny", visibility: "private" }, { dependsOn: pullUser.defaultPermissions });
+  const robots = (["pusher", "reader"] as const).map((short) => new RobotAccount(`robot-${short}`, { connection, namespace: org.name, name: short }));
+  robots.forEach(
+    (robot, i) =>
+      new RepositoryPermission(`perm-${i}`, { connection, namespace: org.name, repository: repo.name, kind: "robot", name: robot.fullName, role: i === 0 ? "write" : "read" }),
+  );
   return {
+    apiToken: pulumi.secret(apiToken.token),
+    robotCredentials: pulumi.secret(pulumi.all(robots.map((r) => pulumi.all([r.fullName, r.token]))).apply((rs) => rs.map(([username, password]) => ({ username, password })))),
+    pullCredential: pulumi.secret(pulumi.all([pullUser.username, pullUser.password]).apply(([username, password]) => ({ username, password }))),
     backupPassphrase: backups.backupPassphrase,
     bootstrapToken: host.bootstrapToken,
     superuserPassword: host.superuserPassword,
