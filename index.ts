@@ -20,8 +20,11 @@ export const robotCredentials = outputs.robotCredentials;
 export const proxyCacheMirrors = outputs.proxyCacheMirrors;
 /** The fragment to merge into install-config.yaml: pullSecret, additionalTrustBundle, imageDigestSources (secret). */
 export const installConfig = outputs.installConfig;
-/** The CA that signed the registry's certificate (PEM), when quay-mirror:additionalTrustBundleFile is set. */
+/** The CA that signed the registry's certificate (PEM): quay-mirror:additionalTrustBundleFile's, or the CA the stack generated. */
 export const additionalTrustBundle = outputs.additionalTrustBundle;
+// registryCaKey: the generated CA's private key (secret), when the stack generates the registry's certificate:
+// keep a copy in custody. Exported only then: an undefined export would add a warning to every other stack's preview.
+if (outputs.registryCaKey !== undefined) (exports as Record<string, unknown>).registryCaKey = outputs.registryCaKey;
 /** MinIO's endpoint, buckets and users' access keys, when the stack manages object storage (no secrets). */
 export const objectStorage = outputs.objectStorage;
 /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody. */

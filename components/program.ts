@@ -18,6 +18,7 @@ import { QuayBackups, QuayBackupsArgs, restoreGate } from "./quay-backups";
 import { QuayHost, QuayHostArgs } from "./quay-host";
 import { LoadBalancer, LoadBalancerArgs } from "./load-balancer";
 import { readTextFile } from "../config/text-file";
+import { RegistryCertificate } from "../providers/local/registry-certificate";
 
 /** Stack config keys that hold secrets (read with requireSecret, never validated as plain values). */
 export const SECRET_KEYS = ["sshPrivateKey", "storageSecretKey", "minioAdminSecretKey", "backupPassphrase", "tlsPrivateKey"];
@@ -31,7 +32,7 @@ export function requiredSecretKeys(raw: Record<string, unknown>): string[] {
   const keys: string[] = [];
   const lb = mode === "full" && raw.loadBalancer !== undefined;
   if (mode === "full" && (!usesSshAgent(raw.host) || (lb && !usesSshAgent(raw.loadBalancer)))) keys.push("sshPrivateKey");
-  if (lb) keys.push("tlsPrivateKey");
+  if (lb && !generatesCertificate(raw.loadBalancer)) keys.push("tlsPrivateKey");
   if (mode === "full" && raw.objectStorage === undefined) keys.push("storageSecretKey");
   if (raw.objectStorage !== undefined) keys.push("minioAdminSecretKey");
   return keys;
@@ -45,6 +46,18 @@ export function usesSshAgent(host: unknown): boolean {
   const parsed = typeof host === "string" ? safeJson(host) : host;
   const connection = (parsed as { connection?: unknown } | undefined)?.connection;
   return typeof connection === "object" && connection !== null && (connection as { agentSocketPath?: unknown }).agentSocketPath !== undefined;
+}
+
+/** The value of `quay-mirror:loadBalancer.certificate` that makes the stack generate the CA and the certificate. */
+export const GENERATE_CERTIFICATE = "generate";
+
+/**
+ * `quay-mirror:loadBalancer` (raw) has the stack generate its certificate: no `certificateFile` (or an
+ * explicit `certificate: generate`). Conflicts are reported by loadBalancerArgs.
+ */
+export function generatesCertificate(loadBalancer: unknown): boolean {
+  const parsed = (typeof loadBalancer === "string" ? safeJson(loadBalancer) : loadBalancer) as { certificateFile?: unknown } | undefined;
+  return typeof parsed === "object" && parsed !== null && parsed.certificateFile === undefined;
 }
 
 function safeJson(s: string): unknown {
@@ -183,19 +196,36 @@ function quayHostArgs(inputs: ProgramInputs, storageKeys?: KeyPair): QuayHostArg
   return args;
 }
 
+/** The generated certificate and key LoadBalancer gets in generate mode (placeholders while validating). */
+interface GeneratedTls {
+  certificate: pulumi.Input<string>;
+  privateKey: pulumi.Input<string>;
+}
+
 /**
- * `quay-mirror:loadBalancer`: LoadBalancer's arguments. The certificate from `certificateFile` (relative to
- * the project directory), its key the secret tlsPrivateKey, the SSH key the agent's or sshPrivateKey; the
- * backends default to the Quay host's :8080. Validated; the load balancer must be another host than Quay's
- * (each host's firewall step keeps exactly its own rules).
+ * `quay-mirror:loadBalancer`: LoadBalancer's arguments. The certificate either from `certificateFile`
+ * (relative to the stack file's directory) with its key the secret tlsPrivateKey, or — without
+ * `certificateFile`, or with `certificate: generate` — the one local:RegistryCertificate generates (`generated`).
+ * The SSH key is the agent's or sshPrivateKey; the backends default to the Quay host's :8080. Validated; the
+ * load balancer must be another host than Quay's (each host's firewall step keeps exactly its own rules).
  */
-function loadBalancerArgs(inputs: ProgramInputs): LoadBalancerArgs {
+function loadBalancerArgs(inputs: ProgramInputs, generated?: GeneratedTls): LoadBalancerArgs {
   const cfg = new pulumi.Config("quay-mirror");
   const raw = inputs.config.loadBalancer as Record<string, unknown>;
-  const { certificateFile, connection, ...rest } = raw;
+  const { certificateFile, certificate: mode, connection, ...rest } = raw;
   const at = (...p: (string | number)[]) => ["quay-mirror:loadBalancer", ...p];
-  if (typeof certificateFile !== "string" || certificateFile === "") {
-    throw new ConfigError(inputs.stackFile, [{ path: at("certificateFile"), message: "is required", fix: "give the PEM file of the registry's certificate (then its intermediates); its key is the secret quay-mirror:tlsPrivateKey" }]);
+  if (mode !== undefined && mode !== GENERATE_CERTIFICATE) {
+    throw new ConfigError(inputs.stackFile, [
+      { path: at("certificate"), message: `must be "${GENERATE_CERTIFICATE}" (got ${JSON.stringify(mode)})`, fix: `write \`certificate: ${GENERATE_CERTIFICATE}\` to have the stack make a CA and the certificate, or leave it out and give certificateFile (your certificate; its key the secret quay-mirror:tlsPrivateKey)` },
+    ]);
+  }
+  if (mode === GENERATE_CERTIFICATE && certificateFile !== undefined) {
+    throw new ConfigError(inputs.stackFile, [
+      { path: at("certificateFile"), message: `is set together with certificate: ${GENERATE_CERTIFICATE}`, fix: `keep one: certificateFile for your own certificate (its key the secret quay-mirror:tlsPrivateKey), or certificate: ${GENERATE_CERTIFICATE} for one the stack makes` },
+    ]);
+  }
+  if (certificateFile !== undefined && (typeof certificateFile !== "string" || certificateFile === "")) {
+    throw new ConfigError(inputs.stackFile, [{ path: at("certificateFile"), message: "must be the path of a PEM file", fix: "give the PEM file of the registry's certificate (then its intermediates); its key is the secret quay-mirror:tlsPrivateKey — or remove certificateFile to have the stack generate one" }]);
   }
   const quayHost = ((inputs.config.host as { connection?: { host?: unknown } } | undefined)?.connection?.host ?? "") as string;
   const lbHost = (connection as { host?: unknown } | undefined)?.host;
@@ -204,20 +234,52 @@ function loadBalancerArgs(inputs: ProgramInputs): LoadBalancerArgs {
       { path: at("connection", "host"), message: `is the Quay host (${quayHost}): the two firewalls would fight`, fix: "put HAProxy on its own host, or leave quay-mirror:loadBalancer out and run the proxy yourself" },
     ]);
   }
-  const file = path.isAbsolute(certificateFile) ? certificateFile : path.join(path.dirname(inputs.stackFile), certificateFile);
-  const certificate = readTextFile(file, "certificate (quay-mirror:loadBalancer.certificateFile)", "correct quay-mirror:loadBalancer.certificateFile (a relative path is relative to the stack file's directory)");
-  checkTrustBundleSigns(inputs, certificate, file);
   const agent = usesSshAgent(raw);
-  const args = {
+  const base = {
     backends: [{ address: quayHost, port: 8080 }],
     ...rest,
     connection: { ...((connection as object) ?? {}), ...(agent ? {} : { privateKey: cfg.requireSecret("sshPrivateKey") }) },
     registryHostname: inputs.config.registryHostname,
-    certificate,
-    privateKey: cfg.requireSecret("tlsPrivateKey"),
-  } as unknown as LoadBalancerArgs;
-  parseLoadBalancerArgs(args, `${inputs.stackFile} (quay-mirror:loadBalancer, the certificate read from ${file}; secrets quay-mirror:tlsPrivateKey${agent ? "" : ", quay-mirror:sshPrivateKey"})`);
+  };
+  const sshSecret = agent ? "" : ", quay-mirror:sshPrivateKey";
+  if (typeof certificateFile !== "string") {
+    checkGeneratedMode(inputs, cfg);
+    if (!generated) throw new Error("internal: the generated certificate was not declared before the LoadBalancer");
+    const args = { ...base, certificate: generated.certificate, privateKey: generated.privateKey } as unknown as LoadBalancerArgs;
+    parseLoadBalancerArgs(args, `${inputs.stackFile} (quay-mirror:loadBalancer, certificate: ${GENERATE_CERTIFICATE}${sshSecret ? `; secrets${sshSecret.slice(1)}` : ""})`);
+    return args;
+  }
+  const file = path.isAbsolute(certificateFile) ? certificateFile : path.join(path.dirname(inputs.stackFile), certificateFile);
+  const certificate = readTextFile(file, "certificate (quay-mirror:loadBalancer.certificateFile)", "correct quay-mirror:loadBalancer.certificateFile (a relative path is relative to the stack file's directory)");
+  checkTrustBundleSigns(inputs, certificate, file);
+  const args = { ...base, certificate, privateKey: cfg.requireSecret("tlsPrivateKey") } as unknown as LoadBalancerArgs;
+  parseLoadBalancerArgs(args, `${inputs.stackFile} (quay-mirror:loadBalancer, the certificate read from ${file}; secrets quay-mirror:tlsPrivateKey${sshSecret})`);
   return args;
+}
+
+/**
+ * Generate mode leaves no room for the user's own TLS material: a tlsPrivateKey secret or a trust bundle file
+ * would be silently ignored (the trust bundle outputs are the generated CA), so they are refused.
+ */
+function checkGeneratedMode(inputs: ProgramInputs, cfg: pulumi.Config): void {
+  if (cfg.getSecret("tlsPrivateKey") !== undefined) {
+    throw new ConfigError(inputs.stackFile, [
+      {
+        path: ["quay-mirror:tlsPrivateKey"],
+        message: "is set, but the load balancer's certificate is generated (quay-mirror:loadBalancer has no certificateFile)",
+        fix: "give quay-mirror:loadBalancer.certificateFile (the certificate of this key), or remove the secret: scripts/pulumi.sh config rm quay-mirror:tlsPrivateKey",
+      },
+    ]);
+  }
+  if (inputs.additionalTrustBundle !== undefined) {
+    throw new ConfigError(inputs.stackFile, [
+      {
+        path: ["quay-mirror:additionalTrustBundleFile"],
+        message: "is set, but the load balancer's certificate is generated: the additionalTrustBundle output is the CA the stack generates",
+        fix: "remove quay-mirror:additionalTrustBundleFile, or give quay-mirror:loadBalancer.certificateFile (a certificate that CA signed)",
+      },
+    ]);
+  }
 }
 
 /**
@@ -284,7 +346,7 @@ function validateComponentArgs(inputs: ProgramInputs): void {
   if (config.mode !== "full") return;
   const managed = config.objectStorage ? pendingKeys() : undefined;
   quayHostArgs(inputs, managed);
-  if (config.loadBalancer) loadBalancerArgs(inputs);
+  if (config.loadBalancer) loadBalancerArgs(inputs, { certificate: pulumi.output("pending"), privateKey: pulumi.secret("pending") });
   if (config.backups) {
     const connection = { host: "pending.invalid", hostKey: "pending" } as QuayBackupsArgs["connection"];
     quayBackupsArgs(inputs, { connection, after: [], endpoint: String((config.objectStorage as { endpoint?: unknown }).endpoint), backupCredentials: pendingKeys(), restoreCredentials: pendingKeys() });
@@ -302,8 +364,10 @@ export interface QuayMirrorOutputs {
   objectStorage?: pulumi.Output<{ endpoint: string; storageBucket: string; backupBucket: string; accessKeys: Record<"storage" | "backup" | "restore", string> }>;
   /** The fragment to merge into install-config.yaml (secret: it holds the pull secret): pullSecret, additionalTrustBundle, imageDigestSources. */
   installConfig: pulumi.Output<string>;
-  /** The CA that signed the registry's certificate (PEM), when quay-mirror:additionalTrustBundleFile is set. */
-  additionalTrustBundle?: string;
+  /** The CA that signed the registry's certificate (PEM): quay-mirror:additionalTrustBundleFile's, or the CA the stack generated. */
+  additionalTrustBundle?: pulumi.Input<string>;
+  /** The generated CA's private key (PKCS#8 PEM, secret), when the stack generates the certificate: keep it in custody. */
+  registryCaKey?: pulumi.Output<string>;
   /** The backup encryption passphrase (secret), when backups are on: keep a copy in custody: without it no backup can be decrypted (docs/backups.md). */
   backupPassphrase?: pulumi.Output<string>;
   /** Where backups land (`<bucket>/<prefix>/`) and the units that make and prove them. */
@@ -336,6 +400,7 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
   const dependsOn: pulumi.Resource[] = [];
   const storage = config.objectStorage ? new ObjectStorage("storage", objectStorageArgs(inputs)) : undefined;
   let backups: QuayBackups | undefined;
+  let registryTls: RegistryCertificate | undefined;
   if (config.mode === "existing") {
     apiUrl = config.apiUrl!.replace(/\/+$/, "");
     token = new pulumi.Config("quay").requireSecret("token");
@@ -348,7 +413,11 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     // The preflight needs the buckets, users and policies in place.
     const host = new QuayHost("quay", { ...quayHostArgs(inputs, storage?.storageCredentials), ...(gate ? { startAfter: gate.startAfter } : {}) }, storage ? { dependsOn: [storage] } : undefined);
     // The managed HAProxy (quay-mirror:loadBalancer), when set: the API and the registry are reached through it.
-    const lb = config.loadBalancer ? new LoadBalancer("lb", loadBalancerArgs(inputs)) : undefined;
+    // Without certificateFile the stack makes the CA (once, kept) and the certificate (re-issued before expiry).
+    registryTls = config.loadBalancer && generatesCertificate(config.loadBalancer) ? new RegistryCertificate("registry-tls", { hostname: config.registryHostname }) : undefined;
+    const lb = config.loadBalancer
+      ? new LoadBalancer("lb", loadBalancerArgs(inputs, registryTls && { certificate: registryTls.certificate, privateKey: registryTls.privateKey }))
+      : undefined;
     // Behind the TLS proxy by default; tests and operators on the proxy's network may give the host's :8080.
     apiUrl = (config.apiUrl ?? `https://${config.registryHostname}`).replace(/\/+$/, "");
     // The initialize token lasts 2.5 h: mint a long-lived one right away and use it for everything else.
@@ -381,6 +450,7 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
   }
 
   const registry = new MirrorRegistry("mirror", { inputs, connection: { endpoint: apiUrl, token } }, { dependsOn });
+  const trustBundle: pulumi.Input<string> | undefined = registryTls ? registryTls.caCertificate : inputs.additionalTrustBundle;
   return {
     apiUrl,
     registryHostname: config.registryHostname,
@@ -389,9 +459,12 @@ export function quayMirror(projectDir: string = process.cwd()): QuayMirrorOutput
     robotCredentials: registry.robotCredentials,
     proxyCacheMirrors: registry.proxyCacheMirrors,
     installConfig: pulumi.secret(
-      registry.pullSecret.apply((pullSecret) => renderInstallConfig({ pullSecret, additionalTrustBundle: inputs.additionalTrustBundle, imageDigestSources: inputs.imageDigestSources })),
+      pulumi
+        .all([registry.pullSecret, trustBundle])
+        .apply(([pullSecret, additionalTrustBundle]) => renderInstallConfig({ pullSecret, additionalTrustBundle, imageDigestSources: inputs.imageDigestSources })),
     ),
-    additionalTrustBundle: inputs.additionalTrustBundle,
+    additionalTrustBundle: trustBundle,
+    registryCaKey: registryTls ? pulumi.secret(registryTls.caPrivateKey) : undefined,
     objectStorage: storage
       ? pulumi.all([storage.endpoint, storage.storageBucketName, storage.backupBucketName, storage.storageCredentials.accessKey, storage.backupCredentials.accessKey, storage.restoreCredentials.accessKey])
           .apply(([endpoint, storageBucket, backupBucket, storageKey, backupKey, restoreKey]) => ({ endpoint, storageBucket, backupBucket, accessKeys: { storage: storageKey, backup: backupKey, restore: restoreKey } }))

@@ -53,8 +53,11 @@ export const loadBalancerArgsSchema = z
     registryHostname: z.string().refine((v) => HOSTNAME_RE.test(v), { message: "registryHostname must be a DNS name — fix: e.g. quay.example.com" }),
     /** The Quay nodes' HTTP (default port 8080). */
     backends: z.array(backendSchema).min(1, "at least one Quay node is needed — fix: list the Quay hosts' addresses"),
-    /** PEM: the registry's certificate, then its intermediates (public). */
-    certificate: z.string(),
+    /**
+     * PEM: the registry's certificate, then its intermediates (public). A string is checked here; an Output
+     * (the certificate the stack generates, local:RegistryCertificate) with the key when both resolve.
+     */
+    certificate: z.union([z.string(), z.custom<pulumi.Output<string>>(isOutput, { message: "must be a string or a pulumi Output<string>" })]),
     /** PEM private key of the certificate (a secret; an Output is checked when it resolves). */
     privateKey: z.union([z.string(), z.custom<pulumi.Output<string>>(isOutput, { message: "must be a string or a pulumi Output<string>" })]),
     /** What the health checks ask each node. Default /health/instance. */
@@ -70,6 +73,7 @@ export const loadBalancerArgsSchema = z
     if (a.connection.hostKeyPolicy === TRUST_ON_FIRST_USE || a.connection.bastion?.hostKeyPolicy === TRUST_ON_FIRST_USE) {
       ctx.addIssue({ code: "custom", path: ["connection", "hostKeyPolicy"], message: `${TRUST_ON_FIRST_USE} is not supported for the load balancer — fix: pin its key with hostKey or knownHostsFile` });
     }
+    if (typeof a.certificate !== "string") return;
     const chain = parseCertificateChain(a.certificate);
     if (typeof chain === "string") {
       ctx.addIssue({ code: "custom", path: ["certificate"], message: `the certificate ${chain}` });
@@ -101,10 +105,10 @@ export function parseLoadBalancerArgs(args: unknown, where = "LoadBalancer argum
   throw new ConfigError(where, issuesFromZod(r.error));
 }
 
-/** The key's check for a key that was an Output at parse time (a secret config value): when it resolves. */
-export function checkTlsKeyLater(key: pulumi.Input<string>, certificate: string, where: string): pulumi.Output<string> {
+/** The key's check for a key or certificate that was an Output at parse time (a secret config value, a generated certificate): when they resolve. */
+export function checkTlsKeyLater(key: pulumi.Input<string>, certificate: pulumi.Input<string>, where: string): pulumi.Output<string> {
   return pulumi.secret(
-    pulumi.output(key).apply((k) => {
+    pulumi.all([pulumi.output(key), pulumi.output(certificate)]).apply(([k, certificate]) => {
       const problem = tlsPrivateKeyProblem(k);
       if (problem) throw new ConfigError(where, [{ path: ["privateKey"], message: problem }]);
       const chain = parseCertificateChain(certificate);

@@ -68,7 +68,8 @@ export const stackConfigSchema = z
     backups: z.record(z.string(), z.unknown()).optional(),
     /**
      * Full mode: HAProxy on its own host in front of Quay, TLS for registryHostname (components/load-balancer).
-     * Off when unset. Validated by the LoadBalancer schema; its TLS key is the secret `quay-mirror:tlsPrivateKey`.
+     * Off when unset. Validated by the LoadBalancer schema. TLS: `certificateFile` with the secret
+     * `quay-mirror:tlsPrivateKey`, or without it (or `certificate: generate`) a CA and certificate the stack generates.
      */
     loadBalancer: z.record(z.string(), z.unknown()).optional(),
   })

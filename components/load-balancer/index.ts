@@ -1,8 +1,8 @@
 // LoadBalancer: HAProxy from the distribution's packages on a host over SSH, TLS on :443 for the registry's
-// name with the certificate the user provides, HTTP to the Quay nodes' :8080 with health checks. The steps
-// are remote.Commands run the way QuayHost runs them (components/quay-host/index.ts): each embeds the hash of
-// what it installs in its secret-free script, so a change re-runs exactly the steps that install it; the
-// private key reaches the host on stdin only.
+// name with the certificate the user provides (or the one the stack generates, local:RegistryCertificate),
+// HTTP to the Quay nodes' :8080 with health checks. The steps are remote.Commands run the way QuayHost runs
+// them (components/quay-host/index.ts): each embeds the hash of what it installs in its secret-free script,
+// so a change re-runs exactly the steps that install it; the private key reaches the host on stdin only.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { checkTlsKeyLater, LoadBalancerInput, parseLoadBalancerArgs } from "../../config/load-balancer";
@@ -65,8 +65,8 @@ export class LoadBalancer extends pulumi.ComponentResource {
     // 3. UFW: SSH and 443 only.
     const firewall = step("firewall", lb("firewall", { SSH_PORT: s.connection.port, HTTPS_PORT }), { dependsOn: [packages] });
     // 4. certificate chain + key on stdin, 0600; the hash of the PEM (of a high-entropy key: reveals nothing) re-runs it.
-    const key = typeof s.privateKey === "string" ? pulumi.secret(s.privateKey) : checkTlsKeyLater(s.privateKey, s.certificate, where);
-    const pem = pulumi.secret(key.apply((k) => `${s.certificate.trim()}\n${k.trim()}\n`));
+    const key = typeof s.privateKey === "string" && typeof s.certificate === "string" ? pulumi.secret(s.privateKey) : checkTlsKeyLater(s.privateKey, s.certificate, where);
+    const pem = pulumi.secret(pulumi.all([pulumi.output(s.certificate), key]).apply(([c, k]) => `${c.trim()}\n${k.trim()}\n`));
     const tlsFingerprint = pulumi.unsecret(pem.apply((p) => sha256Hex(p).slice(0, 16)));
     const tls = step(
       "tls",

@@ -3,12 +3,14 @@
 // stdin only (never in a script), the backends default to the Quay host's :8080; without the setting nothing
 // of it is declared; bad settings are refused with the stack file and the key.
 import { execFileSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { quayMirror, requiredSecretKeys } from "../../components/program";
+import { QuayMirrorOutputs, quayMirror, requiredSecretKeys } from "../../components/program";
+import { RegistryCertificateProvider } from "../../providers/local/registry-certificate";
 import { fillHostKeyPlaceholders } from "../../config/known-hosts";
 
 const repoRoot = path.resolve(__dirname, "../..");
@@ -42,12 +44,22 @@ interface Declared {
   inputs: Record<string, unknown>;
 }
 
+/** The outputs of the last `declare`. */
+let lastOutputs: QuayMirrorOutputs | undefined;
+
 async function declare(extra: Record<string, string>, secrets: Record<string, string>): Promise<Declared[]> {
   const declared: Declared[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => {
+      newResource: async (args) => {
         declared.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        // The generated certificate is really generated (the provider's own create), so the wiring can be checked with real PEM.
+        if (args.type.endsWith("/local:RegistryCertificate")) {
+          const p = RegistryCertificateProvider.instance;
+          const checked = await p.check({} as never, args.inputs as never);
+          const { id, outs } = await p.create(checked.inputs!);
+          return { id, state: outs as unknown as Record<string, unknown> };
+        }
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type.endsWith("/local:RandomSecret")) state.result = "Mocked0Secret0Value0123456789abcd";
         if (args.type.endsWith("/quay:ApiToken") || args.type.endsWith("/quay:RobotAccount")) state.token = "mocked-token";
@@ -63,6 +75,7 @@ async function declare(extra: Record<string, string>, secrets: Record<string, st
   );
   pulumi.runtime.setAllConfig({ ...labConfig(), ...extra, ...secrets }, Object.keys(secrets));
   const outputs = quayMirror(repoRoot);
+  lastOutputs = outputs;
   await new Promise((resolve) => outputs.pullSecret.apply(resolve));
   for (let seen = -1, deadline = Date.now() + 30_000; seen !== declared.length && Date.now() < deadline; ) {
     seen = declared.length;
@@ -106,8 +119,13 @@ describe("quay-mirror:loadBalancer", () => {
     const agent = { connection: { agentSocketPath: AGENT } };
     const os_ = { objectStorage: {} };
     expect(requiredSecretKeys({ mode: "full", host: agent, ...os_ })).toEqual(["minioAdminSecretKey"]);
-    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: agent, ...os_ })).toEqual(["tlsPrivateKey", "minioAdminSecretKey"]);
-    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: { connection: {} }, ...os_ })).toEqual(["sshPrivateKey", "tlsPrivateKey", "minioAdminSecretKey"]);
+    const own = { certificateFile: "registry.pem" };
+    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: { ...agent, ...own }, ...os_ })).toEqual(["tlsPrivateKey", "minioAdminSecretKey"]);
+    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: JSON.stringify({ ...agent, ...own }), ...os_ })).toEqual(["tlsPrivateKey", "minioAdminSecretKey"]);
+    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: { connection: {}, ...own }, ...os_ })).toEqual(["sshPrivateKey", "tlsPrivateKey", "minioAdminSecretKey"]);
+    // Generated certificate (no certificateFile, or certificate: generate): no tlsPrivateKey.
+    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: agent, ...os_ })).toEqual(["minioAdminSecretKey"]);
+    expect(requiredSecretKeys({ mode: "full", host: agent, loadBalancer: { ...agent, certificate: "generate" }, ...os_ })).toEqual(["minioAdminSecretKey"]);
     expect(requiredSecretKeys({ mode: "existing", loadBalancer: agent })).toEqual([]);
   });
 
@@ -128,10 +146,12 @@ describe("quay-mirror:loadBalancer", () => {
   }, 60_000);
 
   test.each([
-    ["no certificateFile", { connection: { host: "lb.example.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT } }, /Pulumi\.lab\.yaml \$\["quay-mirror:loadBalancer"\]\.certificateFile: is required/],
+    ["certificate: other than generate", { connection: { host: "lb.example.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT }, certificate: "self-signed" }, /Pulumi\.lab\.yaml \$\["quay-mirror:loadBalancer"\]\.certificate: must be "generate" \(got "self-signed"\) — fix: write `certificate: generate`/],
+    ["certificate: generate with a certificateFile", { connection: { host: "lb.example.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT }, certificate: "generate", certificateFile: "x.pem" }, /\["quay-mirror:loadBalancer"\]\.certificateFile: is set together with certificate: generate — fix: keep one/],
+    ["an empty certificateFile", { connection: { host: "lb.example.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT }, certificateFile: "" }, /\.certificateFile: must be the path of a PEM file — fix:/],
     ["the Quay host itself", { connection: { host: "gf-ocp-quay-01.v7.comptech-lab.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT }, certificateFile: "x.pem" }, /\.connection\.host: is the Quay host .*the two firewalls would fight/],
     ["a certificate file that does not exist", { connection: { host: "lb.example.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT }, certificateFile: "no-such.pem" }, /no-such\.pem \$: the certificate .* does not exist/],
-  ])("%s is refused before anything is declared", async (_what, loadBalancer, expected) => {
+  ])("%s is refused before anything is declared", async (_what, loadBalancer: Record<string, unknown>, expected) => {
     let message = "";
     try {
       await declare({ "quay-mirror:loadBalancer": JSON.stringify(loadBalancer) }, { ...baseSecrets(), "quay-mirror:tlsPrivateKey": "unused" });
@@ -140,4 +160,71 @@ describe("quay-mirror:loadBalancer", () => {
     }
     expect(message).toMatch(expected);
   }, 60_000);
+
+  describe("generated certificate (no certificateFile, or certificate: generate)", () => {
+    const lbConnection = { host: "lb.v7.comptech-lab.com", hostKey: LB_HOST_KEY, agentSocketPath: AGENT };
+    const unwrap = (v: unknown): string => String((v as { value?: unknown })?.value ?? v);
+    const resolve = <T>(o: pulumi.Input<T> | undefined): Promise<T | undefined> => new Promise((r) => (o === undefined ? r(undefined) : pulumi.output(o).apply((v) => r(v as T))));
+
+    test.each([
+      ["no certificateFile", { connection: lbConnection }],
+      ["certificate: generate", { connection: lbConnection, certificate: "generate" }],
+    ])("%s: one RegistryCertificate for registryHostname; its certificate and key go to lb-tls; the CA is the trust bundle; the CA key a secret output", async (_what, loadBalancer) => {
+      const declared = await declare({ "quay-mirror:loadBalancer": JSON.stringify(loadBalancer) }, baseSecrets());
+      const out = lastOutputs!;
+      const certs = declared.filter((d) => d.type.endsWith("/local:RegistryCertificate"));
+      expect(certs.map((d) => d.name)).toEqual(["registry-tls"]);
+      expect(certs[0]!.inputs.hostname).toBe(HOST);
+      const tls = declared.find((d) => d.name === "lb-tls")!;
+      const stdin = unwrap(tls.inputs.stdin);
+      expect(typeof tls.inputs.stdin).toBe("object"); // a secret input under mocks
+      const ca = (await resolve(out.additionalTrustBundle))!;
+      const caKey = (await resolve(out.registryCaKey))!;
+      expect(await pulumi.isSecret(out.registryCaKey!)).toBe(true);
+      expect(await pulumi.isSecret(pulumi.output(out.additionalTrustBundle!))).toBe(false);
+      // lb-tls gets the leaf (signed by the CA, valid for the hostname) and its key; never the CA key.
+      const leafPem = stdin.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)![0];
+      const leaf = new crypto.X509Certificate(leafPem);
+      const caCert = new crypto.X509Certificate(ca);
+      expect(leaf.verify(caCert.publicKey)).toBe(true);
+      expect(leaf.checkHost(HOST)).toBe(HOST);
+      expect(leaf.checkPrivateKey(crypto.createPrivateKey(stdin.slice(stdin.indexOf("-----BEGIN PRIVATE KEY-----"))))).toBe(true);
+      expect(caCert.checkPrivateKey(crypto.createPrivateKey(caKey))).toBe(true);
+      expect(stdin).not.toContain(caKey.split("\n")[1]!);
+      const leafKeyLine = stdin.slice(stdin.indexOf("-----BEGIN PRIVATE KEY-----")).split("\n")[1]!;
+      for (const d of declared.filter((x) => x.type === "command:remote:Command")) {
+        expect(String(d.inputs.create)).not.toContain(leafKeyLine);
+        expect(String(d.inputs.create)).not.toContain(caKey.split("\n")[1]!);
+      }
+      // installConfig's additionalTrustBundle is the generated CA.
+      const installConfig = YAML.parse((await resolve(out.installConfig))!) as { additionalTrustBundle?: string };
+      expect(installConfig.additionalTrustBundle?.trim()).toBe(ca.trim());
+    }, 60_000);
+
+    test("with the certificate the user provides, or without a load balancer, nothing is generated and registryCaKey is unset", async () => {
+      const key = fs.readFileSync(path.join(dir, "server.key"), "utf8");
+      const own = await declare({ "quay-mirror:loadBalancer": JSON.stringify({ connection: lbConnection, certificateFile: path.join(dir, "server.pem") }) }, { ...baseSecrets(), "quay-mirror:tlsPrivateKey": key });
+      expect(own.filter((d) => d.type.endsWith("/local:RegistryCertificate"))).toEqual([]);
+      expect(lastOutputs!.registryCaKey).toBeUndefined();
+      const none = await declare({}, baseSecrets());
+      expect(none.filter((d) => d.type.endsWith("/local:RegistryCertificate"))).toEqual([]);
+      expect(lastOutputs!.registryCaKey).toBeUndefined();
+      expect(lastOutputs!.additionalTrustBundle).toBeUndefined();
+    }, 60_000);
+
+    test.each([
+      ["a tlsPrivateKey secret", {}, { "quay-mirror:tlsPrivateKey": "unused" }, /Pulumi\.lab\.yaml \$\["quay-mirror:tlsPrivateKey"\]: is set, but the load balancer's certificate is generated .* — fix: give quay-mirror:loadBalancer\.certificateFile/],
+      ["an additionalTrustBundleFile", { "quay-mirror:additionalTrustBundleFile": "BUNDLE" }, {}, /\$\["quay-mirror:additionalTrustBundleFile"\]: is set, but the load balancer's certificate is generated.* — fix: remove quay-mirror:additionalTrustBundleFile/],
+    ])("with %s: refused before anything is declared", async (_what, extra: Record<string, string>, secrets: Record<string, string>, expected) => {
+      const cfg = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, v === "BUNDLE" ? path.join(dir, "ca.pem") : v]));
+      let message = "";
+      try {
+        await declare({ ...cfg, "quay-mirror:loadBalancer": JSON.stringify({ connection: lbConnection }) }, { ...baseSecrets(), ...secrets });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(expected);
+      expect(message).not.toContain("unused");
+    }, 60_000);
+  });
 });

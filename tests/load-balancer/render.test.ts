@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseLoadBalancerArgs } from "../../config/load-balancer";
 import { LB_STEP_TEMPLATES, LbStepTemplate, renderHaproxyConfig, renderLbStep } from "../../components/load-balancer/render";
+import { RegistryCertificateProvider } from "../../providers/local/registry-certificate";
 
 const HOST = "quay.v7.comptech-lab.com";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -61,6 +62,14 @@ describe("haproxy.cfg", () => {
     expect(cfg).toContain(`http-check send meth GET uri /health/instance ver HTTP/1.1 hdr Host ${HOST}`);
     expect(cfg.match(/^ {4}server quay-\d+ \S+:8080 check /gm)).toHaveLength(2);
     expect(cfg).toMatch(/stats socket \S+ mode 660 level admin expose-fd listeners/);
+  });
+
+  test("haproxy -c accepts the certificate and key the stack generates (local:RegistryCertificate), as lb-tls writes them", async () => {
+    const { outs } = await RegistryCertificateProvider.instance.create({ hostname: HOST, validityDays: 365, renewBeforeDays: 30 });
+    fs.writeFileSync(file("generated.pem"), `${outs!.certificate.trim()}\n${outs!.privateKey.trim()}\n`);
+    const r = haproxyCheck(renderHaproxyConfig({ ...input(), certPath: file("generated.pem") }));
+    expect(r.output).toMatch(/Configuration file is valid/);
+    expect(r.status).toBe(0);
   });
 
   test("haproxy -c fails on a certificate file it cannot load (the check is real)", () => {

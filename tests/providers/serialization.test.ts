@@ -11,6 +11,7 @@ const root = path.join(__dirname, "../..");
 const providerFiles = [
   ...["providers/quay", "providers/minio"].flatMap((dir) => fs.readdirSync(path.join(root, dir)).map((f) => `${dir}/${f}`)),
   "providers/local/random-secret.ts",
+  "providers/local/registry-certificate.ts",
 ];
 const shims = providerFiles
   .map((file) => ({ file, match: /lazyProvider\("([^"]+)", "(\w+)"\)/.exec(fs.readFileSync(path.join(root, file), "utf8")) }))
@@ -33,6 +34,7 @@ describe("the provider every resource stores", () => {
         "OrganizationProvider",
         "ProxyCacheProvider",
         "RandomSecretProvider",
+        "RegistryCertificateProvider",
         "RepositoryPermissionProvider",
         "RepositoryProvider",
         "RepositorySetProvider",
