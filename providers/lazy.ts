@@ -45,6 +45,7 @@ const missingBuild = (modulePath: string, start: string) =>
  */
 export const storedProviderTargets: readonly string[] = [
   "providers/local/random-secret#RandomSecretProvider",
+  "providers/local/registry-certificate#RegistryCertificateProvider",
   "providers/minio/bucket#BucketProvider",
   "providers/minio/policy#PolicyProvider",
   "providers/minio/user#UserProvider",
