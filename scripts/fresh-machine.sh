@@ -67,11 +67,12 @@ done
 
 echo "fresh-machine: HEAD $head cloned into $work/quay-mirror; HOME=$work/home (empty);"
 echo "  QUAY_MIRROR_CACHE=$work/home/.cache/quay-mirror (empty); reused: GOMODCACHE=$gomodcache, npm cache=$npmcache"
+# shellcheck source=scripts/lib-debian.sh
+source "$repo/scripts/lib-debian.sh"
 present=()
-for t in shellcheck:shellcheck /usr/sbin/sshd:openssh-server curl:curl; do
-  c="${t%%:*}"
-  if command -v "$c" >/dev/null 2>&1 || [ -x "$c" ]; then present+=("${t#*:}"); fi
-done
+while IFS= read -r t; do
+  if qm_debian_tool_present "${t%%:*}"; then present+=("${t#*:}"); fi
+done < <(qm_debian_tools_of "$repo/scripts/test.sh")
 echo "  Debian packages the commands would install that this machine already has: ${present[*]:-none}"
 
 results=()

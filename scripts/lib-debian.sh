@@ -11,7 +11,7 @@ qm_ensure_debian_tools() {
   for pair in "$@"; do
     cmd="${pair%%:*}" pkg="${pair#*:}"
     # sshd and friends live in /usr/sbin, which a non-root PATH often lacks.
-    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+    qm_debian_tool_present "$cmd" || missing+=("$pkg")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -31,8 +31,28 @@ qm_ensure_debian_tools() {
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   } || status=$?
   [ "$ours" = no ] || rm -f "$policy"
-  if [ "$status" -eq 0 ] && [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+  # Installed for their binaries: the tests start their own instances on 127.0.0.1. Left disabled, so nothing
+  # of theirs starts listening at the next boot either.
+  if [ "$status" -eq 0 ] && command -v systemctl >/dev/null 2>&1; then
+    for pkg in "${missing[@]}"; do
+      case "$pkg" in
+        openssh-server) systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true ;;
+        redis-server) systemctl disable redis-server.service >/dev/null 2>&1 || true ;;
+        postgresql) systemctl disable postgresql.service >/dev/null 2>&1 || true ;;
+        haproxy) systemctl disable haproxy.service >/dev/null 2>&1 || true ;;
+      esac
+    done
   fi
   return "$status"
+}
+
+# The CMD:PACKAGE pairs a script ensures (its `qm_ensure_debian_tools` lines), one per line: how
+# scripts/fresh-machine.sh learns what scripts/test.sh installs without a second list.
+qm_debian_tools_of() {
+  sed -n 's/^qm_ensure_debian_tools //p' "$1" | tr ' ' '\n' | sed '/^$/d'
+}
+
+# Whether CMD (of a CMD:PACKAGE pair) is present, as qm_ensure_debian_tools decides it.
+qm_debian_tool_present() {
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]
 }

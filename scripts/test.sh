@@ -17,6 +17,8 @@ source scripts/lib-npm.sh
 # shellcheck source=scripts/lib-debian.sh
 source scripts/lib-debian.sh
 qm_ensure_debian_tools shellcheck:shellcheck sshd:openssh-server curl:curl skopeo:skopeo
+# `haproxy -c` checks the LoadBalancer's rendered config (tests/load-balancer/render.test.ts).
+qm_ensure_debian_tools haproxy:haproxy
 qm_npm_install
 # The throwaway PostgreSQL and Redis of tests/emulator-backends.test.ts (tests/support/pg-redis.ts).
 qm_ensure_debian_tools redis-server:redis-server pg_ctlcluster:postgresql

@@ -32,6 +32,16 @@ describe("the project's shell scripts", () => {
   });
 });
 
+describe("scripts/lib-debian.sh", () => {
+  test("qm_debian_tools_of reads the packages a script ensures, so fresh-machine.sh reports from test.sh's own list", () => {
+    const r = spawnSync("bash", ["-c", `source scripts/lib-debian.sh && qm_debian_tools_of scripts/test.sh`], { cwd: repo, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const pairs = r.stdout.trim().split("\n");
+    expect(pairs).toEqual(expect.arrayContaining(["shellcheck:shellcheck", "sshd:openssh-server", "skopeo:skopeo", "haproxy:haproxy", "redis-server:redis-server", "pg_ctlcluster:postgresql"]));
+    for (const p of pairs) expect(p).toMatch(/^[a-z0-9_.-]+:[a-z0-9.+-]+$/);
+  });
+});
+
 describe("scripts/lib-npm.sh", () => {
   test("a lock file that npm ci refuses is an error naming the fix; the lock file is left as it was", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qm-lock-"));
