@@ -8,24 +8,20 @@
 // - An organization that still holds repositories the stack does not delete one by one (oc-mirror's pushes)
 //   is not deleted, with a message that says why and the two ways on; QUAY_MIRROR_DELETE_REPOSITORIES deletes it.
 // - A stack made before `deletedWith` was set previews with no change, and its next up writes nothing.
-import * as path from "path";
 import { apiPath } from "../../providers/quay/client";
 import { QuayFixture } from "../support/quay";
-import { repoRoot, withEngineStack } from "../support/engine";
-import { engineSuiteOnEmulator } from "../support/engine-suite";
+import { withEngineStack } from "../support/engine";
+import { engineSuiteOnEmulator, existingLabConfig } from "../support/engine-suite";
 
 jest.setTimeout(600_000);
 
 const HOST = "quay.v7.comptech-lab.com";
 
-const labConfig = (quay: QuayFixture) => ({
-  "quay-mirror:mode": "existing",
-  "quay-mirror:apiUrl": quay.emulator.url,
-  "quay-mirror:registryHostname": HOST,
-  "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
-  // One pull-through cache (a documentation address Quay's SSRF allow-list admits).
-  "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], expirationSeconds: 86400 }),
-});
+const labConfig = (quay: QuayFixture) =>
+  existingLabConfig(quay, HOST, {
+    // One pull-through cache (a documentation address Quay's SSRF allow-list admits).
+    "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], expirationSeconds: 86400 }),
+  });
 
 /** Calls of one method in the emulator's counters, by route. */
 const calls = (snapshot: Record<string, number>, method: string) =>

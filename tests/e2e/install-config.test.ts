@@ -6,8 +6,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { findPlaintext, repoRoot, withEngineStack } from "../support/engine";
-import { engineSuiteOnEmulator } from "../support/engine-suite";
+import { findPlaintext, withEngineStack } from "../support/engine";
+import { engineSuiteOnEmulator, existingLabConfig } from "../support/engine-suite";
 
 jest.setTimeout(300_000);
 
@@ -40,14 +40,10 @@ describe("the installConfig output through the real engine", () => {
     await withEngineStack(
       {
         program: "lab",
-        config: {
-          "quay-mirror:mode": "existing",
-          "quay-mirror:apiUrl": suite.quay.emulator.url,
-          "quay-mirror:registryHostname": HOST,
-          "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
+        config: existingLabConfig(suite.quay, HOST, {
           "quay-mirror:idmsFile": path.join(suite.dir, "idms-oc-mirror.yaml"),
           "quay-mirror:additionalTrustBundleFile": path.join(suite.dir, "ca.pem"),
-        },
+        }),
         secrets: { "quay:token": suite.quay.connection.token },
       },
       async (stack) => {

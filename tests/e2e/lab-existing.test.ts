@@ -8,7 +8,7 @@ import { Credential, credentialFromDockerConfig, grantedActions } from "../suppo
 import { EngineStack, findPlaintext, repoRoot, toolchain, withEngineStack } from "../support/engine";
 import { execFile } from "child_process";
 import { promisify } from "util";
-import { engineSuiteOnEmulator } from "../support/engine-suite";
+import { engineSuiteOnEmulator, existingLabConfig } from "../support/engine-suite";
 
 const run = promisify(execFile);
 
@@ -87,13 +87,9 @@ describe("the lab model through the real engine (existing-registry mode)", () =>
     await withEngineStack(
       {
         program: "lab",
-        config: {
-          "quay-mirror:mode": "existing",
-          "quay-mirror:apiUrl": suite.quay.emulator.url,
-          "quay-mirror:registryHostname": HOST,
-          "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
+        config: existingLabConfig(suite.quay, HOST, {
           "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], pullSecretFile, expirationSeconds: 86400 }),
-        },
+        }),
         secrets: { "quay:token": suite.quay.connection.token },
       },
       async (stack) => {

@@ -6,7 +6,7 @@ import * as path from "path";
 import { credentialFromDockerConfig } from "../support/registry";
 import { repoRoot, withEngineStack } from "../support/engine";
 import { Verified, runVerifyCommand } from "../support/verify";
-import { engineSuiteOnEmulator } from "../support/engine-suite";
+import { engineSuiteOnEmulator, existingLabConfig } from "../support/engine-suite";
 
 const HOST = "quay.v7.comptech-lab.com";
 const checks = (v: Verified) => v.checks;
@@ -18,14 +18,10 @@ describe("verify against a stack the engine applied (existing-registry mode, emu
     await withEngineStack(
       {
         program: "lab",
-        config: {
-          "quay-mirror:mode": "existing",
-          "quay-mirror:apiUrl": suite.quay.emulator.url,
-          "quay-mirror:registryHostname": HOST,
-          "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
+        config: existingLabConfig(suite.quay, HOST, {
           "quay-mirror:proxyCaches": JSON.stringify({ upstreams: ["192.0.2.10"], expirationSeconds: 86400 }),
           "quay-mirror:mirrorMappings": JSON.stringify([{ file: path.join(repoRoot, "data/oc-mirror/mapping.txt"), organization: "openshift-operators" }]),
-        },
+        }),
         secrets: { "quay:token": suite.quay.connection.token },
       },
       async (stack) => {

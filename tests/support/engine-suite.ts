@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { QuayEmulatorOptions } from "../emulator";
-import { toolchain } from "./engine";
+import { repoRoot, toolchain } from "./engine";
 import { QuayFixture, startQuay } from "./quay";
 
 export interface EngineSuite {
@@ -25,4 +25,15 @@ export function engineSuiteOnEmulator(opts: { tempPrefix?: string; quay?: QuayEm
     if (suite.dir) fs.rmSync(suite.dir, { recursive: true, force: true });
   });
   return suite;
+}
+
+/** The lab program in existing-registry mode against an emulator, with the lab's model file, plus `extra`. */
+export function existingLabConfig(quay: QuayFixture, registryHostname: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    "quay-mirror:mode": "existing",
+    "quay-mirror:apiUrl": quay.emulator.url,
+    "quay-mirror:registryHostname": registryHostname,
+    "quay-mirror:modelFile": path.join(repoRoot, "data/quay/bootstrap-model.json"),
+    ...extra,
+  };
 }
