@@ -9,29 +9,12 @@ import * as YAML from "yaml";
 import { ConfigError } from "../../config/errors";
 import { loadImageDigestSources, parseImageDigestMirrorSets, parseTrustBundle, renderInstallConfig } from "../../config/install-config";
 import { loadProgramInputs } from "../../config/program";
+import { ocMirrorIdms } from "../support/idms";
 
 const repoRoot = path.resolve(__dirname, "../..");
 const HOST = "quay.v7.comptech-lab.com";
 
-/** What oc-mirror v2 writes to working-dir/cluster-resources/idms-oc-mirror.yaml (shape of a real one). */
-const IDMS = `apiVersion: config.openshift.io/v1
-kind: ImageDigestMirrorSet
-metadata:
-  name: idms-release-0
-spec:
-  imageDigestMirrors:
-  - mirrors:
-    - ${HOST}/openshift-release/openshift/release
-    source: quay.io/openshift-release-dev/ocp-v4.0-art-dev
-  - mirrors:
-    - ${HOST}/openshift-release/openshift/release-images
-    source: quay.io/openshift-release-dev/ocp-release
-  - mirrors:
-    - ${HOST}/openshift-operators/redhat
-    source: registry.redhat.io/redhat
-    mirrorSourcePolicy: NeverContactSource
-status: {}
-`;
+const IDMS = ocMirrorIdms(HOST, { operators: true });
 
 function thrown(f: () => unknown): ConfigError {
   try {

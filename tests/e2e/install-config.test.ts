@@ -8,25 +8,13 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { findPlaintext, withEngineStack } from "../support/engine";
 import { engineSuiteOnEmulator, existingLabConfig } from "../support/engine-suite";
+import { ocMirrorIdms } from "../support/idms";
 
 jest.setTimeout(300_000);
 
 const HOST = "quay.v7.comptech-lab.com";
 
-const IDMS = `apiVersion: config.openshift.io/v1
-kind: ImageDigestMirrorSet
-metadata:
-  name: idms-release-0
-spec:
-  imageDigestMirrors:
-  - mirrors:
-    - ${HOST}/openshift-release/openshift/release
-    source: quay.io/openshift-release-dev/ocp-v4.0-art-dev
-  - mirrors:
-    - ${HOST}/openshift-release/openshift/release-images
-    source: quay.io/openshift-release-dev/ocp-release
-status: {}
-`;
+const IDMS = ocMirrorIdms(HOST);
 
 describe("the installConfig output through the real engine", () => {
   const suite = engineSuiteOnEmulator({ tempPrefix: "qm-install-config-e2e-" });
