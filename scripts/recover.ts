@@ -203,9 +203,23 @@ export function orphanedRunProcesses(backendUrl: string): number[] {
       }
     }
     if ((procRead(pid, "comm") ?? "").trim() === "pulumi") underCli = true;
-    if (!underCli) orphans.push(Number(pid));
+    // Only the engine's own plugin processes (a language host, a resource plugin, the Node.js program or
+    // dynamic provider they run) or their children: never a shell that merely has the backend in its
+    // environment, such as another wrapper run's bash or a terminal that sourced the stack's settings.
+    if (!underCli && underPlugin(pid)) orphans.push(Number(pid));
   }
   return orphans;
+}
+
+/** The command lines of the engine's plugins and of the Node.js processes they start. */
+const PLUGIN_COMMAND = /(^|\/)pulumi-(language|resource|analyzer)-|@pulumi\/pulumi\/cmd\/(run|dynamic-provider)/;
+
+/** Whether this process or one of its ancestors is one of the engine's plugin processes. */
+function underPlugin(pid: string): boolean {
+  for (let p: string | undefined = pid; p && p !== "0" && p !== "1"; p = parentOf(p)) {
+    if (PLUGIN_COMMAND.test((procRead(p, "cmdline") ?? "").split("\0").join(" "))) return true;
+  }
+  return false;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

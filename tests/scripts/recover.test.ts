@@ -4,7 +4,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ExportedState, checkLocks, judgeLock, planRecovery, stackLocks } from "../../scripts/recover";
+import { ExportedState, checkLocks, judgeLock, orphanedRunProcesses, planRecovery, stackLocks } from "../../scripts/recover";
 
 const urn = (type: string, name: string) => `urn:pulumi:lab::quay-mirror::quay-mirror:index:MirrorRegistry$${type}::${name}`;
 const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:abc" };
@@ -169,5 +169,25 @@ describe("checkLocks (what the wrapper runs before up/refresh/destroy)", () => {
     expect(await checkLocks(dir, "lab")).toBe(3);
     expect(fs.existsSync(file)).toBe(true);
     expect(stderr).toMatch(/stack lab is locked by a run on another host \(pid 1 on ci-runner-7 \(root\) since .*\)\. If no run is going on there any more, release it with: QM_STACK=lab bash scripts\/pulumi\.sh cancel --yes/);
+  });
+});
+
+describe("the leftover processes of a killed run", () => {
+  test("are the engine's plugin processes with the stack's backend and no pulumi above them — never a shell that merely has the backend in its environment", async () => {
+    const backend = `file:///tmp/qm-recover-test-${process.pid}`;
+    const env = { ...process.env, PULUMI_BACKEND_URL: backend };
+    // A shell of another wrapper run (or a terminal that sourced the stack's settings), and a process whose
+    // command line is a Node.js dynamic provider's, both outside any pulumi CLI.
+    const shell = spawn("bash", ["-c", "sleep 30"], { env, stdio: "ignore", detached: true });
+    const provider = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)", "node_modules/@pulumi/pulumi/cmd/dynamic-provider"], { env, stdio: "ignore", detached: true });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const found = orphanedRunProcesses(backend);
+      expect(found).toContain(provider.pid);
+      expect(found).not.toContain(shell.pid);
+      expect(orphanedRunProcesses(`${backend}-other`)).toEqual([]);
+    } finally {
+      for (const c of [shell, provider]) process.kill(-c.pid!, "SIGKILL");
+    }
   });
 });
