@@ -8,4 +8,6 @@ readonly packages=(@@PACKAGES@@)
 
 export DEBIAN_FRONTEND=noninteractive
 # @include templates-lib/apt-ensure-packages.sh
-haproxy -v | head -n 1
+# The first line only, without a pipe into head: under pipefail, head exiting first fails the step (SIGPIPE, 141).
+version=$(haproxy -v)
+echo "${version%%$'\n'*}"
