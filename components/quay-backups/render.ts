@@ -100,9 +100,9 @@ export function renderBackupScript(s: BackupSettings): string {
   });
 }
 
-export function renderRestoreScript(s: BackupSettings): string {
-  return renderBackupTemplate("quay-restore-validate", {
-    DATABASE: s.database,
+/** The values of templates/lib/backup-fetch.sh, which the restore proof and the rebuild both include. */
+function fetchValues(s: BackupSettings): Record<string, StepValue> {
+  return {
     MC: s.mcPath,
     MC_CONFIG: RESTORE_MC_CONFIG,
     BUCKET: s.bucket,
@@ -111,6 +111,13 @@ export function renderRestoreScript(s: BackupSettings): string {
     WORK_ROOT: BACKUP_WORK_ROOT,
     ITERATIONS: PBKDF2_ITERATIONS,
     COUNT_SQL: COUNT_ROWS_SQL,
+  };
+}
+
+export function renderRestoreScript(s: BackupSettings): string {
+  return renderBackupTemplate("quay-restore-validate", {
+    DATABASE: s.database,
+    ...fetchValues(s),
     TEMP_PREFIX: RESTORE_TEMP_PREFIX,
     FORMAT: MANIFEST_FORMAT,
     MAC_SALT: MAC_KEY_SALT,
@@ -123,14 +130,7 @@ export function renderRebuildScript(s: BackupSettings): string {
   return renderBackupTemplate("quay-restore-database", {
     DATABASE: s.database,
     DB_OWNER: DATABASE_OWNER,
-    MC: s.mcPath,
-    MC_CONFIG: RESTORE_MC_CONFIG,
-    BUCKET: s.bucket,
-    PREFIX: s.prefix,
-    PASSPHRASE_FILE,
-    WORK_ROOT: BACKUP_WORK_ROOT,
-    ITERATIONS: PBKDF2_ITERATIONS,
-    COUNT_SQL: COUNT_ROWS_SQL,
+    ...fetchValues(s),
     FORMAT: MANIFEST_FORMAT,
     MAC_SALT: MAC_KEY_SALT,
     QUAY_CONFIG: `${QUAY_CONFIG_DIR}/config.yaml`,
